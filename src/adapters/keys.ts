@@ -1,0 +1,13 @@
+import { bareUuid } from '../core';
+
+/** Every KVS key and entity name Countersign uses. KVS keys allow [a-zA-Z0-9:._\s-#], so UUID braces are stripped. */
+export const DOCUMENT_ENTITY = 'versioned-document';
+
+export const storageKeys = {
+  policy: (repository: string) => `policy:${bareUuid(repository)}`,
+  approvals: (repository: string, pullRequest: number) => `approvals:${bareUuid(repository)}:${pullRequest}`,
+  revocations: () => 'revocations',
+  key: (accountId: string, keyId: string) => `key:${accountId}:${keyId}`,
+  keysOf: (accountId?: string) => (accountId ? `key:${accountId}:` : 'key:'),
+  challenge: (value: string) => `challenge:${value}`,
+};

@@ -1,0 +1,196 @@
+import { Filter, FilterConditions, ForgeKvsAPIError, kvs } from '@forge/kvs';
+import { KeyRecord, Policy, Revocation, RequestError, StoredApproval } from '../core';
+import type { ChallengeStore, GateState, GateStore, KeyStore } from '../ports';
+import { DOCUMENT_ENTITY, storageKeys } from './keys';
+
+/** A value updated by compare-and-set: `version` goes up by one with every write. */
+interface VersionedDocument<T> {
+  version: number;
+  document: T;
+}
+
+type ApprovalsDocument = Record<string, StoredApproval>;
+type RevocationsDocument = Revocation[];
+
+const MAX_WRITE_ATTEMPTS = 40;
+const QUERY_PAGE = 20;
+
+/** Countersign's storage on Forge KVS. The only module that knows how things are laid out in KVS. */
+export class KvsStore implements GateStore, KeyStore, ChallengeStore {
+  async loadGate(
+    repository: string,
+    pullRequest: number,
+    options: { key?: { accountId: string; keyId: string } } = {},
+  ): Promise<GateState> {
+    const policyKey = storageKeys.policy(repository);
+    const approvalsKey = storageKeys.approvals(repository, pullRequest);
+    const revocationsKey = storageKeys.revocations();
+    const keyKey = options.key && storageKeys.key(options.key.accountId, options.key.keyId);
+    const items = [
+      { key: policyKey, entityName: DOCUMENT_ENTITY },
+      { key: approvalsKey, entityName: DOCUMENT_ENTITY },
+      { key: revocationsKey, entityName: DOCUMENT_ENTITY },
+      ...(keyKey ? [{ key: keyKey }] : []),
+    ];
+    const { successfulKeys, failedKeys } = await storage(() => kvs.batchGet<unknown>(items));
+    const failure = failedKeys.find((f) => f.error.code !== 'KEY_NOT_FOUND');
+    if (failure) throw new RequestError('STORAGE_ERROR', `Countersign could not read its storage (${failure.error.code}); try again.`);
+    const found = (key: string) => successfulKeys.find((s) => s.key === key)?.value;
+
+    const policyDoc = found(policyKey) as VersionedDocument<unknown> | undefined;
+    const approvalsDoc = found(approvalsKey) as VersionedDocument<ApprovalsDocument> | undefined;
+    const revocationsDoc = found(revocationsKey) as VersionedDocument<RevocationsDocument> | undefined;
+    return {
+      policy: policyDoc ? toPolicy(policyDoc.document) : undefined,
+      approvals: Object.values(approvalsDoc?.document ?? {}),
+      revokedKeyIds: new Set((revocationsDoc?.document ?? []).map((r) => r.keyId)),
+      ...(keyKey ? { key: toKeyRecord(found(keyKey)) } : {}),
+    };
+  }
+
+  async loadPolicy(repository: string): Promise<Policy | undefined> {
+    const doc = await readDocument<unknown>(storageKeys.policy(repository));
+    return doc ? toPolicy(doc.document) : undefined;
+  }
+
+  async recordApproval(repository: string, pullRequest: number, approval: StoredApproval): Promise<void> {
+    await updateDocument<ApprovalsDocument>(storageKeys.approvals(repository, pullRequest), (current) => ({
+      ...current,
+      [approval.statement.signer]: approval,
+    }));
+  }
+
+  async savePolicy(repository: string, policy: Policy, expectedVersion: number): Promise<void> {
+    const written = await writeDocument(storageKeys.policy(repository), expectedVersion, policy);
+    if (!written) {
+      throw new RequestError('CONFLICT', 'Someone else saved this policy while you were editing it; reload to see their version, then save again.');
+    }
+  }
+
+  async listKeys(accountId?: string): Promise<KeyRecord[]> {
+    const records: KeyRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      let query = kvs.query().where('key', { condition: 'BEGINS_WITH', values: [storageKeys.keysOf(accountId)] }).limit(QUERY_PAGE);
+      if (cursor) query = query.cursor(cursor);
+      const page = await storage(() => query.getMany<unknown>());
+      for (const result of page.results) {
+        const record = toKeyRecord(result.value);
+        if (record) records.push(record);
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
+    return records;
+  }
+
+  async loadRevocations(): Promise<Revocation[]> {
+    const doc = await storage(() => kvs.entity<VersionedDocument<RevocationsDocument>>(DOCUMENT_ENTITY).get(storageKeys.revocations()));
+    return doc?.document ?? [];
+  }
+
+  async enrollKey(record: KeyRecord): Promise<KeyRecord> {
+    const key = storageKeys.key(record.accountId, record.keyId);
+    try {
+      await kvs.set(key, record, { keyPolicy: 'FAIL_IF_EXISTS' });
+      return record;
+    } catch (error) {
+      if (!isConflict(error)) throw toStorageError(error);
+      const existing = toKeyRecord(await storage(() => kvs.get(key)));
+      if (!existing) throw toStorageError(error);
+      return existing;
+    }
+  }
+
+  async getKey(accountId: string, keyId: string): Promise<KeyRecord | undefined> {
+    return toKeyRecord(await storage(() => kvs.get(storageKeys.key(accountId, keyId))));
+  }
+
+  async revokeKey(revocation: Revocation): Promise<void> {
+    await updateDocument<RevocationsDocument>(storageKeys.revocations(), (current = []) =>
+      current.some((r) => r.keyId === revocation.keyId) ? current : [...current, revocation],
+    );
+  }
+
+  async issueChallenge(value: string, record: unknown, ttlSeconds: number): Promise<void> {
+    await storage(() => kvs.set(storageKeys.challenge(value), record, { ttl: { value: ttlSeconds, unit: 'SECONDS' } }));
+  }
+
+  async consumeChallenge(value: string, ttlSeconds: number): Promise<unknown> {
+    // One atomic swap: whoever replaces the live record is the only one to see it.
+    const previous = await storage(() =>
+      kvs.set(
+        storageKeys.challenge(value),
+        { consumedAt: new Date().toISOString() },
+        { keyPolicy: 'OVERRIDE', returnValue: 'PREVIOUS', ttl: { value: ttlSeconds, unit: 'SECONDS' } },
+      ),
+    );
+    return previous?.value;
+  }
+}
+
+async function readDocument<T>(key: string): Promise<VersionedDocument<T> | undefined> {
+  return storage(() => kvs.entity<VersionedDocument<T>>(DOCUMENT_ENTITY).get(key));
+}
+
+/** Compare-and-set: writes version `expectedVersion + 1` only if the stored version is still `expectedVersion`. */
+async function writeDocument<T>(key: string, expectedVersion: number, document: T): Promise<boolean> {
+  const next: VersionedDocument<T> = { version: expectedVersion + 1, document };
+  try {
+    if (expectedVersion === 0) {
+      await kvs.entity<VersionedDocument<T>>(DOCUMENT_ENTITY).set(key, next, { keyPolicy: 'FAIL_IF_EXISTS' });
+    } else {
+      await kvs
+        .transact()
+        .set(key, next, {
+          entityName: DOCUMENT_ENTITY,
+          conditions: new Filter<VersionedDocument<T>>().and('version', FilterConditions.equalTo(expectedVersion)),
+        })
+        .execute();
+    }
+    return true;
+  } catch (error) {
+    if (isConflict(error)) return false;
+    throw toStorageError(error);
+  }
+}
+
+/** Read, change, compare-and-set; on a lost race, read again. Concurrent writers never overwrite each other. */
+async function updateDocument<T>(key: string, change: (current: T | undefined) => T): Promise<void> {
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+    const current = await readDocument<T>(key);
+    if (await writeDocument(key, current?.version ?? 0, change(current?.document))) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+  }
+  throw new RequestError('CONFLICT', 'Too many people are saving at the same moment; try again in a few seconds.');
+}
+
+function toPolicy(value: unknown): Policy | undefined {
+  const parsed = Policy.safeParse(value);
+  if (!parsed.success) throw new RequestError('STORAGE_ERROR', 'The stored policy is unreadable; an admin should save the policy again.');
+  return parsed.data;
+}
+
+function toKeyRecord(value: unknown): KeyRecord | undefined {
+  const parsed = KeyRecord.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+function isConflict(error: unknown): boolean {
+  return error instanceof ForgeKvsAPIError && error.responseDetails.status === 409;
+}
+
+function toStorageError(error: unknown): RequestError {
+  if (error instanceof RequestError) return error;
+  if (error instanceof ForgeKvsAPIError && (error.code === 'MAX_SIZE' || error.code === 'MAX_DEPTH')) {
+    return new RequestError('LIMIT_REACHED', 'This record has grown past the storage limit of 240 KiB; contact your administrator.', { cause: error });
+  }
+  return new RequestError('STORAGE_ERROR', 'Countersign could not reach its storage; try again in a moment.', { cause: error });
+}
+
+async function storage<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw toStorageError(error);
+  }
+}

@@ -1,0 +1,78 @@
+import canonicalize from 'canonicalize';
+import { base64url, calculateJwkThumbprint } from 'jose';
+import { z } from 'zod';
+import { VerificationError } from './errors';
+
+/** The only key type Countersign accepts from approvers: a bare P-256 public key. */
+export const PublicJwk = z
+  .object({
+    kty: z.literal('EC'),
+    crv: z.literal('P-256'),
+    x: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+    y: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+  })
+  .strip();
+export type PublicJwk = z.infer<typeof PublicJwk>;
+
+const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
+
+/** RFC 8785 (JCS) canonical form, as UTF-8 bytes. */
+export function canonicalBytes(value: unknown): Uint8Array<ArrayBuffer> {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('value has no canonical JSON form');
+  return new TextEncoder().encode(text);
+}
+
+/** RFC 7638 thumbprint (SHA-256, base64url) of a public JWK. */
+export function keyIdOf(jwk: PublicJwk): Promise<string> {
+  return calculateJwkThumbprint(jwk, 'sha256');
+}
+
+export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Imports a public JWK, refusing anything that is not a point on P-256. */
+export async function importPublicKey(jwk: PublicJwk): Promise<CryptoKey> {
+  try {
+    return await crypto.subtle.importKey('jwk', { ...jwk, ext: true }, ECDSA_P256, true, ['verify']);
+  } catch (cause) {
+    throw new VerificationError('UNKNOWN_KEY', 'The public key is not a valid P-256 key.', { cause });
+  }
+}
+
+/**
+ * ECDSA P-256 / SHA-256 over `message`, signature in IEEE P1363 form (r‖s, 64 bytes).
+ * Any failure, including a malformed key or signature, is a failed check, never a crash.
+ */
+export async function verifyP1363(
+  jwk: PublicJwk,
+  message: Uint8Array<ArrayBuffer>,
+  signature: Uint8Array<ArrayBuffer>,
+): Promise<boolean> {
+  if (signature.length !== 64) return false;
+  try {
+    const key = await importPublicKey(jwk);
+    return await crypto.subtle.verify(ECDSA_SHA256, key, signature, message);
+  } catch {
+    return false;
+  }
+}
+
+export function decodeBase64url(value: string): Uint8Array<ArrayBuffer> | undefined {
+  try {
+    return new Uint8Array(base64url.decode(value));
+  } catch {
+    return undefined;
+  }
+}
+
+export function encodeBase64url(bytes: Uint8Array): string {
+  return base64url.encode(bytes);
+}
+
+export function randomToken(bytes = 32): string {
+  return encodeBase64url(crypto.getRandomValues(new Uint8Array(bytes)));
+}

@@ -1,0 +1,71 @@
+/**
+ * Every failure Countersign reports carries one of these codes and a sentence a person can act on.
+ * Verification failures (something about a signature or statement is wrong) and policy shortfalls
+ * (the statement is fine but does not satisfy the rules) are kept apart so callers can tell them apart.
+ */
+export type VerificationCode =
+  | 'BAD_SIGNATURE'
+  | 'WRONG_SIGNER'
+  | 'UNKNOWN_KEY'
+  | 'KEY_REVOKED'
+  | 'CHALLENGE_INVALID'
+  | 'CHALLENGE_EXPIRED'
+  | 'CHALLENGE_USED'
+  | 'WRONG_WORKSPACE'
+  | 'WRONG_REPOSITORY'
+  | 'WRONG_PULL_REQUEST'
+  | 'WRONG_COMMIT'
+  | 'WRONG_TARGET'
+  | 'POLICY_CHANGED'
+  | 'STATEMENT_TIME';
+
+export type PolicyCode = 'SELF_APPROVAL' | 'COMMIT_AUTHOR' | 'NOT_ELIGIBLE' | 'NOT_GATED' | 'PR_NOT_OPEN';
+
+export type RequestCode =
+  | 'INVALID_INPUT'
+  | 'INVALID_POLICY'
+  | 'NOT_AUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'CONFLICT'
+  | 'LIMIT_REACHED'
+  | 'NOT_FOUND'
+  | 'BITBUCKET_ERROR'
+  | 'STORAGE_ERROR'
+  | 'INTERNAL';
+
+export type ErrorCode = VerificationCode | PolicyCode | RequestCode;
+
+export class CountersignError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A statement or signature failed a check: the submission is refused and nothing is stored. */
+export class VerificationError extends CountersignError {
+  constructor(code: VerificationCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** The statement is genuine but the policy does not let it count. */
+export class PolicyError extends CountersignError {
+  constructor(code: PolicyCode, message: string) {
+    super(code, message);
+  }
+}
+
+/** The request itself is unacceptable: bad input, missing permission, or a platform failure. */
+export class RequestError extends CountersignError {
+  constructor(code: RequestCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+export function isCountersignError(error: unknown): error is CountersignError {
+  return error instanceof CountersignError;
+}

@@ -1,0 +1,165 @@
+import type { CheckedApproval } from './approvals';
+import { shortCommit } from './formats';
+import { rulesFor, type Policy, type Rule } from './policy';
+import type { PullRequestFacts } from './pullRequest';
+
+export type NotCountedReason =
+  | 'stale'
+  | 'retargeted'
+  | 'author'
+  | 'commit-author'
+  | 'revoked-key'
+  | 'bad-signature'
+  | 'not-eligible';
+
+export interface RequirementResult {
+  group: string;
+  required: number;
+  counted: string[];
+  notCounted: { accountId: string; reason: NotCountedReason }[];
+  met: boolean;
+}
+
+export interface RuleResult {
+  branchPattern: string;
+  requirements: RequirementResult[];
+  /** Eligible approvers whose current, valid signed decision on the head commit is a rejection. */
+  rejectedBy: string[];
+  /** Signers who are in none of this rule's groups. */
+  notEligible: string[];
+  met: boolean;
+}
+
+export interface Verdict {
+  gated: boolean;
+  pass: boolean;
+  headCommit: string;
+  targetBranch: string;
+  policyVersion?: number;
+  rules: RuleResult[];
+  message: string;
+}
+
+export interface QuorumInput {
+  policy: Policy | undefined;
+  pr: PullRequestFacts;
+  approvals: CheckedApproval[];
+}
+
+/**
+ * Decides whether a pull request has its quorum: every rule matching the target branch must have
+ * each requirement met and no blocking rejection. Pure and synchronous; signatures were checked before.
+ */
+export function evaluateQuorum({ policy, pr, approvals }: QuorumInput): Verdict {
+  const rules = rulesFor(policy, pr.targetBranch);
+  const base = { headCommit: pr.headCommit, targetBranch: pr.targetBranch, policyVersion: policy?.version };
+  if (rules.length === 0) {
+    return {
+      ...base,
+      gated: false,
+      pass: true,
+      rules: [],
+      message: `Countersign: no rule covers the target branch "${pr.targetBranch}"; this pull request is not gated.`,
+    };
+  }
+  const latest = latestPerSigner(approvals);
+  const results = rules.map((rule) => evaluateRule(rule, pr, latest));
+  const pass = results.every((r) => r.met);
+  const verdict = { ...base, gated: true, pass, rules: results };
+  return { ...verdict, message: describeVerdict(verdict, pr, latest) };
+}
+
+/**
+ * A signer's latest statement is their current position; older ones are superseded. Deduplicating
+ * here is what stops one person, or one key, from counting twice toward a group.
+ */
+function latestPerSigner(approvals: CheckedApproval[]): Map<string, CheckedApproval> {
+  const latest = new Map<string, CheckedApproval>();
+  for (const approval of approvals) {
+    const current = latest.get(approval.signer);
+    if (!current || isLater(approval, current)) latest.set(approval.signer, approval);
+  }
+  return latest;
+}
+
+function isLater(a: CheckedApproval, b: CheckedApproval): boolean {
+  if (a.issuedAt !== b.issuedAt) return a.issuedAt > b.issuedAt;
+  // Ties are broken deterministically so that input order never changes the verdict.
+  return `${a.decision}${a.commit}${a.keyId}` > `${b.decision}${b.commit}${b.keyId}`;
+}
+
+function disqualification(
+  approval: CheckedApproval,
+  rule: Rule,
+  pr: PullRequestFacts,
+): NotCountedReason | undefined {
+  if (approval.problem === 'revoked-key') return 'revoked-key';
+  if (approval.problem) return 'bad-signature';
+  if (rule.excludeAuthor && approval.signer === pr.author) return 'author';
+  if (rule.excludeCommitAuthors && pr.commitAuthors.includes(approval.signer)) return 'commit-author';
+  if (approval.commit !== pr.headCommit) return 'stale';
+  if (approval.targetBranch !== pr.targetBranch) return 'retargeted';
+  return undefined;
+}
+
+function evaluateRule(rule: Rule, pr: PullRequestFacts, latest: Map<string, CheckedApproval>): RuleResult {
+  const eligible = new Set(rule.requirements.flatMap((r) => r.members));
+  const rejectedBy = new Set<string>();
+  const requirements = rule.requirements.map((requirement): RequirementResult => {
+    const counted: string[] = [];
+    const notCounted: RequirementResult['notCounted'] = [];
+    for (const member of requirement.members) {
+      const approval = latest.get(member);
+      if (!approval) continue;
+      const reason = disqualification(approval, rule, pr);
+      if (reason) notCounted.push({ accountId: member, reason });
+      else if (approval.decision === 'reject') rejectedBy.add(member);
+      else counted.push(member);
+    }
+    return { group: requirement.group, required: requirement.count, counted, notCounted, met: counted.length >= requirement.count };
+  });
+  const notEligible = [...latest.keys()].filter((signer) => !eligible.has(signer)).sort();
+  const blocking = rule.rejectionsBlock ? [...rejectedBy].sort() : [];
+  return {
+    branchPattern: rule.branchPattern,
+    requirements,
+    rejectedBy: blocking,
+    notEligible,
+    met: requirements.every((r) => r.met) && blocking.length === 0,
+  };
+}
+
+const MAX_NAMES = 5;
+
+function names(ids: string[], pr: PullRequestFacts): string {
+  const shown = ids.slice(0, MAX_NAMES).map((id) => pr.names[id] ?? id);
+  return ids.length > MAX_NAMES ? `${shown.join(', ')} +${ids.length - MAX_NAMES} more` : shown.join(', ');
+}
+
+function describeRequirement(r: RequirementResult, pr: PullRequestFacts): string {
+  const who = r.counted.length ? ` (${names(r.counted, pr)})` : '';
+  return `${r.group} ${r.counted.length} of ${r.required} signed${who}`;
+}
+
+function describeVerdict(
+  verdict: Omit<Verdict, 'message'>,
+  pr: PullRequestFacts,
+  latest: Map<string, CheckedApproval>,
+): string {
+  const commit = shortCommit(pr.headCommit);
+  const prefixed = verdict.rules.length > 1;
+  const progress = verdict.rules
+    .map((rule) => {
+      const text = rule.requirements.map((r) => describeRequirement(r, pr)).join('; ');
+      return prefixed ? `[${rule.branchPattern}] ${text}` : text;
+    })
+    .join('; ');
+  if (verdict.pass) return `Countersign: approved on ${commit} — ${progress}.`;
+
+  const rejectedBy = [...new Set(verdict.rules.flatMap((r) => r.rejectedBy))];
+  if (rejectedBy.length) return `Countersign: blocked — rejected by ${names(rejectedBy, pr)} on ${commit}. ${progress}.`;
+
+  const stale = [...latest.values()].filter((a) => !a.problem && a.commit !== pr.headCommit).length;
+  const staleNote = stale ? ` ${stale} signature${stale === 1 ? ' is' : 's are'} for an older commit.` : '';
+  return `Countersign: ${progress} — waiting for signatures on ${commit}.${staleNote}`;
+}

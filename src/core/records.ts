@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { PublicJwk } from './crypto';
+import { AccountId, BitbucketUuid, KeyId, PullRequestId, UtcTimestamp } from './formats';
+
+export const KeyLabel = z.string().trim().min(1, 'Give this device a label').max(60, 'Labels are at most 60 characters');
+
+/** An approver's enrolled public key. Immutable once stored; revocation lives in the revocation list. */
+export const KeyRecord = z
+  .object({
+    keyId: KeyId,
+    accountId: AccountId,
+    publicKey: PublicJwk,
+    label: KeyLabel,
+    createdAt: UtcTimestamp,
+  })
+  .strict();
+export type KeyRecord = z.infer<typeof KeyRecord>;
+
+export const Revocation = z.object({ keyId: KeyId, revokedAt: UtcTimestamp, revokedBy: AccountId }).strict();
+export type Revocation = z.infer<typeof Revocation>;
+
+/** A single-use nonce handed to one account for one pull request. */
+export const ChallengeRecord = z
+  .object({
+    accountId: AccountId,
+    workspace: BitbucketUuid,
+    repository: BitbucketUuid,
+    pullRequest: PullRequestId,
+    expiresAt: UtcTimestamp,
+  })
+  .strict();
+export type ChallengeRecord = z.infer<typeof ChallengeRecord>;
+
+export const CHALLENGE_TTL_SECONDS = 600;

@@ -1,0 +1,51 @@
+import {
+  CHALLENGE_TTL_SECONDS,
+  rulesFor,
+  SignedStatement,
+  verifyChallenge,
+  verifySubmission,
+  type StoredApproval,
+} from '../core';
+import type { Deps } from '../ports';
+import { publishBuildStatus } from './buildStatus';
+import { judge } from './pullRequestView';
+import { callerOf, parsePayload, pullRequestOf } from './requests';
+
+/**
+ * Accepts a signed approval or rejection only after every check in `verifySubmission` and an atomic
+ * consume of its challenge; anything else is refused with a reason and nothing is stored.
+ */
+export async function submitDecision(deps: Deps, payload: unknown, context: unknown) {
+  const caller = callerOf(context);
+  const pullRequest = pullRequestOf(caller);
+  const signed = parsePayload(SignedStatement, payload);
+
+  const [pr, gate] = await Promise.all([
+    deps.bitbucket.getPullRequest(caller.workspace, caller.repository, pullRequest),
+    deps.gate.loadGate(caller.repository, pullRequest, { key: { accountId: caller.accountId, keyId: signed.statement.keyId } }),
+  ]);
+  const now = deps.now();
+  await verifySubmission(signed, {
+    caller: caller.accountId,
+    workspace: caller.workspace,
+    repository: caller.repository,
+    pullRequest,
+    pr,
+    policy: gate.policy,
+    key: gate.key,
+    revokedKeyIds: gate.revokedKeyIds,
+    now,
+  });
+  const previous = await deps.challenges.consumeChallenge(signed.statement.challenge, CHALLENGE_TTL_SECONDS);
+  verifyChallenge(previous, { caller: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, now });
+
+  const approval: StoredApproval = { ...signed, publicKey: gate.key!.publicKey, receivedAt: now.toISOString() };
+  await deps.gate.recordApproval(caller.repository, pullRequest, approval);
+
+  const others = gate.approvals.filter((a) => (a as StoredApproval)?.statement?.signer !== caller.accountId);
+  const { verdict } = await judge(pr, { ...gate, approvals: [...others, approval] });
+  if (rulesFor(gate.policy, pr.targetBranch).some((rule) => rule.commitStatus)) {
+    await publishBuildStatus(deps, pr, verdict);
+  }
+  return { verdict };
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { importPublicKey, KeyId, KeyLabel, keyIdOf, PublicJwk, RequestError, AccountId, type KeyRecord } from '../core';
+import type { Deps } from '../ports';
+import { callerOf, parsePayload } from './requests';
+
+export const MAX_KEYS_PER_ACCOUNT = 10;
+
+const EnrollPayload = z.object({ publicKey: z.record(z.string(), z.unknown()), label: KeyLabel }).strict();
+const RevokePayload = z.object({ accountId: AccountId.optional(), keyId: KeyId }).strict();
+
+/** Binds a device's public key to the authenticated caller. Only public keys are accepted. */
+export async function enrollKey(deps: Deps, payload: unknown, context: unknown): Promise<{ key: KeyRecord }> {
+  const caller = callerOf(context);
+  const { publicKey: raw, label } = parsePayload(EnrollPayload, payload);
+  if ('d' in raw) {
+    throw new RequestError('INVALID_INPUT', 'That is a private key. Only the public key may leave your device; nothing was stored.');
+  }
+  const parsed = PublicJwk.safeParse(raw);
+  if (!parsed.success) throw new RequestError('INVALID_INPUT', 'The public key must be an EC P-256 JWK with x and y.');
+  await importPublicKey(parsed.data).catch(() => {
+    throw new RequestError('INVALID_INPUT', 'The public key is not a valid point on P-256.');
+  });
+  const keyId = await keyIdOf(parsed.data);
+  const existing = await deps.keys.listKeys(caller.accountId);
+  const same = existing.find((k) => k.keyId === keyId);
+  if (same) return { key: same };
+  if (existing.length >= MAX_KEYS_PER_ACCOUNT) {
+    throw new RequestError('LIMIT_REACHED', `You already have ${MAX_KEYS_PER_ACCOUNT} keys enrolled; revoke one you no longer use first.`);
+  }
+  const record: KeyRecord = { keyId, accountId: caller.accountId, publicKey: parsed.data, label, createdAt: deps.now().toISOString() };
+  return { key: await deps.keys.enrollKey(record) };
+}
+
+/** Revokes a key: your own, or anyone's if you administer this repository. */
+export async function revokeKey(deps: Deps, payload: unknown, context: unknown): Promise<{ keyId: string }> {
+  const caller = callerOf(context);
+  const { accountId = caller.accountId, keyId } = parsePayload(RevokePayload, payload);
+  if (accountId !== caller.accountId) {
+    const permission = await deps.bitbucket.getMyPermission(caller.workspace, caller.repository);
+    if (permission !== 'admin') {
+      throw new RequestError('FORBIDDEN', "Only repository admins can revoke someone else's key.");
+    }
+  }
+  const key = await deps.keys.getKey(accountId, keyId);
+  if (!key) throw new RequestError('NOT_FOUND', 'No such key is enrolled for that account.');
+  await deps.keys.revokeKey({ keyId, revokedAt: deps.now().toISOString(), revokedBy: caller.accountId });
+  return { keyId };
+}

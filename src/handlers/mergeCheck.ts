@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { BitbucketUuid, isCountersignError, rulesFor } from '../core';
+import type { Deps } from '../ports';
+import { publishBuildStatus } from './buildStatus';
+import { judge } from './pullRequestView';
+
+const MergeCheckEvent = z.object({
+  workspace: z.object({ uuid: BitbucketUuid }).passthrough(),
+  repository: z.object({ uuid: BitbucketUuid }).passthrough(),
+  pullrequest: z.object({ id: z.coerce.number().int().positive() }).passthrough(),
+  trigger: z.object({ type: z.string() }).passthrough(),
+});
+
+export interface MergeCheckResult {
+  success: boolean;
+  message: string;
+}
+
+/**
+ * Bitbucket asks "may this pull request merge?". One round of I/O (the pull request and the stored
+ * gate, read at once), every signature re-verified, quorum evaluated. Any error fails closed.
+ */
+export async function checkMerge(deps: Deps, event: unknown): Promise<MergeCheckResult> {
+  try {
+    const parsed = MergeCheckEvent.safeParse(event);
+    if (!parsed.success) return { success: false, message: 'Countersign: the merge check event was not understood, so merging is blocked.' };
+    const { workspace, repository, pullrequest, trigger } = parsed.data;
+    const [pr, gate] = await Promise.all([
+      deps.bitbucket.getPullRequest(workspace.uuid, repository.uuid, pullrequest.id),
+      deps.gate.loadGate(repository.uuid, pullrequest.id),
+    ]);
+    const { verdict } = await judge(pr, gate);
+    if (trigger.type === 'on-code-pushed' && rulesFor(gate.policy, pr.targetBranch).some((rule) => rule.commitStatus)) {
+      await publishBuildStatus(deps, pr, verdict);
+    }
+    return { success: verdict.pass, message: verdict.message };
+  } catch (error) {
+    const reason = isCountersignError(error) ? error.message : 'an unexpected error occurred.';
+    if (!isCountersignError(error)) console.error('Countersign merge check failed', error);
+    return { success: false, message: `Countersign could not verify approvals, so merging is blocked: ${reason}` };
+  }
+}

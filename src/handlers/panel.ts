@@ -1,0 +1,54 @@
+import { CHALLENGE_TTL_SECONDS, eligibilityOf, rulesFor, shortCommit, type ChallengeRecord } from '../core';
+import type { Deps } from '../ports';
+import { judge } from './pullRequestView';
+import { callerOf, pullRequestOf } from './requests';
+
+/** Everything the PR card shows, from one call: policy summary, verdict, the viewer's standing and keys, and a fresh challenge. */
+export async function getPanelState(deps: Deps, context: unknown) {
+  const caller = callerOf(context);
+  const pullRequest = pullRequestOf(caller);
+  const challenge = deps.randomToken();
+  const expiresAt = new Date(deps.now().getTime() + CHALLENGE_TTL_SECONDS * 1000).toISOString();
+  const record: ChallengeRecord = { accountId: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, expiresAt };
+
+  const [pr, gate, myKeys] = await Promise.all([
+    deps.bitbucket.getPullRequest(caller.workspace, caller.repository, pullRequest),
+    deps.gate.loadGate(caller.repository, pullRequest),
+    deps.keys.listKeys(caller.accountId),
+    deps.challenges.issueChallenge(challenge, record, CHALLENGE_TTL_SECONDS),
+  ]);
+  const { verdict, approvals } = await judge(pr, gate);
+  const mine = approvals.find((a) => a.signer === caller.accountId);
+
+  return {
+    pullRequest: {
+      id: pr.id,
+      title: pr.title,
+      state: pr.state,
+      author: pr.author,
+      targetBranch: pr.targetBranch,
+      headCommit: pr.headCommit,
+      shortCommit: shortCommit(pr.headCommit),
+    },
+    policy: gate.policy && {
+      version: gate.policy.version,
+      hash: gate.policy.hash,
+      rules: rulesFor(gate.policy, pr.targetBranch),
+    },
+    verdict,
+    names: pr.names,
+    me: {
+      accountId: caller.accountId,
+      eligibility: eligibilityOf(gate.policy, pr, caller.accountId),
+      decision: mine && {
+        decision: mine.decision,
+        commit: mine.commit,
+        issuedAt: mine.issuedAt,
+        stale: mine.commit !== pr.headCommit,
+        problem: mine.problem,
+      },
+      keys: myKeys.map((key) => ({ ...key, revoked: gate.revokedKeyIds.has(key.keyId) })),
+    },
+    challenge: { value: challenge, expiresAt },
+  };
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { buildPolicy, parseRules, RequestError } from '../core';
+import type { Deps } from '../ports';
+import { callerOf, parsePayload } from './requests';
+
+const SavePayload = z.object({ baseVersion: z.number().int().min(0), rules: z.unknown() }).strict();
+
+/** The policy, whether the caller may edit it, and every enrolled key with its revocation state. */
+export async function getSettings(deps: Deps, context: unknown) {
+  const caller = callerOf(context);
+  const [policy, permission, keys, revocations] = await Promise.all([
+    deps.gate.loadPolicy(caller.repository),
+    deps.bitbucket.getMyPermission(caller.workspace, caller.repository),
+    deps.keys.listKeys(),
+    deps.keys.loadRevocations(),
+  ]);
+  const revoked = new Map(revocations.map((r) => [r.keyId, r]));
+  return {
+    policy: policy ?? null,
+    canEdit: permission === 'admin',
+    keys: keys.map((key) => ({ ...key, revocation: revoked.get(key.keyId) ?? null })),
+  };
+}
+
+/** Saves a new policy version. Repository admins only, as Bitbucket says when asked as the caller. */
+export async function saveSettings(deps: Deps, payload: unknown, context: unknown) {
+  const caller = callerOf(context);
+  const { baseVersion, rules: rawRules } = parsePayload(SavePayload, payload);
+  const permission = await deps.bitbucket.getMyPermission(caller.workspace, caller.repository);
+  if (permission !== 'admin') {
+    throw new RequestError('FORBIDDEN', 'Only repository admins can change the Countersign policy; ask an admin of this repository.');
+  }
+  const rules = parseRules(rawRules);
+  const policy = await buildPolicy({ version: baseVersion + 1, rules, savedAt: deps.now().toISOString(), savedBy: caller.accountId });
+  await deps.gate.savePolicy(caller.repository, policy, baseVersion);
+  return { policy };
+}

@@ -1,0 +1,59 @@
+import type { KeyRecord, Policy, PullRequestFacts, Revocation, StoredApproval } from './core';
+
+/** What the merge check and the PR card read together, in one storage round trip. */
+export interface GateState {
+  policy: Policy | undefined;
+  /** Raw stored approvals: re-verified by the core before anything counts. */
+  approvals: unknown[];
+  revokedKeyIds: Set<string>;
+  /** Present when `loadGate` was asked for one key. */
+  key?: KeyRecord;
+}
+
+export interface GateStore {
+  loadGate(repository: string, pullRequest: number, options?: { key?: { accountId: string; keyId: string } }): Promise<GateState>;
+  loadPolicy(repository: string): Promise<Policy | undefined>;
+  /** Adds or replaces the signer's approval without losing anyone else's, however many sign at once. */
+  recordApproval(repository: string, pullRequest: number, approval: StoredApproval): Promise<void>;
+  /** Saves a new policy version; throws CONFLICT if someone else saved since `expectedVersion`. */
+  savePolicy(repository: string, policy: Policy, expectedVersion: number): Promise<void>;
+}
+
+export interface KeyStore {
+  listKeys(accountId?: string): Promise<KeyRecord[]>;
+  loadRevocations(): Promise<Revocation[]>;
+  /** Stores a key; enrolling the same key twice returns the stored record unchanged. */
+  enrollKey(record: KeyRecord): Promise<KeyRecord>;
+  getKey(accountId: string, keyId: string): Promise<KeyRecord | undefined>;
+  revokeKey(revocation: Revocation): Promise<void>;
+}
+
+export interface ChallengeStore {
+  issueChallenge(value: string, record: unknown, ttlSeconds: number): Promise<void>;
+  /** Marks the challenge used and returns what was there before, atomically: exactly one caller sees it live. */
+  consumeChallenge(value: string, ttlSeconds: number): Promise<unknown>;
+}
+
+export type RepositoryPermission = 'admin' | 'write' | 'read' | 'none';
+export type BuildState = 'INPROGRESS' | 'SUCCESSFUL' | 'FAILED';
+
+export interface BitbucketPort {
+  getPullRequest(workspace: string, repository: string, pullRequest: number): Promise<PullRequestFacts>;
+  /** The calling user's permission on the repository, asked of Bitbucket as that user. */
+  getMyPermission(workspace: string, repository: string): Promise<RepositoryPermission>;
+  postBuildStatus(
+    workspace: string,
+    repository: string,
+    commit: string,
+    status: { state: BuildState; description: string; url: string },
+  ): Promise<void>;
+}
+
+export interface Deps {
+  gate: GateStore;
+  keys: KeyStore;
+  challenges: ChallengeStore;
+  bitbucket: BitbucketPort;
+  now: () => Date;
+  randomToken: () => string;
+}

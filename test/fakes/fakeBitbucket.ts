@@ -1,0 +1,209 @@
+/**
+ * An in-memory Bitbucket Cloud that answers the REST calls Countersign makes, in the shapes of
+ * Bitbucket's own OpenAPI description: `pullrequest` (with the 12-hex abbreviated
+ * `source.commit.hash` that Bitbucket Cloud really returns), `paginated_changeset` (newest first,
+ * full hashes), `paginated_repository_permissions` (answered for the calling user only) and
+ * `commitstatus`. Errors come back as Bitbucket's `{ type: "error", error: { message } }`.
+ */
+export interface FakeUser {
+  accountId: string;
+  displayName: string;
+  uuid: string;
+}
+
+export interface FakeCommit {
+  hash: string;
+  author: string;
+  message: string;
+}
+
+export interface FakePullRequest {
+  id: number;
+  title: string;
+  author: string;
+  sourceBranch: string;
+  targetBranch: string;
+  state: 'OPEN' | 'MERGED' | 'DECLINED' | 'SUPERSEDED';
+  /** Oldest first; the last one is the head. */
+  commits: FakeCommit[];
+}
+
+export interface FakeRepository {
+  uuid: string;
+  slug: string;
+  workspace: { uuid: string; slug: string };
+  permissions: Record<string, 'admin' | 'write' | 'read'>;
+  pullRequests: Map<number, FakePullRequest>;
+  statuses: { commit: string; key: string; state: string; name?: string; description?: string; url: string }[];
+}
+
+export class BitbucketHttpError {
+  constructor(
+    readonly status: number,
+    readonly message: string,
+  ) {}
+}
+
+const API = 'https://api.bitbucket.org/2.0';
+
+export class FakeBitbucket {
+  readonly users = new Map<string, FakeUser>();
+  readonly repositories: FakeRepository[] = [];
+
+  addUser(user: FakeUser): FakeUser {
+    this.users.set(user.accountId, user);
+    return user;
+  }
+
+  addRepository(repo: Omit<FakeRepository, 'pullRequests' | 'statuses'>): FakeRepository {
+    const full = { ...repo, pullRequests: new Map(), statuses: [] };
+    this.repositories.push(full);
+    return full;
+  }
+
+  addPullRequest(repo: FakeRepository, pr: FakePullRequest): FakePullRequest {
+    repo.pullRequests.set(pr.id, pr);
+    return pr;
+  }
+
+  /** Answers one request. `caller` is the account the platform acts as for `asUser()` calls. */
+  handle(method: string, path: string, body: unknown, caller: string | undefined): { status: number; json: unknown } {
+    const url = new URL(path, 'https://api.bitbucket.org');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts[0] !== '2.0') throw new BitbucketHttpError(404, 'Resource not found');
+
+    if (method === 'GET' && parts[1] === 'user' && parts[2] === 'permissions' && parts[3] === 'repositories') {
+      return { status: 200, json: this.permissions(url.searchParams.get('q') ?? '', caller) };
+    }
+    if (parts[1] !== 'repositories' || parts.length < 4) throw new BitbucketHttpError(404, 'Resource not found');
+    const repo = this.findRepository(parts[2]!, parts[3]!);
+    const rest = parts.slice(4);
+
+    if (method === 'GET' && rest[0] === 'pullrequests' && rest.length === 2) {
+      return { status: 200, json: this.pullRequestJson(repo, this.findPullRequest(repo, rest[1]!)) };
+    }
+    if (method === 'GET' && rest[0] === 'pullrequests' && rest[2] === 'commits' && rest.length === 3) {
+      const pagelen = Number(url.searchParams.get('pagelen') ?? 10);
+      if (!Number.isInteger(pagelen) || pagelen < 1 || pagelen > 100) throw new BitbucketHttpError(400, 'Invalid pagelen');
+      return { status: 200, json: this.commitsPage(repo, this.findPullRequest(repo, rest[1]!), pagelen, Number(url.searchParams.get('page') ?? 1)) };
+    }
+    if (method === 'POST' && rest[0] === 'commit' && rest[2] === 'statuses' && rest[3] === 'build' && rest.length === 4) {
+      return { status: 201, json: this.postStatus(repo, rest[1]!, body) };
+    }
+    throw new BitbucketHttpError(404, 'Resource not found');
+  }
+
+  pushCommit(repo: FakeRepository, prId: number, commit: FakeCommit): void {
+    this.findPullRequest(repo, String(prId)).commits.push(commit);
+  }
+
+  private findRepository(workspace: string, repoSlug: string): FakeRepository {
+    const repo = this.repositories.find(
+      (r) => (r.workspace.uuid === workspace || r.workspace.slug === workspace) && (r.uuid === repoSlug || r.slug === repoSlug),
+    );
+    if (!repo) throw new BitbucketHttpError(404, `Repository ${workspace}/${repoSlug} not found`);
+    return repo;
+  }
+
+  private findPullRequest(repo: FakeRepository, id: string): FakePullRequest {
+    const pr = repo.pullRequests.get(Number(id));
+    if (!pr) throw new BitbucketHttpError(404, `Pull request ${id} not found`);
+    return pr;
+  }
+
+  private account(accountId: string) {
+    const user = this.users.get(accountId);
+    if (!user) throw new Error(`fake Bitbucket has no user ${accountId}`);
+    return {
+      type: 'user',
+      display_name: user.displayName,
+      uuid: user.uuid,
+      account_id: user.accountId,
+      nickname: user.displayName.toLowerCase(),
+      links: { self: { href: `${API}/users/${encodeURIComponent(user.uuid)}` } },
+    };
+  }
+
+  private repositoryJson(repo: FakeRepository) {
+    return {
+      type: 'repository',
+      uuid: repo.uuid,
+      name: repo.slug,
+      full_name: `${repo.workspace.slug}/${repo.slug}`,
+      links: { self: { href: `${API}/repositories/${repo.workspace.slug}/${repo.slug}` } },
+    };
+  }
+
+  private pullRequestJson(repo: FakeRepository, pr: FakePullRequest) {
+    const head = pr.commits[pr.commits.length - 1]!;
+    const self = `${API}/repositories/${repo.workspace.slug}/${repo.slug}/pullrequests/${pr.id}`;
+    const participants = [...new Set(pr.commits.map((c) => c.author))]
+      .filter((id) => id !== pr.author)
+      .map((id) => ({ type: 'participant', user: this.account(id), role: 'PARTICIPANT', approved: false, state: null }));
+    return {
+      type: 'pullrequest',
+      id: pr.id,
+      title: pr.title,
+      state: pr.state,
+      author: this.account(pr.author),
+      source: {
+        branch: { name: pr.sourceBranch },
+        // Bitbucket Cloud abbreviates this hash to 12 hex digits.
+        commit: { type: 'commit', hash: head.hash.slice(0, 12), links: { self: { href: `${API}/repositories/${repo.workspace.slug}/${repo.slug}/commit/${head.hash.slice(0, 12)}` } } },
+        repository: this.repositoryJson(repo),
+      },
+      destination: {
+        branch: { name: pr.targetBranch },
+        commit: { type: 'commit', hash: 'a'.repeat(12) },
+        repository: this.repositoryJson(repo),
+      },
+      participants,
+      reviewers: [],
+      comment_count: 0,
+      task_count: 0,
+      close_source_branch: false,
+      created_on: '2026-11-01T09:00:00.000000+00:00',
+      updated_on: '2026-11-01T09:00:00.000000+00:00',
+      links: { self: { href: self }, commits: { href: `${self}/commits` }, html: { href: `https://bitbucket.org/${repo.workspace.slug}/${repo.slug}/pull-requests/${pr.id}` } },
+    };
+  }
+
+  private commitsPage(repo: FakeRepository, pr: FakePullRequest, pagelen: number, page: number) {
+    const newestFirst = [...pr.commits].reverse();
+    const values = newestFirst.slice((page - 1) * pagelen, page * pagelen).map((c) => ({
+      type: 'commit',
+      hash: c.hash,
+      message: c.message,
+      date: '2026-11-01T09:00:00+00:00',
+      author: { type: 'author', raw: `${this.users.get(c.author)?.displayName ?? 'Someone'} <dev@example.com>`, user: this.account(c.author) },
+      parents: [],
+      repository: this.repositoryJson(repo),
+    }));
+    const base = `${API}/repositories/${repo.workspace.slug}/${repo.slug}/pullrequests/${pr.id}/commits?pagelen=${pagelen}`;
+    return {
+      pagelen,
+      page,
+      values,
+      ...(page * pagelen < newestFirst.length ? { next: `${base}&page=${page + 1}` } : {}),
+    };
+  }
+
+  private permissions(q: string, caller: string | undefined) {
+    if (!caller) throw new BitbucketHttpError(401, 'This API is only accessible with the following authentication types: session, password, apppassword');
+    const match = /^repository\.uuid\s*=\s*"(\{[^"]+\})"$/.exec(q);
+    const repos = match ? this.repositories.filter((r) => r.uuid === match[1]) : this.repositories;
+    const values = repos
+      .filter((r) => r.permissions[caller])
+      .map((r) => ({ type: 'repository_permission', permission: r.permissions[caller], user: this.account(caller), repository: this.repositoryJson(r) }));
+    return { pagelen: 10, page: 1, size: values.length, values };
+  }
+
+  private postStatus(repo: FakeRepository, commit: string, body: any) {
+    if (!body || typeof body.key !== 'string' || !['INPROGRESS', 'SUCCESSFUL', 'FAILED', 'STOPPED'].includes(body.state) || typeof body.url !== 'string') {
+      throw new BitbucketHttpError(400, 'key, state and url are required');
+    }
+    const status = { commit, key: body.key, state: body.state, name: body.name, description: body.description, url: body.url };
+    repo.statuses.push(status);
+    return { type: 'build', key: body.key, state: body.state, name: body.name, description: body.description, url: body.url, refname: body.refname, created_on: '2026-11-01T09:00:00+00:00', updated_on: '2026-11-01T09:00:00+00:00' };
+  }
+}

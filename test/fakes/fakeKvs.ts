@@ -1,0 +1,285 @@
+/**
+ * An in-memory Forge KVS that answers the same HTTP API the real `@forge/kvs` client calls
+ * (`/api/v1/get`, `/set`, `/query`, `/batch/get`, `/entity/*`, `/transaction`, …) and enforces the
+ * documented limits: key charset and length, 240 KiB values, object depth 32, query pages of at
+ * most 20, TTL expiry, `FAIL_IF_EXISTS` (409 KEY_CONFLICT), `returnValue: PREVIOUS`, entity names
+ * and attribute types declared in the manifest, and all-or-nothing transactions with conditions.
+ * Every request is applied atomically, as one request is on the real service.
+ */
+export const KVS_LIMITS = {
+  keyLength: 500,
+  valueBytes: 240 * 1024,
+  depth: 32,
+  queryPage: 20,
+} as const;
+
+const KEY_PATTERN = /^(?!\s+$)[a-zA-Z0-9:._\s\-#]+$/;
+
+type AttributeType = 'string' | 'boolean' | 'float' | 'integer' | 'any';
+export type EntitySchemas = Record<string, Record<string, AttributeType>>;
+
+interface Item {
+  value: unknown;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt?: number;
+}
+
+interface Condition {
+  property: string;
+  condition: string;
+  values: unknown[];
+}
+
+export class KvsHttpError {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly message: string,
+  ) {}
+}
+
+export class FakeKvs {
+  private readonly plain = new Map<string, Item>();
+  private readonly secret = new Map<string, Item>();
+  private readonly entities = new Map<string, Map<string, Item>>();
+
+  constructor(
+    private readonly schemas: EntitySchemas,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Handles one API request; returns the JSON body (or undefined for an empty 200/204). */
+  handle(path: string, body: any): unknown {
+    switch (path) {
+      case '/api/v1/get':
+        return this.get(this.plain, body);
+      case '/api/v1/set':
+        return this.set(this.plain, body.key, body.value, body.options);
+      case '/api/v1/delete':
+        return this.remove(this.plain, body.key);
+      case '/api/v1/query':
+        return this.query(body);
+      case '/api/v1/secret/get':
+        return this.get(this.secret, body);
+      case '/api/v1/secret/set':
+        return this.set(this.secret, body.key, body.value, body.options);
+      case '/api/v1/secret/delete':
+        return this.remove(this.secret, body.key);
+      case '/api/v1/entity/get':
+        return this.get(this.entity(body.entityName), body);
+      case '/api/v1/entity/set':
+        this.verifyAttributes(body.entityName, body.value);
+        return this.set(this.entity(body.entityName), body.key, body.value, body.options);
+      case '/api/v1/entity/delete':
+        return this.remove(this.entity(body.entityName), body.key);
+      case '/api/v1/batch/get':
+        return this.batchGet(body);
+      case '/api/v1/batch/set':
+        return this.batchSet(body);
+      case '/api/v1/transaction':
+        return this.transact(body);
+      default:
+        throw new KvsHttpError(404, 'NOT_FOUND', `No such KVS endpoint ${path}`);
+    }
+  }
+
+  /** Everything stored, for tests that assert "storage unchanged". */
+  snapshot(): string {
+    const dump = (map: Map<string, Item>) => [...map].filter(([, i]) => this.live(i)).map(([k, i]) => [k, i.value]);
+    return JSON.stringify({
+      plain: dump(this.plain),
+      secret: dump(this.secret),
+      entities: [...this.entities].map(([name, map]) => [name, dump(map)]),
+    });
+  }
+
+  /** Direct write that bypasses the API, for tests that tamper with storage. */
+  tamper(key: string, mutate: (value: any) => unknown, entityName?: string): void {
+    const map = entityName ? this.entity(entityName) : this.plain;
+    const item = map.get(key);
+    if (!item) throw new Error(`tamper: no value at ${key}`);
+    item.value = mutate(structuredClone(item.value));
+  }
+
+  private entity(name: string): Map<string, Item> {
+    if (!this.schemas[name]) throw new KvsHttpError(400, 'ENTITY_NOT_FOUND', `Entity ${name} is not declared in the manifest`);
+    let map = this.entities.get(name);
+    if (!map) this.entities.set(name, (map = new Map()));
+    return map;
+  }
+
+  private live(item: Item | undefined): item is Item {
+    return item !== undefined && (item.expiresAt === undefined || item.expiresAt > this.now());
+  }
+
+  private verifyKey(key: unknown): string {
+    if (typeof key !== 'string' || key.length < 1) throw new KvsHttpError(400, 'KEY_TOO_SHORT', 'Key is empty');
+    if (key.length > KVS_LIMITS.keyLength) throw new KvsHttpError(400, 'KEY_TOO_LONG', 'Key exceeds 500 characters');
+    if (!KEY_PATTERN.test(key)) throw new KvsHttpError(400, 'INVALID_KEY', `Key ${key} has characters outside [a-zA-Z0-9:._\\s-#]`);
+    return key;
+  }
+
+  private verifyValue(value: unknown): void {
+    if (value === undefined) throw new KvsHttpError(400, 'INVALID_VALUE', 'Value is missing');
+    const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
+    if (bytes > KVS_LIMITS.valueBytes) throw new KvsHttpError(400, 'MAX_SIZE', `Value of ${bytes} bytes exceeds 240 KiB`);
+    if (depth(value) > KVS_LIMITS.depth) throw new KvsHttpError(400, 'MAX_DEPTH', 'Value exceeds object depth 32');
+  }
+
+  private verifyAttributes(entityName: string, value: any): void {
+    const schema = this.schemas[entityName];
+    if (!schema) throw new KvsHttpError(400, 'ENTITY_NOT_FOUND', `Entity ${entityName} is not declared`);
+    for (const [name, attribute] of Object.entries(value ?? {})) {
+      const type = schema[name];
+      if (!type) throw new KvsHttpError(400, 'INVALID_ATTRIBUTE', `Attribute ${name} is not declared on ${entityName}`);
+      const ok =
+        type === 'any' ||
+        (type === 'string' && typeof attribute === 'string') ||
+        (type === 'boolean' && typeof attribute === 'boolean') ||
+        (type === 'integer' && Number.isInteger(attribute)) ||
+        (type === 'float' && typeof attribute === 'number');
+      if (!ok) throw new KvsHttpError(400, 'INVALID_ATTRIBUTE', `Attribute ${name} must be ${type}`);
+    }
+  }
+
+  private get(map: Map<string, Item>, body: any) {
+    const key = this.verifyKey(body.key);
+    const item = map.get(key);
+    if (!this.live(item)) throw new KvsHttpError(404, 'KEY_NOT_FOUND', 'Key not found');
+    return { key, value: item.value, createdAt: item.createdAt, updatedAt: item.updatedAt };
+  }
+
+  private set(map: Map<string, Item>, rawKey: unknown, value: unknown, options: any = {}) {
+    const key = this.verifyKey(rawKey);
+    this.verifyValue(value);
+    const previous = map.get(key);
+    const existed = this.live(previous);
+    if (options.keyPolicy === 'FAIL_IF_EXISTS' && existed) {
+      throw new KvsHttpError(409, 'KEY_CONFLICT', 'Key already exists');
+    }
+    const now = this.now();
+    map.set(key, {
+      value: structuredClone(value),
+      createdAt: existed ? previous.createdAt : now,
+      updatedAt: now,
+      expiresAt: options.ttl ? now + ttlMs(options.ttl) : undefined,
+    });
+    if (options.returnValue === 'PREVIOUS') return existed ? { key, value: previous.value } : undefined;
+    if (options.returnValue === 'LATEST') return { key, value };
+    return undefined;
+  }
+
+  private remove(map: Map<string, Item>, rawKey: unknown) {
+    const key = this.verifyKey(rawKey);
+    if (!this.live(map.get(key))) throw new KvsHttpError(404, 'KEY_NOT_FOUND', 'Key not found');
+    map.delete(key);
+    return undefined;
+  }
+
+  private query(body: any) {
+    const limit = body.limit ?? 10;
+    if (!Number.isInteger(limit) || limit < 1 || limit > KVS_LIMITS.queryPage) {
+      throw new KvsHttpError(400, 'INVALID_LIMIT', `limit must be 1 to ${KVS_LIMITS.queryPage}`);
+    }
+    const where: Condition[] = body.where ?? [];
+    if (where.length > 1 || where.some((w) => w.condition !== 'BEGINS_WITH' || w.property !== 'key')) {
+      throw new KvsHttpError(400, 'INVALID_QUERY', 'Only one BEGINS_WITH condition on key is supported');
+    }
+    const prefix = String(where[0]?.values[0] ?? '');
+    const after = body.after ? Buffer.from(body.after, 'base64url').toString('utf8') : undefined;
+    const keys = [...this.plain.keys()]
+      .filter((k) => k.startsWith(prefix) && (after === undefined || k > after) && this.live(this.plain.get(k)))
+      .sort();
+    const page = keys.slice(0, limit);
+    const data = page.map((key) => ({ key, value: this.plain.get(key)!.value }));
+    const cursor = keys.length > limit ? Buffer.from(page[page.length - 1]!, 'utf8').toString('base64url') : undefined;
+    return { data, ...(cursor ? { cursor } : {}) };
+  }
+
+  private batchGet(items: any[]) {
+    if (!Array.isArray(items) || items.length === 0) throw new KvsHttpError(400, 'INVALID_REQUEST', 'Batch is empty');
+    const successfulKeys: unknown[] = [];
+    const failedKeys: unknown[] = [];
+    for (const { key, entityName } of items) {
+      const map = entityName ? this.entity(entityName) : this.plain;
+      const item = map.get(this.verifyKey(key));
+      if (this.live(item)) successfulKeys.push({ key, ...(entityName ? { entityName } : {}), value: item.value });
+      else failedKeys.push({ key, ...(entityName ? { entityName } : {}), error: { code: 'KEY_NOT_FOUND', message: 'Key not found' } });
+    }
+    return { successfulKeys, failedKeys };
+  }
+
+  private batchSet(items: any[]) {
+    if (!Array.isArray(items) || items.length === 0) throw new KvsHttpError(400, 'INVALID_REQUEST', 'Batch is empty');
+    const keys = items.map((i) => `${i.entityName ?? ''}/${i.key}`);
+    if (new Set(keys).size !== keys.length) throw new KvsHttpError(400, 'INVALID_REQUEST', 'Batch sets one key twice');
+    const successfulKeys: unknown[] = [];
+    const failedKeys: unknown[] = [];
+    for (const { key, value, entityName, options } of items) {
+      try {
+        if (entityName) this.verifyAttributes(entityName, value);
+        this.set(entityName ? this.entity(entityName) : this.plain, key, value, options);
+        successfulKeys.push({ key, ...(entityName ? { entityName } : {}) });
+      } catch (error) {
+        if (!(error instanceof KvsHttpError)) throw error;
+        failedKeys.push({ key, error: { code: error.code, message: error.message } });
+      }
+    }
+    return { successfulKeys, failedKeys };
+  }
+
+  private transact(body: any) {
+    const sets: any[] = body.set ?? [];
+    const deletes: any[] = body.delete ?? [];
+    const checks: any[] = body.check ?? [];
+    const all = [...sets, ...deletes, ...checks];
+    for (const op of all) {
+      const map = op.entityName ? this.entity(op.entityName) : this.plain;
+      const current = map.get(this.verifyKey(op.key));
+      if (op.conditions && !this.satisfies(this.live(current) ? current.value : undefined, op.conditions)) {
+        throw new KvsHttpError(409, 'CONDITION_CHECK_FAILED', `Transaction condition failed on ${op.key}`);
+      }
+    }
+    for (const op of sets) {
+      if (op.entityName) this.verifyAttributes(op.entityName, op.value);
+      this.verifyValue(op.value);
+    }
+    for (const op of sets) this.set(op.entityName ? this.entity(op.entityName) : this.plain, op.key, op.value, op.options);
+    for (const op of deletes) (op.entityName ? this.entity(op.entityName) : this.plain).delete(op.key);
+    return undefined;
+  }
+
+  private satisfies(value: any, conditions: { and?: Condition[]; or?: Condition[] }): boolean {
+    const test = (c: Condition) => {
+      const attribute = value?.[c.property];
+      switch (c.condition) {
+        case 'EXISTS':
+          return attribute !== undefined;
+        case 'NOT_EXISTS':
+          return attribute === undefined;
+        case 'EQUAL_TO':
+          return attribute === c.values[0];
+        case 'NOT_EQUAL_TO':
+          return attribute !== c.values[0];
+        default:
+          throw new KvsHttpError(400, 'INVALID_CONDITION', `Condition ${c.condition} is not supported by this fake`);
+      }
+    };
+    if (conditions.and) return conditions.and.every(test);
+    if (conditions.or) return conditions.or.some(test);
+    return true;
+  }
+}
+
+function ttlMs(ttl: { value: number; unit: string }): number {
+  const unit = { SECONDS: 1_000, MINUTES: 60_000, HOURS: 3_600_000, DAYS: 86_400_000 }[ttl.unit];
+  if (!unit || !Number.isFinite(ttl.value) || ttl.value <= 0) throw new KvsHttpError(400, 'INVALID_TTL', 'Invalid TTL');
+  return ttl.value * unit;
+}
+
+function depth(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  const children = Object.values(value as object);
+  return 1 + (children.length ? Math.max(...children.map(depth)) : 0);
+}

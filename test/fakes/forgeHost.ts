@@ -1,0 +1,85 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { BitbucketHttpError, FakeBitbucket } from './fakeBitbucket';
+import { FakeKvs, KvsHttpError, type EntitySchemas } from './fakeKvs';
+
+export interface CallLog {
+  kvs: string[];
+  bitbucket: string[];
+}
+
+const principal = new AsyncLocalStorage<string>();
+
+/**
+ * Stands in for the Forge runtime: installs `globalThis.__forge_fetch__`, the one global through which
+ * `@forge/kvs` and `@forge/api` reach storage and products, and routes each call to the fakes.
+ * Optional latency is added to every call, so tests can measure round trips and interleave requests.
+ */
+export class ForgeHost {
+  readonly calls: CallLog = { kvs: [], bitbucket: [] };
+  latencyMs = 0;
+
+  constructor(
+    readonly kvs: FakeKvs,
+    readonly bitbucket: FakeBitbucket,
+  ) {}
+
+  static create(schemas: EntitySchemas, now?: () => number): ForgeHost {
+    return new ForgeHost(new FakeKvs(schemas, now), new FakeBitbucket());
+  }
+
+  install(): void {
+    (globalThis as any).__forge_fetch__ = (descriptor: any, path: string, init: RequestInit = {}) => this.fetch(descriptor, path, init);
+  }
+
+  uninstall(): void {
+    delete (globalThis as any).__forge_fetch__;
+  }
+
+  resetCalls(): void {
+    this.calls.kvs.length = 0;
+    this.calls.bitbucket.length = 0;
+  }
+
+  /** Runs `fn` as an invocation made by `accountId`, which `asUser()` calls act as. */
+  actAs<T>(accountId: string, fn: () => Promise<T>): Promise<T> {
+    return principal.run(accountId, fn);
+  }
+
+  private async fetch(descriptor: any, path: string, init: RequestInit): Promise<Response> {
+    const delay = this.latencyMs / 2;
+    if (delay) await sleep(delay);
+    try {
+      if (descriptor?.type === 'kvs') {
+        this.calls.kvs.push(path);
+        const body = init.body ? JSON.parse(String(init.body)) : undefined;
+        return jsonResponse(200, this.kvs.handle(path, body));
+      }
+      if (descriptor?.type === 'fpp' && descriptor.remote === 'bitbucket') {
+        const method = (init.method ?? 'GET').toUpperCase();
+        this.calls.bitbucket.push(`${method} ${path}`);
+        const caller = descriptor.provider === 'user' ? (descriptor.accountId ?? principal.getStore()) : undefined;
+        const body = init.body ? JSON.parse(String(init.body)) : undefined;
+        const { status, json } = this.bitbucket.handle(method, path, body, caller);
+        return jsonResponse(status, json);
+      }
+      return jsonResponse(500, { message: `ForgeHost cannot route ${JSON.stringify(descriptor)}` });
+    } catch (error) {
+      if (error instanceof KvsHttpError) return jsonResponse(error.status, { code: error.code, message: error.message });
+      if (error instanceof BitbucketHttpError) return jsonResponse(error.status, { type: 'error', error: { message: error.message } });
+      throw error;
+    } finally {
+      if (delay) await sleep(delay);
+    }
+  }
+}
+
+function jsonResponse(status: number, body: unknown): Response {
+  return new Response(body === undefined ? null : JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
