@@ -24,6 +24,7 @@ export interface FakePullRequest {
   sourceBranch: string;
   targetBranch: string;
   state: 'OPEN' | 'MERGED' | 'DECLINED' | 'SUPERSEDED';
+  reviewers: string[];
   /** Oldest first; the last one is the head. */
   commits: FakeCommit[];
 }
@@ -137,9 +138,12 @@ export class FakeBitbucket {
   private pullRequestJson(repo: FakeRepository, pr: FakePullRequest) {
     const head = pr.commits[pr.commits.length - 1]!;
     const self = `${API}/repositories/${repo.workspace.slug}/${repo.slug}/pullrequests/${pr.id}`;
-    const participants = [...new Set(pr.commits.map((c) => c.author))]
-      .filter((id) => id !== pr.author)
-      .map((id) => ({ type: 'participant', user: this.account(id), role: 'PARTICIPANT', approved: false, state: null }));
+    const participants = [
+      ...pr.reviewers.map((id) => ({ type: 'participant', user: this.account(id), role: 'REVIEWER', approved: false, state: null })),
+      ...[...new Set(pr.commits.map((c) => c.author))]
+        .filter((id) => id !== pr.author && !pr.reviewers.includes(id))
+        .map((id) => ({ type: 'participant', user: this.account(id), role: 'PARTICIPANT', approved: false, state: null })),
+    ];
     return {
       type: 'pullrequest',
       id: pr.id,
@@ -158,7 +162,7 @@ export class FakeBitbucket {
         repository: this.repositoryJson(repo),
       },
       participants,
-      reviewers: [],
+      reviewers: pr.reviewers.map((id) => this.account(id)),
       comment_count: 0,
       task_count: 0,
       close_source_branch: false,

@@ -1,0 +1,26 @@
+// Builds each Custom UI app in static/<app>/src into static/<app>/build (the manifest's resource paths).
+import { build } from 'esbuild';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const apps = (await readdir('static', { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+for (const app of apps) {
+  const out = join('static', app, 'build');
+  await mkdir(out, { recursive: true });
+  await build({
+    entryPoints: [join('static', app, 'src', 'index.tsx')],
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    target: 'es2020',
+    jsx: 'automatic',
+    define: { 'process.env.NODE_ENV': '"production"' },
+    outfile: join(out, 'main.js'),
+    logLevel: 'warning',
+  });
+  await writeFile(
+    join(out, 'index.html'),
+    `<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Countersign</title></head>\n<body><div id="root"></div><script type="module" src="./main.js"></script></body>\n</html>\n`,
+  );
+  console.log(`built ${out}`);
+}
