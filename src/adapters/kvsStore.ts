@@ -13,6 +13,8 @@ type ApprovalsDocument = Record<string, StoredApproval>;
 type RevocationsDocument = Revocation[];
 
 const MAX_WRITE_ATTEMPTS = 40;
+/** What a used challenge becomes; constant, so a refused replay leaves storage as it was. */
+const CONSUMED = { consumed: true } as const;
 const QUERY_PAGE = 20;
 
 /** Countersign's storage on Forge KVS. The only module that knows how things are laid out in KVS. */
@@ -120,7 +122,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     const previous = await storage(() =>
       kvs.set(
         storageKeys.challenge(value),
-        { consumedAt: new Date().toISOString() },
+        CONSUMED,
         { keyPolicy: 'OVERRIDE', returnValue: 'PREVIOUS', ttl: { value: ttlSeconds, unit: 'SECONDS' } },
       ),
     );

@@ -145,7 +145,7 @@ export function verifyChallenge(previous: unknown, scope: ChallengeScope): void 
   if (previous === undefined) {
     throw new VerificationError('CHALLENGE_INVALID', 'The signing challenge is unknown or has expired; reload the card and sign again.');
   }
-  if (typeof previous === 'object' && previous !== null && 'consumedAt' in previous) {
+  if (typeof previous === 'object' && previous !== null && 'consumed' in previous) {
     throw new VerificationError('CHALLENGE_USED', 'This signing challenge was already used; each signature needs a fresh one. Reload and sign again.');
   }
   const parsed = ChallengeRecord.safeParse(previous);

@@ -1,0 +1,221 @@
+import { OTHER_REPOSITORY, PEOPLE, aRule, aSigner, commitHash, signStatement, World, type Signer } from '../fixtures/world';
+import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
+import { REPOSITORY } from '../fixtures/world';
+
+/**
+ * Each row is an attack; each test fails if the defence breaks. Refused submissions must also leave
+ * storage exactly as it was (challenges aside, which the store consumes only when everything else passed).
+ */
+describe('attacks on submission', () => {
+  let world: World;
+  let alice: Signer;
+
+  beforeEach(async () => {
+    world = new World();
+    await world.savePolicy([aRule()]);
+    alice = await world.enrolledSigner(PEOPLE.alice);
+  });
+  afterEach(() => world.dispose());
+
+  async function expectRefused(attempt: () => Promise<{ ok: boolean; code?: string }>, code: string) {
+    const before = world.host.kvs.snapshot();
+    const result = await attempt();
+    expect(result).toMatchObject({ ok: false, code });
+    expect(world.host.kvs.snapshot()).toBe(before);
+    const merge = await world.mergeCheck();
+    expect(merge.success).toBe(false);
+  }
+
+  it('refuses a forged signature (signed by another key)', async () => {
+    const mallory = await aSigner(PEOPLE.alice);
+    const statement = await world.statementFor(alice);
+    await expectRefused(() => world.submit(mallory, statement), 'BAD_SIGNATURE');
+  });
+
+  it('refuses a signature over a different statement than the one submitted', async () => {
+    const statement = await world.statementFor(alice);
+    const signature = await signStatement(alice, { ...statement, decision: 'reject' });
+    await expectRefused(() => world.submit(alice, statement, PEOPLE.alice, signature), 'BAD_SIGNATURE');
+  });
+
+  it.each([
+    ['another commit', { commit: commitHash('elsewhere') }, 'WRONG_COMMIT'],
+    ['another pull request', { pullRequest: 2 }, 'WRONG_PULL_REQUEST'],
+    ['another repository', { repository: OTHER_REPOSITORY }, 'WRONG_REPOSITORY'],
+    ['another target branch', { targetBranch: 'release/1.0' }, 'WRONG_TARGET'],
+    ['another workspace', { workspace: '{44444444-4444-4444-8444-444444444444}' }, 'WRONG_WORKSPACE'],
+  ])('refuses a statement for %s', async (_what, overrides, code) => {
+    const statement = await world.statementFor(alice, 'approve', overrides);
+    await expectRefused(() => world.submit(alice, statement), code);
+  });
+
+  it('refuses a replayed challenge', async () => {
+    const statement = await world.statementFor(alice);
+    expect(await world.submit(alice, statement)).toMatchObject({ ok: true });
+    await expectRefused(() => world.submit(alice, statement), 'CHALLENGE_USED');
+  });
+
+  it('refuses an expired challenge', async () => {
+    const statement = await world.statementFor(alice);
+    world.clock = new Date(world.clock.getTime() + 9 * 60_000);
+    const late = { ...statement, issuedAt: world.clock.toISOString() };
+    world.clock = new Date(world.clock.getTime() + 1 * 60_000 + 1);
+    const refused = await world.submit(alice, late);
+    expect(refused).toMatchObject({ ok: false });
+    expect(['CHALLENGE_EXPIRED', 'CHALLENGE_INVALID']).toContain((refused as { code: string }).code);
+    expect((await world.mergeCheck()).success).toBe(false);
+  });
+
+  it('refuses a challenge issued to someone else', async () => {
+    const bob = await world.enrolledSigner(PEOPLE.bob);
+    const bobsPanel = await world.panel(PEOPLE.bob);
+    const statement = await world.statementFor(alice, 'approve', { challenge: bobsPanel.challenge.value });
+    const result = await world.submit(alice, statement);
+    expect(result).toMatchObject({ ok: false, code: 'CHALLENGE_INVALID' });
+    expect(bob).toBeDefined();
+  });
+
+  it("refuses someone else's key", async () => {
+    const bob = await world.enrolledSigner(PEOPLE.bob);
+    // Alice signs with Bob's key id but her own private key; and Bob's key cannot sign for Alice.
+    const statement = await world.statementFor(alice, 'approve', { keyId: bob.keyId });
+    await expectRefused(() => world.submit(bob, statement, PEOPLE.alice), 'UNKNOWN_KEY');
+  });
+
+  it('refuses a key that was never enrolled', async () => {
+    const stranger = await aSigner(PEOPLE.alice);
+    const statement = await world.statementFor(stranger);
+    await expectRefused(() => world.submit(stranger, statement), 'UNKNOWN_KEY');
+  });
+
+  it('refuses a revoked key, and stops counting what it signed before', async () => {
+    expect(await world.sign(alice)).toMatchObject({ ok: true });
+    const bob = await world.enrolledSigner(PEOPLE.bob);
+    expect(await world.sign(bob)).toMatchObject({ ok: true });
+    expect((await world.mergeCheck()).success).toBe(true);
+
+    expect(await world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId })).toMatchObject({ ok: true });
+    const merge = await world.mergeCheck();
+    expect(merge.success).toBe(false);
+    const panel = await world.panel(PEOPLE.alice);
+    expect(panel.verdict.rules[0].requirements[0].notCounted).toContainEqual({ accountId: PEOPLE.alice, reason: 'revoked-key' });
+    const statement = await world.statementFor(alice);
+    await expectRefused(() => world.submit(alice, statement), 'KEY_REVOKED');
+  });
+
+  it("refuses the author's own approval, and never counts one found in storage", async () => {
+    const author = await world.enrolledSigner(PEOPLE.author);
+    await world.savePolicy([aRule({ requirements: [{ group: 'Maintainers', members: [PEOPLE.author, PEOPLE.alice], count: 1 }] })]);
+    const statement = await world.statementFor(author);
+    await expectRefused(() => world.submit(author, statement), 'SELF_APPROVAL');
+
+    // Even if it reached storage (say the policy allowed it when signed), the merge check does not count it.
+    await world.savePolicy([aRule({ excludeAuthor: false, requirements: [{ group: 'Maintainers', members: [PEOPLE.author, PEOPLE.alice], count: 1 }] })]);
+    expect(await world.sign(author)).toMatchObject({ ok: true });
+    expect((await world.mergeCheck()).success).toBe(true);
+    await world.savePolicy([aRule({ excludeAuthor: true, requirements: [{ group: 'Maintainers', members: [PEOPLE.author, PEOPLE.alice], count: 1 }] })]);
+    const merge = await world.mergeCheck();
+    expect(merge.success).toBe(false);
+  });
+
+  it('refuses a commit author when the policy excludes commit authors', async () => {
+    world.push('c2', PEOPLE.alice);
+    await world.savePolicy([aRule({ excludeCommitAuthors: true })]);
+    const statement = await world.statementFor(alice);
+    await expectRefused(() => world.submit(alice, statement), 'COMMIT_AUTHOR');
+  });
+
+  it('refuses an approver outside every group', async () => {
+    const outsider = await world.enrolledSigner(PEOPLE.outsider);
+    const statement = await world.statementFor(outsider);
+    await expectRefused(() => world.submit(outsider, statement), 'NOT_ELIGIBLE');
+  });
+
+  it('refuses a statement whose signer field names another user', async () => {
+    const bob = await world.enrolledSigner(PEOPLE.bob);
+    const statement = await world.statementFor(alice, 'approve', { signer: PEOPLE.bob, keyId: bob.keyId });
+    await expectRefused(() => world.submit(alice, statement, PEOPLE.alice), 'WRONG_SIGNER');
+  });
+
+  it('refuses a statement made under a policy that has since changed', async () => {
+    const statement = await world.statementFor(alice);
+    await world.savePolicy([aRule({ requirements: [{ group: 'Maintainers', members: [PEOPLE.alice, PEOPLE.bob], count: 1 }] })]);
+    await expectRefused(() => world.submit(alice, statement), 'POLICY_CHANGED');
+  });
+
+  it('still counts a signature made under an earlier policy, judged by the policy now', async () => {
+    expect(await world.sign(alice)).toMatchObject({ ok: true });
+    await world.savePolicy([aRule({ requirements: [{ group: 'Maintainers', members: [PEOPLE.alice, PEOPLE.bob], count: 1 }] })]);
+    expect((await world.mergeCheck()).success).toBe(true);
+  });
+
+  describe('tampered storage', () => {
+    const approvalsKey = storageKeys.approvals(REPOSITORY, 1);
+
+    beforeEach(async () => {
+      const bob = await world.enrolledSigner(PEOPLE.bob);
+      await world.sign(alice);
+      await world.sign(bob);
+      expect((await world.mergeCheck()).success).toBe(true);
+    });
+
+    it.each([
+      ['the decision', (a: any) => (a.statement.decision = 'reject')],
+      ['the commit', (a: any) => (a.statement.commit = commitHash('other'))],
+      ['the signature', (a: any) => (a.signature = a.signature.slice(0, -2) + (a.signature.endsWith('AA') ? 'AB' : 'AA'))],
+      ['the public key', (a: any) => (a.publicKey.x = a.publicKey.y)],
+    ])('notices a changed %s and stops counting the approval', async (_what, change) => {
+      world.host.kvs.tamper(approvalsKey, (doc) => {
+        change(doc.document[PEOPLE.alice]);
+        return doc;
+      }, DOCUMENT_ENTITY);
+      const merge = await world.mergeCheck();
+      expect(merge.success).toBe(false);
+    });
+
+    it('fails closed when the stored policy no longer matches its hash', async () => {
+      world.host.kvs.tamper(storageKeys.policy(REPOSITORY), (doc) => {
+        doc.document.rules[0].requirements[0].count = 1;
+        return doc;
+      }, DOCUMENT_ENTITY);
+      const merge = await world.mergeCheck();
+      expect(merge).toEqual({ success: false, message: expect.stringContaining('does not match its hash') });
+    });
+  });
+
+  describe('malformed payloads', () => {
+    const huge = 'x'.repeat(100_000);
+    it.each([
+      ['no payload', undefined],
+      ['a string', 'approve'],
+      ['missing fields', { statement: { type: 'countersign.approval/v1' } }],
+      ['wrong types', { statement: { pullRequest: '1' }, signature: 42 }],
+      ['a huge signature', { statement: {}, signature: huge }],
+      ['extra fields', { statement: {}, signature: 'x', admin: true }],
+    ])('answers %s with INVALID_INPUT and stores nothing', async (_what, payload) => {
+      const before = world.host.kvs.snapshot();
+      const result = await world.call('submitDecision', PEOPLE.alice, payload);
+      expect(result).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+      expect((result as { message: string }).message.length).toBeLessThan(600);
+      expect(world.host.kvs.snapshot()).toBe(before);
+    });
+
+    it('refuses a huge or odd statement field', async () => {
+      const statement = await world.statementFor(alice, 'approve', { targetBranch: huge });
+      const before = world.host.kvs.snapshot();
+      expect(await world.submit(alice, statement)).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+      expect(world.host.kvs.snapshot()).toBe(before);
+    });
+
+    it.each([
+      ['a private key', async () => ({ publicKey: await crypto.subtle.exportKey('jwk', (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign'])).privateKey), label: 'x' })],
+      ['a point off the curve', async () => ({ publicKey: { kty: 'EC', crv: 'P-256', x: 'A'.repeat(43), y: 'A'.repeat(43) }, label: 'x' })],
+      ['an RSA key', async () => ({ publicKey: { kty: 'RSA', n: 'AQAB', e: 'AQAB' }, label: 'x' })],
+      ['an empty label', async () => ({ publicKey: alice.publicKey, label: '' })],
+    ])('refuses to enrol %s', async (_what, payload) => {
+      const before = world.host.kvs.snapshot();
+      expect(await world.call('enrollKey', PEOPLE.bob, await payload())).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+      expect(world.host.kvs.snapshot()).toBe(before);
+    });
+  });
+});
