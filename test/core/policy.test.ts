@@ -1,0 +1,57 @@
+import { buildPolicy, hasIntactHash, parseRules, policyHash, rulesFor, RequestError } from '../../src/core';
+import { aRule, PEOPLE } from '../fixtures/world';
+
+describe('policy', () => {
+  describe('parseRules', () => {
+    it('applies the documented defaults', () => {
+      const [rule] = parseRules([{ branchPattern: 'main', requirements: [{ group: 'Maintainers', members: [PEOPLE.alice], count: 1 }] }]);
+      expect(rule).toMatchObject({ excludeAuthor: true, excludeCommitAuthors: false, rejectionsBlock: true, autoMerge: false, commitStatus: false });
+    });
+
+    it.each([
+      ['a count above the members', [aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice], count: 2 }] })], 'count cannot exceed'],
+      ['a zero count', [aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice], count: 0 }] })], 'At least 1'],
+      ['a duplicate member', [aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice, PEOPLE.alice], count: 1 }] })], 'listed twice'],
+      ['duplicate groups', [aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice], count: 1 }, { group: 'm', members: [PEOPLE.bob], count: 1 }] })], 'share a group name'],
+      ['duplicate patterns', [aRule(), aRule()], 'same branch pattern'],
+      ['a bad pattern', [aRule({ branchPattern: 'has space' })], 'Not a valid branch'],
+      ['no requirements', [aRule({ requirements: [] })], 'at least one requirement'],
+      ['an unknown field', [{ ...aRule(), approveEverything: true }], 'approveEverything'],
+      ['a bad account id', [aRule({ requirements: [{ group: 'M', members: ['<script>'], count: 1 }] })], 'Atlassian account ID'],
+    ])('refuses %s with INVALID_POLICY', (_what, rules, text) => {
+      let error: unknown;
+      try {
+        parseRules(rules);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(RequestError);
+      expect((error as RequestError).code).toBe('INVALID_POLICY');
+      expect((error as RequestError).message).toContain(text);
+    });
+  });
+
+  describe('hash', () => {
+    it('is stable for the same version and rules, and changes with either', async () => {
+      const rules = [aRule()];
+      const h = await policyHash(1, rules);
+      expect(h).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(await policyHash(1, structuredClone(rules))).toBe(h);
+      expect(await policyHash(2, rules)).not.toBe(h);
+      expect(await policyHash(1, [aRule({ branchPattern: 'develop' })])).not.toBe(h);
+    });
+
+    it('notices a stored policy whose rules were changed after hashing', async () => {
+      const policy = await buildPolicy({ version: 1, rules: [aRule()], savedAt: '2026-11-22T10:00:00.000Z', savedBy: PEOPLE.admin });
+      expect(await hasIntactHash(policy)).toBe(true);
+      policy.rules[0]!.requirements[0]!.count = 1;
+      expect(await hasIntactHash(policy)).toBe(false);
+    });
+  });
+
+  it('picks every rule whose pattern matches the target branch', async () => {
+    const policy = await buildPolicy({ version: 1, rules: [aRule(), aRule({ branchPattern: '*' }), aRule({ branchPattern: 'release/*' })], savedAt: 'x', savedBy: PEOPLE.admin });
+    expect(rulesFor(policy, 'main').map((r) => r.branchPattern)).toEqual(['main', '*']);
+    expect(rulesFor(undefined, 'main')).toEqual([]);
+  });
+});

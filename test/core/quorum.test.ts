@@ -1,0 +1,176 @@
+import fc from 'fast-check';
+import { buildPolicy, evaluateQuorum, type CheckedApproval, type Policy, type PullRequestFacts, type Rule } from '../../src/core';
+import { aRule, commitHash, PEOPLE, REPOSITORY, WORKSPACE } from '../fixtures/world';
+
+const HEAD = commitHash('head');
+const OLD = commitHash('old');
+
+function aPullRequest(overrides: Partial<PullRequestFacts> = {}): PullRequestFacts {
+  return {
+    workspace: WORKSPACE,
+    repository: REPOSITORY,
+    id: 1,
+    title: 'Change',
+    state: 'OPEN',
+    author: PEOPLE.author,
+    sourceBranch: 'feature/x',
+    targetBranch: 'main',
+    headCommit: HEAD,
+    commitAuthors: [PEOPLE.author],
+    names: { [PEOPLE.alice]: 'Alice', [PEOPLE.bob]: 'Bob', [PEOPLE.carol]: 'Carol', [PEOPLE.dave]: 'Dave' },
+    ...overrides,
+  };
+}
+
+function anApproval(signer: string, overrides: Partial<CheckedApproval> = {}): CheckedApproval {
+  return {
+    signer,
+    keyId: `key-${signer}`,
+    decision: 'approve',
+    commit: HEAD,
+    targetBranch: 'main',
+    policy: `sha256:${'0'.repeat(64)}`,
+    issuedAt: '2026-11-22T10:00:00.000Z',
+    ...overrides,
+  };
+}
+
+const policyOf = (rules: Rule[]): Promise<Policy> => buildPolicy({ version: 1, rules, savedAt: 'x', savedBy: PEOPLE.admin });
+
+const twoGroups = aRule({
+  requirements: [
+    { group: 'Maintainers', members: [PEOPLE.alice, PEOPLE.bob, PEOPLE.dave], count: 2 },
+    { group: 'Security', members: [PEOPLE.carol, PEOPLE.dave], count: 1 },
+  ],
+});
+
+describe('evaluateQuorum', () => {
+  it('says exactly what is missing', async () => {
+    const verdict = evaluateQuorum({ policy: await policyOf([twoGroups]), pr: aPullRequest(), approvals: [anApproval(PEOPLE.alice)] });
+    expect(verdict.pass).toBe(false);
+    expect(verdict.message).toBe(`Countersign: Maintainers 1 of 2 signed (Alice); Security 0 of 1 signed — waiting for signatures on ${HEAD.slice(0, 7)}.`);
+  });
+
+  it('lets one signature count for every group its signer belongs to', async () => {
+    const verdict = evaluateQuorum({ policy: await policyOf([twoGroups]), pr: aPullRequest(), approvals: [anApproval(PEOPLE.alice), anApproval(PEOPLE.dave)] });
+    expect(verdict.pass).toBe(true);
+    expect(verdict.rules[0]!.requirements.map((r) => r.counted)).toEqual([[PEOPLE.alice, PEOPLE.dave], [PEOPLE.dave]]);
+  });
+
+  describe('when one signer appears twice', () => {
+    it('counts only their latest statement', async () => {
+      const policy = await policyOf([aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice, PEOPLE.bob], count: 2 }] })]);
+      const approvals = [anApproval(PEOPLE.alice), anApproval(PEOPLE.alice, { keyId: 'other', issuedAt: '2026-11-22T10:05:00.000Z' })];
+      const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals });
+      expect(verdict.rules[0]!.requirements[0]!.counted).toEqual([PEOPLE.alice]);
+      expect(verdict.pass).toBe(false);
+    });
+  });
+
+  it.each([
+    ['stale', anApproval(PEOPLE.alice, { commit: OLD }), 'stale'],
+    ['for another target', anApproval(PEOPLE.alice, { targetBranch: 'develop' }), 'retargeted'],
+    ['with a revoked key', anApproval(PEOPLE.alice, { problem: 'revoked-key' }), 'revoked-key'],
+    ['with a bad signature', anApproval(PEOPLE.alice, { problem: 'bad-signature' }), 'bad-signature'],
+    ['by the author', anApproval(PEOPLE.author), 'author'],
+  ])('does not count an approval %s, and says why', async (_what, approval, reason) => {
+    const policy = await policyOf([aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice, PEOPLE.author], count: 1 }] })]);
+    const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals: [approval] });
+    expect(verdict.pass).toBe(false);
+    expect(verdict.rules[0]!.requirements[0]!.notCounted).toEqual([{ accountId: approval.signer, reason }]);
+  });
+
+  it('excludes commit authors only when the rule says so', async () => {
+    const members = [{ group: 'M', members: [PEOPLE.alice], count: 1 }];
+    const pr = aPullRequest({ commitAuthors: [PEOPLE.author, PEOPLE.alice] });
+    const lenient = evaluateQuorum({ policy: await policyOf([aRule({ requirements: members })]), pr, approvals: [anApproval(PEOPLE.alice)] });
+    const strict = evaluateQuorum({ policy: await policyOf([aRule({ requirements: members, excludeCommitAuthors: true })]), pr, approvals: [anApproval(PEOPLE.alice)] });
+    expect(lenient.pass).toBe(true);
+    expect(strict.rules[0]!.requirements[0]!.notCounted).toEqual([{ accountId: PEOPLE.alice, reason: 'commit-author' }]);
+  });
+
+  it('lets a rejection block only when the rule says rejections block', async () => {
+    const approvals = [anApproval(PEOPLE.alice), anApproval(PEOPLE.bob), anApproval(PEOPLE.dave, { decision: 'reject' })];
+    const blocking = evaluateQuorum({ policy: await policyOf([aRule()]), pr: aPullRequest(), approvals });
+    const lenient = evaluateQuorum({ policy: await policyOf([aRule({ rejectionsBlock: false })]), pr: aPullRequest(), approvals });
+    expect(blocking.pass).toBe(false);
+    expect(blocking.message).toContain('rejected by Dave');
+    expect(lenient.pass).toBe(true);
+  });
+
+  it('requires every matching rule', async () => {
+    const policy = await policyOf([aRule(), aRule({ branchPattern: '*', requirements: [{ group: 'Security', members: [PEOPLE.carol], count: 1 }] })]);
+    const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals: [anApproval(PEOPLE.alice), anApproval(PEOPLE.bob)] });
+    expect(verdict.pass).toBe(false);
+    expect(verdict.message).toContain('[main] Maintainers 2 of 2 signed');
+    expect(verdict.message).toContain('[*] Security 0 of 1 signed');
+  });
+
+  it('does not gate a branch no rule covers, and says so', async () => {
+    const verdict = evaluateQuorum({ policy: await policyOf([aRule()]), pr: aPullRequest({ targetBranch: 'develop' }), approvals: [] });
+    expect(verdict).toMatchObject({ gated: false, pass: true, message: expect.stringContaining('"develop"') });
+  });
+
+  describe('properties', () => {
+    const pool = [PEOPLE.alice, PEOPLE.bob, PEOPLE.carol, PEOPLE.dave, PEOPLE.author];
+    const outsiders = ['557058:x-1', '557058:x-2'];
+    const approval = fc.record({
+      signer: fc.constantFrom(...pool, ...outsiders),
+      decision: fc.constantFrom('approve' as const, 'reject' as const),
+      commit: fc.constantFrom(HEAD, OLD),
+      problem: fc.constantFrom(undefined, 'bad-signature' as const, 'revoked-key' as const),
+      minute: fc.integer({ min: 0, max: 5 }),
+    }).map(({ signer, decision, commit, problem, minute }) =>
+      anApproval(signer, { decision, commit, ...(problem ? { problem } : {}), issuedAt: `2026-11-22T10:0${minute}:00.000Z` }),
+    );
+    const rule = fc.record({
+      members: fc.subarray(pool, { minLength: 1 }),
+      excludeAuthor: fc.boolean(),
+      rejectionsBlock: fc.boolean(),
+    }).chain(({ members, excludeAuthor, rejectionsBlock }) =>
+      fc.integer({ min: 1, max: members.length }).map((count) => aRule({ excludeAuthor, rejectionsBlock, requirements: [{ group: 'G', members, count }] })),
+    );
+
+    it('never lets an added ineligible or stale approval turn a failing verdict into a passing one', async () => {
+      await fc.assert(
+        fc.asyncProperty(rule, fc.array(approval, { maxLength: 8 }), fc.constantFrom(...outsiders, ...pool), fc.boolean(), async (r, approvals, who, stale) => {
+          const policy = await policyOf([r]);
+          const before = evaluateQuorum({ policy, pr: aPullRequest(), approvals });
+          fc.pre(!before.pass);
+          const extra = stale ? anApproval(who, { commit: OLD, issuedAt: '2026-11-22T09:00:00.000Z' }) : anApproval(outsiders[0]!);
+          const after = evaluateQuorum({ policy, pr: aPullRequest(), approvals: [...approvals, extra] });
+          return !after.pass;
+        }),
+      );
+    });
+
+    it('gives the same verdict whatever the order of approvals', async () => {
+      await fc.assert(
+        fc.asyncProperty(rule, fc.array(approval, { maxLength: 8 }).chain((list) => fc.tuple(fc.constant(list), fc.shuffledSubarray(list, { minLength: list.length, maxLength: list.length }))), async (r, [list, shuffled]) => {
+          const policy = await policyOf([r]);
+          const a = evaluateQuorum({ policy, pr: aPullRequest(), approvals: list });
+          const b = evaluateQuorum({ policy, pr: aPullRequest(), approvals: shuffled });
+          return a.pass === b.pass && a.message === b.message;
+        }),
+      );
+    });
+
+    it('passes exactly when enough distinct, valid, current, eligible approvals exist and nothing blocks', async () => {
+      await fc.assert(
+        fc.asyncProperty(rule, fc.array(approval, { maxLength: 8 }), async (r, approvals) => {
+          const policy = await policyOf([r]);
+          const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals });
+          const latest = new Map<string, CheckedApproval>();
+          for (const a of [...approvals].sort((x, y) => (x.issuedAt === y.issuedAt ? `${x.decision}${x.commit}${x.keyId}`.localeCompare(`${y.decision}${y.commit}${y.keyId}`) : x.issuedAt.localeCompare(y.issuedAt)))) latest.set(a.signer, a);
+          const requirement = r.requirements[0]!;
+          const valid = [...latest.values()].filter(
+            (a) => requirement.members.includes(a.signer) && !a.problem && a.commit === HEAD && !(r.excludeAuthor && a.signer === PEOPLE.author),
+          );
+          const approvals_ = valid.filter((a) => a.decision === 'approve').length;
+          const rejections = valid.filter((a) => a.decision === 'reject').length;
+          return verdict.pass === (approvals_ >= requirement.count && !(r.rejectionsBlock && rejections > 0));
+        }),
+      );
+    });
+  });
+});

@@ -1,0 +1,72 @@
+import { KvsStore } from '../../src/adapters/kvsStore';
+import { aRule, PEOPLE, World, type Signer } from '../fixtures/world';
+
+describe('concurrency', () => {
+  let world: World;
+  afterEach(() => world.dispose());
+
+  it('stores all 20 signatures when 20 signers submit at once', async () => {
+    world = new World();
+    const members = Array.from({ length: 20 }, (_, i) => `557058:signer-${String(i).padStart(2, '0')}`);
+    for (const id of members) world.host.bitbucket.addUser({ accountId: id, displayName: `Signer ${id.slice(-2)}`, uuid: `{00000000-0000-4000-8000-0000000000${id.slice(-2)}}` });
+    await world.savePolicy([aRule({ requirements: [{ group: 'Reviewers', members, count: 20 }] })]);
+    const signers: Signer[] = await Promise.all(members.map((id) => world.enrolledSigner(id)));
+    const statements = await Promise.all(signers.map((s) => world.statementFor(s)));
+    world.host.latencyMs = 4;
+
+    const results = await Promise.all(signers.map((s, i) => world.submit(s, statements[i]!)));
+
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    const merge = await world.mergeCheck();
+    expect(merge.message).toContain('Reviewers 20 of 20 signed');
+    expect(merge.success).toBe(true);
+  });
+
+  it('lets exactly one of two consumers of the same challenge win', async () => {
+    world = new World();
+    await world.savePolicy([aRule()]);
+    const alice = await world.enrolledSigner(PEOPLE.alice);
+    const statement = await world.statementFor(alice);
+    world.host.latencyMs = 4;
+
+    const results = await Promise.all([world.submit(alice, statement), world.submit(alice, statement)]);
+
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.filter((r) => !r.ok)).toEqual([expect.objectContaining({ code: 'CHALLENGE_USED' })]);
+  });
+
+  it('races many consumers of one challenge at the store: one live record is handed out once', async () => {
+    world = new World();
+    const store = new KvsStore();
+    await store.issueChallenge('c'.repeat(43), { live: true }, 600);
+    world.host.latencyMs = 2;
+    const seen = await Promise.all(Array.from({ length: 10 }, () => store.consumeChallenge('c'.repeat(43), 600)));
+    expect(seen.filter((v) => (v as { live?: boolean })?.live)).toHaveLength(1);
+  });
+
+  it('loses no revocation when two are made at once', async () => {
+    world = new World();
+    const alice = await world.enrolledSigner(PEOPLE.alice);
+    const bob = await world.enrolledSigner(PEOPLE.bob);
+    world.host.latencyMs = 4;
+    const results = await Promise.all([
+      world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId }),
+      world.call('revokeKey', PEOPLE.bob, { keyId: bob.keyId }),
+    ]);
+    expect(results.every((r) => r.ok)).toBe(true);
+    const revoked = (await new KvsStore().loadRevocations()).map((r) => r.keyId).sort();
+    expect(revoked).toEqual([alice.keyId, bob.keyId].sort());
+  });
+
+  it('lets only one of two admins saving from the same version win', async () => {
+    world = new World();
+    world.host.bitbucket.repositories[0]!.permissions[PEOPLE.carol] = 'admin';
+    world.host.latencyMs = 4;
+    const [first, second] = await Promise.all([
+      world.call('saveSettings', PEOPLE.admin, { baseVersion: 0, rules: [aRule()] }),
+      world.call('saveSettings', PEOPLE.carol, { baseVersion: 0, rules: [aRule({ branchPattern: 'release/*' })] }),
+    ]);
+    expect([first.ok, second.ok].sort()).toEqual([false, true]);
+    expect([first, second].find((r) => !r.ok)).toMatchObject({ code: 'CONFLICT' });
+  });
+});
