@@ -1,0 +1,86 @@
+/**
+ * Drives the real entry points in src/index.ts (the production wiring, `@forge/resolver`, `@forge/kvs`
+ * and `@forge/api`) through the one runtime global they use, `__forge_fetch__`, and checks what
+ * crosses the wire: endpoints, descriptors, KVS keys and bodies. A wiring mistake shows up here even
+ * where the fakes would have forgiven it.
+ */
+import { handler, mergeCheck } from '../../src/index';
+import { aRule, PEOPLE, REPOSITORY, WORKSPACE, World } from '../fixtures/world';
+
+interface WireCall {
+  descriptor: { type: string; provider?: string; remote?: string; accountId?: string };
+  path: string;
+  method: string;
+  body: any;
+}
+
+describe('production wiring over __forge_fetch__', () => {
+  let world: World;
+  let wire: WireCall[];
+
+  beforeEach(async () => {
+    world = new World();
+    await world.savePolicy([aRule()]);
+    await world.enrolledSigner(PEOPLE.alice);
+    const forward = (globalThis as any).__forge_fetch__;
+    wire = [];
+    (globalThis as any).__forge_fetch__ = (descriptor: any, path: string, init: RequestInit = {}) => {
+      wire.push({ descriptor, path, method: init.method ?? 'GET', body: init.body ? JSON.parse(String(init.body)) : undefined });
+      return forward(descriptor, path, init);
+    };
+  });
+  afterEach(() => world.dispose());
+
+  const context = { workspaceId: WORKSPACE, extension: { repository: { uuid: REPOSITORY }, pullRequest: { id: 1 } } };
+
+  it('answers a resolver call as the platform principal, whatever accountId the client context claims', async () => {
+    const result = await world.host.actAs(PEOPLE.alice, () =>
+      handler({ call: { functionKey: 'getPanelState', payload: {} }, context: { ...context, accountId: PEOPLE.bob } } as any, { principal: { accountId: PEOPLE.alice } } as any),
+    );
+    expect(result).toMatchObject({ ok: true, data: { me: { accountId: PEOPLE.alice, eligibility: 'eligible' } } });
+  });
+
+  it('reads the pull request as the app and storage in one batch on the merge check', async () => {
+    const result = await mergeCheck({ workspace: { uuid: WORKSPACE }, repository: { uuid: REPOSITORY }, pullrequest: { id: 1 }, trigger: { type: 'on-merge' } });
+    expect(result.success).toBe(false);
+
+    const kvs = wire.filter((c) => c.descriptor.type === 'kvs');
+    expect(kvs).toEqual([
+      {
+        descriptor: { type: 'kvs', provider: 'app', remote: 'kvs' },
+        path: '/api/v1/batch/get',
+        method: 'POST',
+        body: [
+          { key: 'policy:22222222-2222-4222-8222-222222222222', entityName: 'versioned-document' },
+          { key: 'approvals:22222222-2222-4222-8222-222222222222:1', entityName: 'versioned-document' },
+          { key: 'revocations', entityName: 'versioned-document' },
+        ],
+      },
+    ]);
+    const bitbucket = wire.filter((c) => c.descriptor.remote === 'bitbucket');
+    expect(bitbucket.map((c) => [c.descriptor.type, c.descriptor.provider, c.method, c.path])).toEqual([
+      ['fpp', 'app', 'GET', '/2.0/repositories/{11111111-1111-4111-8111-111111111111}/{22222222-2222-4222-8222-222222222222}/pullrequests/1'],
+      ['fpp', 'app', 'GET', '/2.0/repositories/{11111111-1111-4111-8111-111111111111}/{22222222-2222-4222-8222-222222222222}/pullrequests/1/commits?pagelen=100'],
+    ]);
+  });
+
+  it('asks Bitbucket about permissions as the calling user', async () => {
+    await world.host.actAs(PEOPLE.admin, () =>
+      handler({ call: { functionKey: 'getSettings', payload: {} }, context } as any, { principal: { accountId: PEOPLE.admin } } as any),
+    );
+    const permission = wire.find((c) => c.path.startsWith('/2.0/user/permissions/repositories'));
+    expect(permission?.descriptor).toMatchObject({ type: 'fpp', provider: 'user', remote: 'bitbucket' });
+    expect(decodeURIComponent(permission!.path)).toContain(`q=repository.uuid="${REPOSITORY}"`);
+  });
+
+  it('consumes a challenge with one atomic swap and writes keys only within the KVS charset', async () => {
+    const alice = await world.enrolledSigner(PEOPLE.alice);
+    wire.length = 0;
+    expect(await world.sign(alice)).toMatchObject({ ok: true });
+    const swap = wire.find((c) => c.path === '/api/v1/set' && c.body.key.startsWith('challenge:') && c.body.options?.returnValue);
+    expect(swap?.body.options).toEqual({ keyPolicy: 'OVERRIDE', returnValue: 'PREVIOUS', ttl: { value: 600, unit: 'SECONDS' } });
+    const keys = wire.filter((c) => c.descriptor.type === 'kvs').flatMap((c) => (Array.isArray(c.body) ? c.body.map((i: any) => i.key) : [c.body?.key])).filter(Boolean);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) expect(key).toMatch(/^[a-zA-Z0-9:._\s\-#]+$/);
+  });
+});

@@ -1,0 +1,101 @@
+import { checkMerge } from '../../src/handlers/mergeCheck';
+import { aRule, aSigner, PEOPLE, World } from '../fixtures/world';
+
+describe('settings', () => {
+  let world: World;
+  beforeEach(() => (world = new World()));
+  afterEach(() => world.dispose());
+
+  it('shows an empty policy and who may edit it', async () => {
+    expect(await world.ok('getSettings', PEOPLE.admin)).toMatchObject({ policy: null, canEdit: true, keys: [] });
+    expect(await world.ok('getSettings', PEOPLE.alice)).toMatchObject({ policy: null, canEdit: false });
+  });
+
+  it('saves numbered versions for an admin', async () => {
+    const first = await world.savePolicy([aRule()]);
+    const second = await world.savePolicy([aRule({ branchPattern: 'release/*' })]);
+    expect([first.version, second.version]).toEqual([1, 2]);
+    expect(second.hash).not.toBe(first.hash);
+    expect((await world.ok('getSettings', PEOPLE.alice)).policy).toMatchObject({ version: 2, savedBy: PEOPLE.admin });
+  });
+
+  it('refuses a save by someone Bitbucket does not call an admin, and stores nothing', async () => {
+    const before = world.host.kvs.snapshot();
+    const result = await world.call('saveSettings', PEOPLE.alice, { baseVersion: 0, rules: [aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice], count: 1 }] })] });
+    expect(result).toMatchObject({ ok: false, code: 'FORBIDDEN', message: expect.stringContaining('Only repository admins') });
+    expect(world.host.kvs.snapshot()).toBe(before);
+    expect(world.host.calls.bitbucket.some((c) => c.startsWith('GET /2.0/user/permissions/repositories'))).toBe(true);
+  });
+
+  it('refuses an invalid policy with every problem named', async () => {
+    const result = await world.call('saveSettings', PEOPLE.admin, { baseVersion: 0, rules: [aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice], count: 3 }] })] });
+    expect(result).toMatchObject({ ok: false, code: 'INVALID_POLICY', message: expect.stringContaining('count cannot exceed') });
+  });
+
+  it('refuses a save from a stale version', async () => {
+    await world.savePolicy([aRule()]);
+    const result = await world.call('saveSettings', PEOPLE.admin, { baseVersion: 0, rules: [aRule()] });
+    expect(result).toMatchObject({ ok: false, code: 'CONFLICT' });
+  });
+
+  it("lets an admin revoke anyone's key and others only their own", async () => {
+    const alice = await world.enrolledSigner(PEOPLE.alice);
+    expect(await world.call('revokeKey', PEOPLE.bob, { accountId: PEOPLE.alice, keyId: alice.keyId })).toMatchObject({ ok: false, code: 'FORBIDDEN' });
+    expect(await world.call('revokeKey', PEOPLE.admin, { accountId: PEOPLE.alice, keyId: alice.keyId })).toMatchObject({ ok: true });
+    const settings = await world.ok('getSettings', PEOPLE.admin);
+    expect(settings.keys).toEqual([expect.objectContaining({ keyId: alice.keyId, revocation: expect.objectContaining({ revokedBy: PEOPLE.admin }) })]);
+  });
+
+  it('enrols the same key once and caps keys per person', async () => {
+    const alice = await world.enrolledSigner(PEOPLE.alice);
+    const again = await world.ok('enrollKey', PEOPLE.alice, { publicKey: alice.publicKey, label: 'Laptop' });
+    expect(again.key.keyId).toBe(alice.keyId);
+    for (let i = 0; i < 9; i++) await world.enrolledSigner(PEOPLE.alice);
+    const eleventh = await aSigner(PEOPLE.alice);
+    expect(await world.call('enrollKey', PEOPLE.alice, { publicKey: eleventh.publicKey, label: 'Phone' })).toMatchObject({ ok: false, code: 'LIMIT_REACHED' });
+  });
+
+  it('refuses to act without an authenticated context', async () => {
+    const result = await world.call('getPanelState', PEOPLE.alice, undefined, { accountId: PEOPLE.alice });
+    expect(result).toMatchObject({ ok: false, code: 'NOT_AUTHENTICATED' });
+  });
+});
+
+describe('commit status', () => {
+  it('mirrors the verdict on the head commit when the rule asks for it', async () => {
+    const world = new World();
+    try {
+      await world.savePolicy([aRule({ commitStatus: true, requirements: [{ group: 'M', members: [PEOPLE.alice, PEOPLE.bob], count: 1 }] })]);
+      const alice = await world.enrolledSigner(PEOPLE.alice);
+      await world.mergeCheck('on-code-pushed');
+      expect(world.repo.statuses.at(-1)).toMatchObject({ commit: world.head, key: 'countersign', state: 'INPROGRESS' });
+      await world.sign(alice);
+      expect(world.repo.statuses.at(-1)).toMatchObject({ commit: world.head, key: 'countersign', state: 'SUCCESSFUL' });
+    } finally {
+      world.dispose();
+    }
+  });
+});
+
+describe('merge check failures', () => {
+  it('fails closed with a reason when Bitbucket cannot be read', async () => {
+    const world = new World();
+    try {
+      await world.savePolicy([aRule()]);
+      world.repo.pullRequests.delete(1);
+      const result = await world.mergeCheck();
+      expect(result).toEqual({ success: false, message: expect.stringMatching(/^Countersign could not verify approvals, so merging is blocked: Bitbucket could not find/) });
+    } finally {
+      world.dispose();
+    }
+  });
+
+  it('fails closed on an event it does not understand', async () => {
+    const world = new World();
+    try {
+      expect(await checkMerge(world.deps, { pullrequest: { id: 1 } })).toMatchObject({ success: false });
+    } finally {
+      world.dispose();
+    }
+  });
+});
