@@ -1,4 +1,4 @@
-import type { KeyRecord, Policy, PullRequestFacts, Revocation, StoredApproval } from './core';
+import type { KeyRecord, Policy, PullRequestFacts, Revocation, StoredApproval, VerifiedCache } from './core';
 
 /** What the merge check and the PR card read together, in one storage round trip. */
 export interface GateState {
@@ -56,4 +56,6 @@ export interface Deps {
   bitbucket: BitbucketPort;
   now: () => Date;
   randomToken: () => string;
+  /** Approvals this process has already verified; see `VerifiedCache`. */
+  verified: VerifiedCache;
 }

@@ -15,6 +15,15 @@ export interface CheckedApproval {
   problem?: ApprovalProblem;
 }
 
+/**
+ * Remembers exact (statement, signature, key) triples that already verified, so a warm process does
+ * not redo the same ECDSA work. Keyed by the full content: any change to a stored approval misses.
+ */
+export interface VerifiedCache {
+  has(fingerprint: string): boolean;
+  add(fingerprint: string): void;
+}
+
 export interface ApprovalScope {
   workspace: string;
   repository: string;
@@ -29,8 +38,9 @@ export async function checkStoredApprovals(
   stored: unknown[],
   scope: ApprovalScope,
   revokedKeyIds: ReadonlySet<string>,
+  cache?: VerifiedCache,
 ): Promise<CheckedApproval[]> {
-  const checked = await Promise.all(stored.map((entry) => checkOne(entry, scope, revokedKeyIds)));
+  const checked = await Promise.all(stored.map((entry) => checkOne(entry, scope, revokedKeyIds, cache)));
   return checked.filter((entry): entry is CheckedApproval => entry !== undefined);
 }
 
@@ -38,6 +48,7 @@ async function checkOne(
   entry: unknown,
   scope: ApprovalScope,
   revokedKeyIds: ReadonlySet<string>,
+  cache: VerifiedCache | undefined,
 ): Promise<CheckedApproval | undefined> {
   const parsed = StoredApproval.safeParse(entry);
   if (!parsed.success) return undefined;
@@ -58,8 +69,12 @@ async function checkOne(
   ) {
     return { ...base, problem: 'wrong-pull-request' };
   }
-  if ((await keyIdOf(publicKey)) !== statement.keyId) return { ...base, problem: 'key-mismatch' };
-  if (!(await hasValidSignature(parsed.data, publicKey))) return { ...base, problem: 'bad-signature' };
+  const fingerprint = `${publicKey.x}.${publicKey.y}.${parsed.data.signature}.${JSON.stringify(statement)}`;
+  if (!cache?.has(fingerprint)) {
+    if ((await keyIdOf(publicKey)) !== statement.keyId) return { ...base, problem: 'key-mismatch' };
+    if (!(await hasValidSignature(parsed.data, publicKey))) return { ...base, problem: 'bad-signature' };
+    cache?.add(fingerprint);
+  }
   if (revokedKeyIds.has(statement.keyId)) return { ...base, problem: 'revoked-key' };
   return base;
 }

@@ -34,10 +34,22 @@ export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string>
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** Imports a public JWK, refusing anything that is not a point on P-256. */
+/**
+ * Imports a public JWK, refusing anything that is not a point on P-256. The key goes in as the
+ * uncompressed point (0x04 ‖ x ‖ y): the same key, and about twice as fast to import as a JWK.
+ */
 export async function importPublicKey(jwk: PublicJwk): Promise<CryptoKey> {
+  const x = decodeBase64url(jwk.x);
+  const y = decodeBase64url(jwk.y);
+  if (x?.length !== 32 || y?.length !== 32) {
+    throw new VerificationError('UNKNOWN_KEY', 'The public key is not a valid P-256 key.');
+  }
+  const point = new Uint8Array(65);
+  point[0] = 0x04;
+  point.set(x, 1);
+  point.set(y, 33);
   try {
-    return await crypto.subtle.importKey('jwk', { ...jwk, ext: true }, ECDSA_P256, true, ['verify']);
+    return await crypto.subtle.importKey('raw', point, ECDSA_P256, true, ['verify']);
   } catch (cause) {
     throw new VerificationError('UNKNOWN_KEY', 'The public key is not a valid P-256 key.', { cause });
   }

@@ -84,8 +84,13 @@ function latestPerSigner(approvals: CheckedApproval[]): Map<string, CheckedAppro
 
 function isLater(a: CheckedApproval, b: CheckedApproval): boolean {
   if (a.issuedAt !== b.issuedAt) return a.issuedAt > b.issuedAt;
-  // Ties are broken deterministically so that input order never changes the verdict.
-  return `${a.decision}${a.commit}${a.keyId}` > `${b.decision}${b.commit}${b.keyId}`;
+  // Ties are broken deterministically so that input order never changes the verdict; on a tie,
+  // an entry with a problem wins, so a doubtful duplicate can never hide behind a sound one.
+  return tieKey(a) > tieKey(b);
+}
+
+function tieKey(a: CheckedApproval): string {
+  return `${a.decision}|${a.commit}|${a.keyId}|${a.problem ?? ''}`;
 }
 
 function disqualification(

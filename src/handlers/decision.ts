@@ -43,7 +43,7 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
   await deps.gate.recordApproval(caller.repository, pullRequest, approval);
 
   const others = gate.approvals.filter((a) => (a as StoredApproval)?.statement?.signer !== caller.accountId);
-  const { verdict } = await judge(pr, { ...gate, approvals: [...others, approval] });
+  const { verdict } = await judge(pr, { ...gate, approvals: [...others, approval] }, deps.verified);
   if (rulesFor(gate.policy, pr.targetBranch).some((rule) => rule.commitStatus)) {
     await publishBuildStatus(deps, pr, verdict);
   }

@@ -29,7 +29,7 @@ export async function checkMerge(deps: Deps, event: unknown): Promise<MergeCheck
       deps.bitbucket.getPullRequest(workspace.uuid, repository.uuid, pullrequest.id),
       deps.gate.loadGate(repository.uuid, pullrequest.id),
     ]);
-    const { verdict } = await judge(pr, gate);
+    const { verdict } = await judge(pr, gate, deps.verified);
     if (trigger.type === 'on-code-pushed' && rulesFor(gate.policy, pr.targetBranch).some((rule) => rule.commitStatus)) {
       await publishBuildStatus(deps, pr, verdict);
     }

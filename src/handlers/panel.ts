@@ -17,7 +17,7 @@ export async function getPanelState(deps: Deps, context: unknown) {
     deps.keys.listKeys(caller.accountId),
     deps.challenges.issueChallenge(challenge, record, CHALLENGE_TTL_SECONDS),
   ]);
-  const { verdict, approvals } = await judge(pr, gate);
+  const { verdict, approvals } = await judge(pr, gate, deps.verified);
   const mine = approvals.find((a) => a.signer === caller.accountId);
 
   return {

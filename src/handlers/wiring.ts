@@ -2,6 +2,7 @@ import { randomToken } from '../core';
 import { BitbucketRest } from '../adapters/bitbucketRest';
 import { KvsStore } from '../adapters/kvsStore';
 import type { Deps } from '../ports';
+import { boundedVerifiedCache } from './verifiedCache';
 
 /** The one place where the real adapters are put together. */
 export function productionDeps(): Deps {
@@ -13,5 +14,6 @@ export function productionDeps(): Deps {
     bitbucket: new BitbucketRest(),
     now: () => new Date(),
     randomToken: () => randomToken(),
+    verified: boundedVerifiedCache(),
   };
 }

@@ -161,7 +161,8 @@ describe('evaluateQuorum', () => {
           const policy = await policyOf([r]);
           const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals });
           const latest = new Map<string, CheckedApproval>();
-          for (const a of [...approvals].sort((x, y) => (x.issuedAt === y.issuedAt ? `${x.decision}${x.commit}${x.keyId}`.localeCompare(`${y.decision}${y.commit}${y.keyId}`) : x.issuedAt.localeCompare(y.issuedAt)))) latest.set(a.signer, a);
+          const tie = (a: CheckedApproval) => `${a.decision}|${a.commit}|${a.keyId}|${a.problem ?? ''}`;
+          for (const a of [...approvals].sort((x, y) => (x.issuedAt === y.issuedAt ? (tie(x) < tie(y) ? -1 : tie(x) > tie(y) ? 1 : 0) : x.issuedAt < y.issuedAt ? -1 : 1))) latest.set(a.signer, a);
           const requirement = r.requirements[0]!;
           const valid = [...latest.values()].filter(
             (a) => requirement.members.includes(a.signer) && !a.problem && a.commit === HEAD && !(r.excludeAuthor && a.signer === PEOPLE.author),
