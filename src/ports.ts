@@ -1,4 +1,4 @@
-import type { KeyRecord, Policy, PullRequestFacts, Revocation, StoredApproval, VerifiedCache } from './core';
+import type { ChallengeRecord, KeyRecord, Policy, PullRequestFacts, Revocation, StoredApproval, VerifiedCache } from './core';
 
 /** What the merge check and the PR card read together, in one storage round trip. */
 export interface GateState {
@@ -28,10 +28,25 @@ export interface KeyStore {
   revokeKey(revocation: Revocation): Promise<void>;
 }
 
+/** Who may use a challenge, and when: all of it must hold at the moment it is consumed. */
+export interface ChallengeClaim {
+  accountId: string;
+  workspace: string;
+  repository: string;
+  pullRequest: number;
+  now: Date;
+}
+
+export type ChallengeOutcome = { consumed: true } | { consumed: false; found: unknown };
+
 export interface ChallengeStore {
-  issueChallenge(value: string, record: unknown, ttlSeconds: number): Promise<void>;
-  /** Marks the challenge used and returns what was there before, atomically: exactly one caller sees it live. */
-  consumeChallenge(value: string, ttlSeconds: number): Promise<unknown>;
+  issueChallenge(value: string, record: ChallengeRecord, ttlSeconds: number): Promise<void>;
+  /**
+   * Marks the challenge used if, and only if, it is live and matches the claim, in one conditional
+   * write: of any number of racing callers exactly one succeeds. A refused claim changes nothing and
+   * reports what was found, so the caller can say why.
+   */
+  consumeChallenge(value: string, claim: ChallengeClaim, ttlSeconds: number): Promise<ChallengeOutcome>;
 }
 
 export type RepositoryPermission = 'admin' | 'write' | 'read' | 'none';

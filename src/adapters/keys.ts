@@ -2,6 +2,7 @@ import { bareUuid } from '../core';
 
 /** Every KVS key and entity name Countersign uses. KVS keys allow [a-zA-Z0-9:._\s-#], so UUID braces are stripped. */
 export const DOCUMENT_ENTITY = 'versioned-document';
+export const CHALLENGE_ENTITY = 'challenge';
 
 export const storageKeys = {
   policy: (repository: string) => `policy:${bareUuid(repository)}`,

@@ -1,7 +1,7 @@
 import { Filter, FilterConditions, ForgeKvsAPIError, kvs } from '@forge/kvs';
-import { KeyRecord, Policy, Revocation, RequestError, StoredApproval } from '../core';
-import type { ChallengeStore, GateState, GateStore, KeyStore } from '../ports';
-import { DOCUMENT_ENTITY, storageKeys } from './keys';
+import { KeyRecord, Policy, Revocation, RequestError, StoredApproval, type ChallengeRecord } from '../core';
+import type { ChallengeClaim, ChallengeOutcome, ChallengeStore, GateState, GateStore, KeyStore } from '../ports';
+import { CHALLENGE_ENTITY, DOCUMENT_ENTITY, storageKeys } from './keys';
 
 /** A value updated by compare-and-set: `version` goes up by one with every write. */
 interface VersionedDocument<T> {
@@ -13,8 +13,6 @@ type ApprovalsDocument = Record<string, StoredApproval>;
 type RevocationsDocument = Revocation[];
 
 const MAX_WRITE_ATTEMPTS = 40;
-/** What a used challenge becomes; constant, so a refused replay leaves storage as it was. */
-const CONSUMED = { consumed: true } as const;
 const QUERY_PAGE = 20;
 
 /** Countersign's storage on Forge KVS. The only module that knows how things are laid out in KVS. */
@@ -113,20 +111,31 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     );
   }
 
-  async issueChallenge(value: string, record: unknown, ttlSeconds: number): Promise<void> {
-    await storage(() => kvs.set(storageKeys.challenge(value), record, { ttl: { value: ttlSeconds, unit: 'SECONDS' } }));
+  async issueChallenge(value: string, record: ChallengeRecord, ttlSeconds: number): Promise<void> {
+    await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).set(storageKeys.challenge(value), record, { ttl: { value: ttlSeconds, unit: 'SECONDS' } }));
   }
 
-  async consumeChallenge(value: string, ttlSeconds: number): Promise<unknown> {
-    // One atomic swap: whoever replaces the live record is the only one to see it.
-    const previous = await storage(() =>
-      kvs.set(
-        storageKeys.challenge(value),
-        CONSUMED,
-        { keyPolicy: 'OVERRIDE', returnValue: 'PREVIOUS', ttl: { value: ttlSeconds, unit: 'SECONDS' } },
-      ),
-    );
-    return previous?.value;
+  async consumeChallenge(value: string, claim: ChallengeClaim, ttlSeconds: number): Promise<ChallengeOutcome> {
+    const key = storageKeys.challenge(value);
+    const now = claim.now.toISOString();
+    const used: ChallengeRecord = { accountId: claim.accountId, workspace: claim.workspace, repository: claim.repository, pullRequest: claim.pullRequest, expiresAt: now, consumed: true };
+    const conditions = new Filter<ChallengeRecord>()
+      .and('accountId', FilterConditions.equalTo(claim.accountId))
+      .and('workspace', FilterConditions.equalTo(claim.workspace))
+      .and('repository', FilterConditions.equalTo(claim.repository))
+      .and('pullRequest', FilterConditions.equalTo(claim.pullRequest))
+      .and('consumed', FilterConditions.equalTo(false))
+      .and('expiresAt', FilterConditions.greaterThan(now));
+    try {
+      await kvs
+        .transact()
+        .set(key, used, { entityName: CHALLENGE_ENTITY, conditions }, { ttl: { value: ttlSeconds, unit: 'SECONDS' } })
+        .execute();
+      return { consumed: true };
+    } catch (error) {
+      if (!isConflict(error)) throw toStorageError(error);
+      return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(key)) };
+    }
   }
 }
 

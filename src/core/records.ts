@@ -27,8 +27,12 @@ export const ChallengeRecord = z
     repository: BitbucketUuid,
     pullRequest: PullRequestId,
     expiresAt: UtcTimestamp,
+    consumed: z.boolean(),
   })
   .strict();
 export type ChallengeRecord = z.infer<typeof ChallengeRecord>;
 
+/** How long a challenge may be used for. */
 export const CHALLENGE_TTL_SECONDS = 600;
+/** How long storage keeps a challenge: a little longer, so a late answer hears "expired", not "unknown". */
+export const CHALLENGE_RETENTION_SECONDS = CHALLENGE_TTL_SECONDS + 3600;

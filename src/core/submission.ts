@@ -138,27 +138,28 @@ export interface ChallengeScope {
 }
 
 /**
- * Judges what an atomic consume found under the challenge key. `previous` is the value that was
- * there before this request marked it used: absent, already used, or a live challenge.
+ * Explains why a challenge could not be consumed, from what storage held when the conditional
+ * write was refused. Always throws: a refused challenge is never acceptable.
  */
-export function verifyChallenge(previous: unknown, scope: ChallengeScope): void {
-  if (previous === undefined) {
-    throw new VerificationError('CHALLENGE_INVALID', 'The signing challenge is unknown or has expired; reload the card and sign again.');
+export function explainRefusedChallenge(found: unknown, scope: ChallengeScope): never {
+  const parsed = ChallengeRecord.safeParse(found);
+  if (!parsed.success) {
+    throw new VerificationError('CHALLENGE_INVALID', 'The signing challenge is unknown; reload the card and sign again.');
   }
-  if (typeof previous === 'object' && previous !== null && 'consumed' in previous) {
-    throw new VerificationError('CHALLENGE_USED', 'This signing challenge was already used; each signature needs a fresh one. Reload and sign again.');
-  }
-  const parsed = ChallengeRecord.safeParse(previous);
+  const record = parsed.data;
   if (
-    !parsed.success ||
-    parsed.data.accountId !== scope.caller ||
-    parsed.data.workspace !== scope.workspace ||
-    parsed.data.repository !== scope.repository ||
-    parsed.data.pullRequest !== scope.pullRequest
+    record.accountId !== scope.caller ||
+    record.workspace !== scope.workspace ||
+    record.repository !== scope.repository ||
+    record.pullRequest !== scope.pullRequest
   ) {
     throw new VerificationError('CHALLENGE_INVALID', 'The signing challenge was issued to someone else or for another pull request.');
   }
-  if (Date.parse(parsed.data.expiresAt) <= scope.now.getTime()) {
+  if (record.consumed) {
+    throw new VerificationError('CHALLENGE_USED', 'This signing challenge was already used; each signature needs a fresh one. Reload and sign again.');
+  }
+  if (Date.parse(record.expiresAt) <= scope.now.getTime()) {
     throw new VerificationError('CHALLENGE_EXPIRED', 'The signing challenge expired; reload the card and sign again.');
   }
+  throw new VerificationError('CHALLENGE_INVALID', 'The signing challenge could not be used; reload the card and sign again.');
 }

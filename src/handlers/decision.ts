@@ -1,8 +1,8 @@
 import {
-  CHALLENGE_TTL_SECONDS,
+  CHALLENGE_RETENTION_SECONDS,
   rulesFor,
   SignedStatement,
-  verifyChallenge,
+  explainRefusedChallenge,
   verifySubmission,
   type StoredApproval,
 } from '../core';
@@ -36,8 +36,9 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
     revokedKeyIds: gate.revokedKeyIds,
     now,
   });
-  const previous = await deps.challenges.consumeChallenge(signed.statement.challenge, CHALLENGE_TTL_SECONDS);
-  verifyChallenge(previous, { caller: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, now });
+  const claim = { accountId: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, now };
+  const outcome = await deps.challenges.consumeChallenge(signed.statement.challenge, claim, CHALLENGE_RETENTION_SECONDS);
+  if (!outcome.consumed) explainRefusedChallenge(outcome.found, { ...claim, caller: caller.accountId });
 
   const approval: StoredApproval = { ...signed, publicKey: gate.key!.publicKey, receivedAt: now.toISOString() };
   await deps.gate.recordApproval(caller.repository, pullRequest, approval);

@@ -1,4 +1,4 @@
-import { CHALLENGE_TTL_SECONDS, eligibilityOf, rulesFor, shortCommit, type ChallengeRecord } from '../core';
+import { CHALLENGE_RETENTION_SECONDS, CHALLENGE_TTL_SECONDS, eligibilityOf, rulesFor, shortCommit, type ChallengeRecord } from '../core';
 import type { Deps } from '../ports';
 import { judge } from './pullRequestView';
 import { callerOf, pullRequestOf } from './requests';
@@ -9,13 +9,13 @@ export async function getPanelState(deps: Deps, context: unknown) {
   const pullRequest = pullRequestOf(caller);
   const challenge = deps.randomToken();
   const expiresAt = new Date(deps.now().getTime() + CHALLENGE_TTL_SECONDS * 1000).toISOString();
-  const record: ChallengeRecord = { accountId: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, expiresAt };
+  const record: ChallengeRecord = { accountId: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, expiresAt, consumed: false };
 
   const [pr, gate, myKeys] = await Promise.all([
     deps.bitbucket.getPullRequest(caller.workspace, caller.repository, pullRequest),
     deps.gate.loadGate(caller.repository, pullRequest),
     deps.keys.listKeys(caller.accountId),
-    deps.challenges.issueChallenge(challenge, record, CHALLENGE_TTL_SECONDS),
+    deps.challenges.issueChallenge(challenge, record, CHALLENGE_RETENTION_SECONDS),
   ]);
   const { verdict, approvals } = await judge(pr, gate, deps.verified);
   const mine = approvals.find((a) => a.signer === caller.accountId);

@@ -73,12 +73,21 @@ describe('production wiring over __forge_fetch__', () => {
     expect(decodeURIComponent(permission!.path)).toContain(`q=repository.uuid="${REPOSITORY}"`);
   });
 
-  it('consumes a challenge with one atomic swap and writes keys only within the KVS charset', async () => {
+  it('consumes a challenge with one conditional transaction and writes keys only within the KVS charset', async () => {
     const alice = await world.enrolledSigner(PEOPLE.alice);
     wire.length = 0;
     expect(await world.sign(alice)).toMatchObject({ ok: true });
-    const swap = wire.find((c) => c.path === '/api/v1/set' && c.body.key.startsWith('challenge:') && c.body.options?.returnValue);
-    expect(swap?.body.options).toEqual({ keyPolicy: 'OVERRIDE', returnValue: 'PREVIOUS', ttl: { value: 600, unit: 'SECONDS' } });
+    const consume = wire.filter((c) => c.path === '/api/v1/transaction' && c.body.set?.[0]?.entityName === 'challenge');
+    expect(consume).toHaveLength(1);
+    expect(consume[0]!.body.set[0].conditions.and.map((c: { property: string; condition: string }) => `${c.property} ${c.condition}`)).toEqual([
+      'accountId EQUAL_TO',
+      'workspace EQUAL_TO',
+      'repository EQUAL_TO',
+      'pullRequest EQUAL_TO',
+      'consumed EQUAL_TO',
+      'expiresAt GREATER_THAN',
+    ]);
+    expect(consume[0]!.body.set[0].value).toMatchObject({ accountId: PEOPLE.alice, consumed: true });
     const keys = wire.filter((c) => c.descriptor.type === 'kvs').flatMap((c) => (Array.isArray(c.body) ? c.body.map((i: any) => i.key) : [c.body?.key])).filter(Boolean);
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) expect(key).toMatch(/^[a-zA-Z0-9:._\s\-#]+$/);

@@ -262,6 +262,8 @@ export class FakeKvs {
           return attribute === c.values[0];
         case 'NOT_EQUAL_TO':
           return attribute !== c.values[0];
+        case 'GREATER_THAN':
+          return attribute !== undefined && (attribute as string | number) > (c.values[0] as string | number);
         default:
           throw new KvsHttpError(400, 'INVALID_CONDITION', `Condition ${c.condition} is not supported by this fake`);
       }

@@ -1,5 +1,5 @@
 import { KvsStore } from '../../src/adapters/kvsStore';
-import { aRule, PEOPLE, World, type Signer } from '../fixtures/world';
+import { aRule, PEOPLE, REPOSITORY, WORKSPACE, World, type Signer } from '../fixtures/world';
 
 describe('concurrency', () => {
   let world: World;
@@ -35,13 +35,16 @@ describe('concurrency', () => {
     expect(results.filter((r) => !r.ok)).toEqual([expect.objectContaining({ code: 'CHALLENGE_USED' })]);
   });
 
-  it('races many consumers of one challenge at the store: one live record is handed out once', async () => {
+  it('races ten consumers of one challenge at the store: exactly one consumes it', async () => {
     world = new World();
     const store = new KvsStore();
-    await store.issueChallenge('c'.repeat(43), { live: true }, 600);
+    const claim = { accountId: PEOPLE.alice, workspace: WORKSPACE, repository: REPOSITORY, pullRequest: 1, now: world.clock };
+    const expiresAt = new Date(world.clock.getTime() + 60_000).toISOString();
+    const { now: _now, ...scope } = claim;
+    await store.issueChallenge('c'.repeat(43), { ...scope, expiresAt, consumed: false }, 600);
     world.host.latencyMs = 2;
-    const seen = await Promise.all(Array.from({ length: 10 }, () => store.consumeChallenge('c'.repeat(43), 600)));
-    expect(seen.filter((v) => (v as { live?: boolean })?.live)).toHaveLength(1);
+    const outcomes = await Promise.all(Array.from({ length: 10 }, () => store.consumeChallenge('c'.repeat(43), claim, 600)));
+    expect(outcomes.filter((o) => o.consumed)).toHaveLength(1);
   });
 
   it('loses no revocation when two are made at once', async () => {
