@@ -4,7 +4,7 @@
  * storage calls, Bitbucket calls, and the critical path as a ratio to one simulated round trip,
  * all measured in this run. Then the Custom UI bundle sizes, gzipped.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { boundedVerifiedCache } from '../src/handlers/verifiedCache';
@@ -64,7 +64,7 @@ async function measure(approvals: number, excludeCommitAuthors: boolean): Promis
 
 function bundleSizes(): { app: string; bytes: number; gzipped: number }[] {
   return readdirSync('static')
-    .filter((app) => statSync(join('static', app, 'build')).isDirectory())
+    .filter((app) => existsSync(join('static', app, 'build')) && statSync(join('static', app, 'build')).isDirectory())
     .map((app) => {
       const js = readdirSync(join('static', app, 'build')).filter((f) => f.endsWith('.js'));
       const content = Buffer.concat(js.map((f) => readFileSync(join('static', app, 'build', f))));

@@ -1,9 +1,13 @@
 // Builds each Custom UI app in static/<app>/src into static/<app>/build (the manifest's resource paths).
 import { build } from 'esbuild';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const apps = (await readdir('static', { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+// An app is a folder with src/index.tsx; static/shared holds code the apps share.
+const apps = (await readdir('static', { withFileTypes: true }))
+  .filter((d) => d.isDirectory() && existsSync(join('static', d.name, 'src', 'index.tsx')))
+  .map((d) => d.name);
 for (const app of apps) {
   const out = join('static', app, 'build');
   await mkdir(out, { recursive: true });

@@ -1,18 +1,11 @@
-import { invoke } from '@forge/bridge';
-import { useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
+import { useResolver } from '../../shared/useResolver';
 
 type Settings = { policy: { version: number; rules: unknown[] } | null; canEdit: boolean };
-type Result<T> = { ok: true; data: T } | { ok: false; code: string; message: string };
 
-/** Placeholder settings page: shows the saved policy read-only. The editor is the UI issue's. */
+/** Placeholder settings page: shows the saved policy read-only. The editor comes with the UI work. */
 function SettingsPage() {
-  const [state, setState] = useState<{ loading: true } | Result<Settings>>({ loading: true });
-  useEffect(() => {
-    invoke<Result<Settings>>('getSettings').then((result) => setState(result as Result<Settings>), (error: Error) =>
-      setState({ ok: false, code: 'INTERNAL', message: error.message }),
-    );
-  }, []);
+  const state = useResolver<Settings>('getSettings');
   if ('loading' in state) return <p>Loading Countersign…</p>;
   if (!state.ok) return <p role="alert">{state.message}</p>;
   const { policy } = state.data;
