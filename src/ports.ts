@@ -5,7 +5,8 @@ export interface GateState {
   policy: Policy | undefined;
   /** Raw stored approvals: re-verified by the core before anything counts. */
   approvals: unknown[];
-  revokedKeyIds: Set<string>;
+  /** (account, key) pairs revoked for this repository; see `revocationId`. */
+  revokedKeys: Set<string>;
   /** Present when `loadGate` was asked for one key. */
   key?: KeyRecord;
 }

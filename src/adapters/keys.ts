@@ -10,5 +10,6 @@ export const storageKeys = {
   revocations: () => 'revocations',
   key: (accountId: string, keyId: string) => `key:${accountId}:${keyId}`,
   keysOf: (accountId?: string) => (accountId ? `key:${accountId}:` : 'key:'),
+  keyOwner: (keyId: string) => `keyowner:${keyId}`,
   challenge: (value: string) => `challenge:${value}`,
 };

@@ -1,5 +1,5 @@
 import { Filter, FilterConditions, ForgeKvsAPIError, kvs } from '@forge/kvs';
-import { KeyRecord, Policy, Revocation, RequestError, StoredApproval, type ChallengeRecord } from '../core';
+import { KeyRecord, Policy, Revocation, RequestError, revokedIn, StoredApproval, type ChallengeRecord } from '../core';
 import type { ChallengeClaim, ChallengeOutcome, ChallengeStore, GateState, GateStore, KeyStore } from '../ports';
 import { CHALLENGE_ENTITY, DOCUMENT_ENTITY, storageKeys } from './keys';
 
@@ -43,7 +43,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     return {
       policy: policyDoc ? toPolicy(policyDoc.document) : undefined,
       approvals: Object.values(approvalsDoc?.document ?? {}),
-      revokedKeyIds: new Set((revocationsDoc?.document ?? []).map((r) => r.keyId)),
+      revokedKeys: revokedIn(revocationsDoc?.document ?? [], repository),
       ...(keyKey ? { key: toKeyRecord(found(keyKey)) } : {}),
     };
   }
@@ -76,7 +76,8 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
       const page = await storage(() => query.getMany<unknown>());
       for (const result of page.results) {
         const record = toKeyRecord(result.value);
-        if (record) records.push(record);
+        // The prefix `key:<id>:` also matches accounts whose ID merely starts with `<id>:`.
+        if (record && (accountId === undefined || record.accountId === accountId)) records.push(record);
       }
       cursor = page.nextCursor;
     } while (cursor);
@@ -89,6 +90,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
   }
 
   async enrollKey(record: KeyRecord): Promise<KeyRecord> {
+    await claimKeyId(record);
     const key = storageKeys.key(record.accountId, record.keyId);
     try {
       await kvs.set(key, record, { keyPolicy: 'FAIL_IF_EXISTS' });
@@ -107,7 +109,9 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
 
   async revokeKey(revocation: Revocation): Promise<void> {
     await updateDocument<RevocationsDocument>(storageKeys.revocations(), (current = []) =>
-      current.some((r) => r.keyId === revocation.keyId) ? current : [...current, revocation],
+      current.some((r) => r.keyId === revocation.keyId && r.accountId === revocation.accountId && r.repository === revocation.repository)
+        ? current
+        : [...current, revocation],
     );
   }
 
@@ -135,6 +139,20 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     } catch (error) {
       if (!isConflict(error)) throw toStorageError(error);
       return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(key)) };
+    }
+  }
+}
+
+/** One key, one account: the first enrolment of a key id claims it for good. */
+async function claimKeyId(record: KeyRecord): Promise<void> {
+  const claim = storageKeys.keyOwner(record.keyId);
+  try {
+    await kvs.set(claim, record.accountId, { keyPolicy: 'FAIL_IF_EXISTS' });
+  } catch (error) {
+    if (!isConflict(error)) throw toStorageError(error);
+    const owner = await storage(() => kvs.get<string>(claim));
+    if (owner !== record.accountId) {
+      throw new RequestError('CONFLICT', 'This key is already enrolled to another account; create a new key on this device.');
     }
   }
 }

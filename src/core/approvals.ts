@@ -1,7 +1,8 @@
 import { keyIdOf } from './crypto';
+import { revocationId } from './records';
 import { hasValidSignature, StoredApproval, type Decision } from './statement';
 
-export type ApprovalProblem = 'malformed' | 'wrong-pull-request' | 'key-mismatch' | 'bad-signature' | 'revoked-key';
+export type ApprovalProblem = 'wrong-pull-request' | 'key-mismatch' | 'bad-signature' | 'revoked-key';
 
 /** A stored approval after re-verification; `problem` says why it cannot count, whatever the policy. */
 export interface CheckedApproval {
@@ -37,17 +38,17 @@ export interface ApprovalScope {
 export async function checkStoredApprovals(
   stored: unknown[],
   scope: ApprovalScope,
-  revokedKeyIds: ReadonlySet<string>,
+  revokedKeys: ReadonlySet<string>,
   cache?: VerifiedCache,
 ): Promise<CheckedApproval[]> {
-  const checked = await Promise.all(stored.map((entry) => checkOne(entry, scope, revokedKeyIds, cache)));
+  const checked = await Promise.all(stored.map((entry) => checkOne(entry, scope, revokedKeys, cache)));
   return checked.filter((entry): entry is CheckedApproval => entry !== undefined);
 }
 
 async function checkOne(
   entry: unknown,
   scope: ApprovalScope,
-  revokedKeyIds: ReadonlySet<string>,
+  revokedKeys: ReadonlySet<string>,
   cache: VerifiedCache | undefined,
 ): Promise<CheckedApproval | undefined> {
   const parsed = StoredApproval.safeParse(entry);
@@ -75,6 +76,6 @@ async function checkOne(
     if (!(await hasValidSignature(parsed.data, publicKey))) return { ...base, problem: 'bad-signature' };
     cache?.add(fingerprint);
   }
-  if (revokedKeyIds.has(statement.keyId)) return { ...base, problem: 'revoked-key' };
+  if (revokedKeys.has(revocationId(statement.signer, statement.keyId))) return { ...base, problem: 'revoked-key' };
   return base;
 }

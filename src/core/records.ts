@@ -16,8 +16,32 @@ export const KeyRecord = z
   .strict();
 export type KeyRecord = z.infer<typeof KeyRecord>;
 
-export const Revocation = z.object({ keyId: KeyId, revokedAt: UtcTimestamp, revokedBy: AccountId }).strict();
+/**
+ * A revoked key. Revoked by its owner it is revoked everywhere; revoked by a repository admin it is
+ * revoked for that repository only, since admins of one repository do not speak for another.
+ */
+export const Revocation = z
+  .object({
+    keyId: KeyId,
+    accountId: AccountId,
+    revokedAt: UtcTimestamp,
+    revokedBy: AccountId,
+    repository: BitbucketUuid.optional(),
+  })
+  .strict();
 export type Revocation = z.infer<typeof Revocation>;
+
+/** Revocations name an (account, key) pair, so a key enrolled under two accounts cannot be revoked for the other. */
+export function revocationId(accountId: string, keyId: string): string {
+  return `${accountId} ${keyId}`;
+}
+
+/** The (account, key) pairs revoked for `repository`: everywhere, or there specifically. */
+export function revokedIn(revocations: Revocation[], repository: string): Set<string> {
+  return new Set(
+    revocations.filter((r) => r.repository === undefined || r.repository === repository).map((r) => revocationId(r.accountId, r.keyId)),
+  );
+}
 
 /** A single-use nonce handed to one account for one pull request. */
 export const ChallengeRecord = z

@@ -2,7 +2,7 @@ import { PolicyError, VerificationError } from './errors';
 import { shortCommit } from './formats';
 import { rulesFor, type Policy } from './policy';
 import type { PullRequestFacts } from './pullRequest';
-import { ChallengeRecord, type KeyRecord } from './records';
+import { ChallengeRecord, revocationId, type KeyRecord } from './records';
 import { hasValidSignature, type SignedStatement } from './statement';
 
 /** How far a statement's `issuedAt` may sit from the server's clock. */
@@ -17,7 +17,8 @@ export interface SubmissionContext {
   pr: PullRequestFacts;
   policy: Policy | undefined;
   key: KeyRecord | undefined;
-  revokedKeyIds: ReadonlySet<string>;
+  /** (account, key) pairs revoked for this repository; see `revocationId`. */
+  revokedKeys: ReadonlySet<string>;
   now: Date;
 }
 
@@ -62,7 +63,7 @@ function verifyKey(keyId: string, ctx: SubmissionContext): KeyRecord {
   if (!key || key.keyId !== keyId || key.accountId !== ctx.caller) {
     throw new VerificationError('UNKNOWN_KEY', 'That signing key is not enrolled to your account; enrol this device first.');
   }
-  if (ctx.revokedKeyIds.has(keyId)) {
+  if (ctx.revokedKeys.has(revocationId(ctx.caller, keyId))) {
     throw new VerificationError('KEY_REVOKED', `The key "${key.label}" was revoked; enrol a new key on this device to sign.`);
   }
   return key;

@@ -33,7 +33,7 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
     pr,
     policy: gate.policy,
     key: gate.key,
-    revokedKeyIds: gate.revokedKeyIds,
+    revokedKeys: gate.revokedKeys,
     now,
   });
   const claim = { accountId: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, now };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { importPublicKey, KeyId, KeyLabel, keyIdOf, PublicJwk, RequestError, AccountId, type KeyRecord } from '../core';
+import { AccountId, importPublicKey, KeyId, KeyLabel, keyIdOf, PublicJwk, RequestError, revocationId, revokedIn, type KeyRecord } from '../core';
 import type { Deps } from '../ports';
 import { callerOf, parsePayload } from './requests';
 
@@ -21,21 +21,28 @@ export async function enrollKey(deps: Deps, payload: unknown, context: unknown):
     throw new RequestError('INVALID_INPUT', 'The public key is not a valid point on P-256.');
   });
   const keyId = await keyIdOf(parsed.data);
-  const existing = await deps.keys.listKeys(caller.accountId);
+  const [existing, revocations] = await Promise.all([deps.keys.listKeys(caller.accountId), deps.keys.loadRevocations()]);
   const same = existing.find((k) => k.keyId === keyId);
   if (same) return { key: same };
-  if (existing.length >= MAX_KEYS_PER_ACCOUNT) {
+  // Keys revoked everywhere no longer count toward the limit; a repository-scoped revocation does not free a slot.
+  const revokedEverywhere = revokedIn(revocations.filter((r) => r.repository === undefined), '');
+  const active = existing.filter((k) => !revokedEverywhere.has(revocationId(k.accountId, k.keyId)));
+  if (active.length >= MAX_KEYS_PER_ACCOUNT) {
     throw new RequestError('LIMIT_REACHED', `You already have ${MAX_KEYS_PER_ACCOUNT} keys enrolled; revoke one you no longer use first.`);
   }
   const record: KeyRecord = { keyId, accountId: caller.accountId, publicKey: parsed.data, label, createdAt: deps.now().toISOString() };
   return { key: await deps.keys.enrollKey(record) };
 }
 
-/** Revokes a key: your own, or anyone's if you administer this repository. */
-export async function revokeKey(deps: Deps, payload: unknown, context: unknown): Promise<{ keyId: string }> {
+/**
+ * Revokes a key. Your own: everywhere. Someone else's, as an admin of this repository: for this
+ * repository only, because being admin here says nothing about the rest of the workspace.
+ */
+export async function revokeKey(deps: Deps, payload: unknown, context: unknown): Promise<{ keyId: string; repository: string | null }> {
   const caller = callerOf(context);
   const { accountId = caller.accountId, keyId } = parsePayload(RevokePayload, payload);
-  if (accountId !== caller.accountId) {
+  const own = accountId === caller.accountId;
+  if (!own) {
     const permission = await deps.bitbucket.getMyPermission(caller.workspace, caller.repository);
     if (permission !== 'admin') {
       throw new RequestError('FORBIDDEN', "Only repository admins can revoke someone else's key.");
@@ -43,6 +50,12 @@ export async function revokeKey(deps: Deps, payload: unknown, context: unknown):
   }
   const key = await deps.keys.getKey(accountId, keyId);
   if (!key) throw new RequestError('NOT_FOUND', 'No such key is enrolled for that account.');
-  await deps.keys.revokeKey({ keyId, revokedAt: deps.now().toISOString(), revokedBy: caller.accountId });
-  return { keyId };
+  await deps.keys.revokeKey({
+    keyId,
+    accountId,
+    revokedAt: deps.now().toISOString(),
+    revokedBy: caller.accountId,
+    ...(own ? {} : { repository: caller.repository }),
+  });
+  return { keyId, repository: own ? null : caller.repository };
 }

@@ -1,4 +1,12 @@
-import { CHALLENGE_RETENTION_SECONDS, CHALLENGE_TTL_SECONDS, eligibilityOf, rulesFor, shortCommit, type ChallengeRecord } from '../core';
+import {
+  CHALLENGE_RETENTION_SECONDS,
+  CHALLENGE_TTL_SECONDS,
+  eligibilityOf,
+  revocationId,
+  rulesFor,
+  shortCommit,
+  type ChallengeRecord,
+} from '../core';
 import type { Deps } from '../ports';
 import { judge } from './pullRequestView';
 import { callerOf, pullRequestOf } from './requests';
@@ -47,7 +55,7 @@ export async function getPanelState(deps: Deps, context: unknown) {
         stale: mine.commit !== pr.headCommit,
         problem: mine.problem,
       },
-      keys: myKeys.map((key) => ({ ...key, revoked: gate.revokedKeyIds.has(key.keyId) })),
+      keys: myKeys.map((key) => ({ ...key, revoked: gate.revokedKeys.has(revocationId(caller.accountId, key.keyId)) })),
     },
     challenge: { value: challenge, expiresAt },
   };

@@ -15,7 +15,7 @@ export async function judge(
   const approvals = await checkStoredApprovals(
     gate.approvals,
     { workspace: pr.workspace, repository: pr.repository, pullRequest: pr.id },
-    gate.revokedKeyIds,
+    gate.revokedKeys,
     verified,
   );
   return { verdict: evaluateQuorum({ policy: gate.policy, pr, approvals }), approvals };

@@ -1,11 +1,14 @@
 import { z } from 'zod';
-import { buildPolicy, parseRules, RequestError } from '../core';
+import { buildPolicy, parseRules, RequestError, type Revocation } from '../core';
 import type { Deps } from '../ports';
 import { callerOf, parsePayload } from './requests';
 
 const SavePayload = z.object({ baseVersion: z.number().int().min(0), rules: z.unknown() }).strict();
 
-/** The policy, whether the caller may edit it, and every enrolled key with its revocation state. */
+/**
+ * The policy, whether the caller may edit it, and enrolled keys with their revocation state for this
+ * repository: every key for admins (who may revoke them), only their own for everyone else.
+ */
 export async function getSettings(deps: Deps, context: unknown) {
   const caller = callerOf(context);
   const [policy, permission, keys, revocations] = await Promise.all([
@@ -14,11 +17,17 @@ export async function getSettings(deps: Deps, context: unknown) {
     deps.keys.listKeys(),
     deps.keys.loadRevocations(),
   ]);
-  const revoked = new Map(revocations.map((r) => [r.keyId, r]));
+  const canEdit = permission === 'admin';
+  const applies = (r: Revocation) => r.repository === undefined || r.repository === caller.repository;
   return {
     policy: policy ?? null,
-    canEdit: permission === 'admin',
-    keys: keys.map((key) => ({ ...key, revocation: revoked.get(key.keyId) ?? null })),
+    canEdit,
+    keys: keys
+      .filter((key) => canEdit || key.accountId === caller.accountId)
+      .map((key) => ({
+        ...key,
+        revocation: revocations.find((r) => applies(r) && r.keyId === key.keyId && r.accountId === key.accountId) ?? null,
+      })),
   };
 }
 

@@ -105,6 +105,16 @@ describe('attacks on submission', () => {
     await expectRefused(() => world.submit(alice, statement), 'KEY_REVOKED');
   });
 
+  it("refuses to enrol someone else's public key, so their key cannot be revoked or claimed by another account", async () => {
+    const dave = await world.enrolledSigner(PEOPLE.dave);
+    expect(await world.sign(dave, 'reject')).toMatchObject({ ok: true });
+    const before = world.host.kvs.snapshot();
+    expect(await world.call('enrollKey', PEOPLE.author, { publicKey: dave.publicKey, label: 'Borrowed' })).toMatchObject({ ok: false, code: 'CONFLICT' });
+    expect(world.host.kvs.snapshot()).toBe(before);
+    expect(await world.call('revokeKey', PEOPLE.author, { keyId: dave.keyId })).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+    expect((await world.mergeCheck()).message).toContain('rejected by dave');
+  });
+
   it("refuses the author's own approval, and never counts one found in storage", async () => {
     const author = await world.enrolledSigner(PEOPLE.author);
     await world.savePolicy([aRule({ requirements: [{ group: 'Maintainers', members: [PEOPLE.author, PEOPLE.alice], count: 1 }] })]);

@@ -1,5 +1,6 @@
 import { checkMerge } from '../../src/handlers/mergeCheck';
-import { aRule, aSigner, PEOPLE, World } from '../fixtures/world';
+import { revocationId } from '../../src/core';
+import { aRule, aSigner, OTHER_REPOSITORY, PEOPLE, REPOSITORY, World } from '../fixtures/world';
 
 describe('settings', () => {
   let world: World;
@@ -38,12 +39,24 @@ describe('settings', () => {
     expect(result).toMatchObject({ ok: false, code: 'CONFLICT' });
   });
 
-  it("lets an admin revoke anyone's key and others only their own", async () => {
+  it("lets an admin revoke anyone's key for this repository only, and others only their own", async () => {
     const alice = await world.enrolledSigner(PEOPLE.alice);
     expect(await world.call('revokeKey', PEOPLE.bob, { accountId: PEOPLE.alice, keyId: alice.keyId })).toMatchObject({ ok: false, code: 'FORBIDDEN' });
-    expect(await world.call('revokeKey', PEOPLE.admin, { accountId: PEOPLE.alice, keyId: alice.keyId })).toMatchObject({ ok: true });
+    expect(await world.call('revokeKey', PEOPLE.admin, { accountId: PEOPLE.alice, keyId: alice.keyId })).toMatchObject({ ok: true, data: { repository: REPOSITORY } });
     const settings = await world.ok('getSettings', PEOPLE.admin);
-    expect(settings.keys).toEqual([expect.objectContaining({ keyId: alice.keyId, revocation: expect.objectContaining({ revokedBy: PEOPLE.admin }) })]);
+    expect(settings.keys).toEqual([expect.objectContaining({ keyId: alice.keyId, revocation: expect.objectContaining({ revokedBy: PEOPLE.admin, repository: REPOSITORY }) })]);
+
+    const here = await world.deps.gate.loadGate(REPOSITORY, 1);
+    const elsewhere = await world.deps.gate.loadGate(OTHER_REPOSITORY, 1);
+    expect(here.revokedKeys.has(revocationId(PEOPLE.alice, alice.keyId))).toBe(true);
+    expect(elsewhere.revokedKeys.has(revocationId(PEOPLE.alice, alice.keyId))).toBe(false);
+  });
+
+  it("shows non-admins only their own keys", async () => {
+    await world.enrolledSigner(PEOPLE.alice);
+    const bob = await world.enrolledSigner(PEOPLE.bob);
+    expect((await world.ok('getSettings', PEOPLE.bob)).keys.map((k: { keyId: string }) => k.keyId)).toEqual([bob.keyId]);
+    expect((await world.ok('getSettings', PEOPLE.admin)).keys).toHaveLength(2);
   });
 
   it('enrols the same key once and caps keys per person', async () => {
@@ -53,6 +66,8 @@ describe('settings', () => {
     for (let i = 0; i < 9; i++) await world.enrolledSigner(PEOPLE.alice);
     const eleventh = await aSigner(PEOPLE.alice);
     expect(await world.call('enrollKey', PEOPLE.alice, { publicKey: eleventh.publicKey, label: 'Phone' })).toMatchObject({ ok: false, code: 'LIMIT_REACHED' });
+    expect(await world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId })).toMatchObject({ ok: true });
+    expect(await world.call('enrollKey', PEOPLE.alice, { publicKey: eleventh.publicKey, label: 'Phone' })).toMatchObject({ ok: true });
   });
 
   it('refuses to act without an authenticated context', async () => {
