@@ -1,4 +1,4 @@
-import type { ChallengeRecord, KeyRecord, Policy, PullRequestFacts, Revocation, StoredApproval, VerifiedCache } from './core';
+import type { ChallengeClaim, ChallengeRecord, KeyRecord, Policy, PullRequestFacts, Revocation, StoredApproval, VerifiedCache } from './core';
 
 /** What the merge check and the PR card read together, in one storage round trip. */
 export interface GateState {
@@ -27,15 +27,6 @@ export interface KeyStore {
   enrollKey(record: KeyRecord): Promise<KeyRecord>;
   getKey(accountId: string, keyId: string): Promise<KeyRecord | undefined>;
   revokeKey(revocation: Revocation): Promise<void>;
-}
-
-/** Who may use a challenge, and when: all of it must hold at the moment it is consumed. */
-export interface ChallengeClaim {
-  accountId: string;
-  workspace: string;
-  repository: string;
-  pullRequest: number;
-  now: Date;
 }
 
 export type ChallengeOutcome = { consumed: true } | { consumed: false; found: unknown };

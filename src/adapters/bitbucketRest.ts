@@ -1,4 +1,4 @@
-import { asApp, asUser, route, type RequestProductMethod } from '@forge/api';
+import { asApp, asUser, NeedsAuthenticationError, route, routeFromAbsolute, type RequestProductMethod } from '@forge/api';
 import { RequestError, type PullRequestFacts } from '../core';
 import type { BitbucketPort, BuildState, RepositoryPermission } from '../ports';
 
@@ -39,12 +39,14 @@ export class BitbucketRest implements BitbucketPort {
     if (!head || !/^[0-9a-f]{40}$/.test(head) || !head.startsWith(pr.source.commit.hash)) {
       throw new RequestError('BITBUCKET_ERROR', 'The pull request changed while Countersign was reading it; try again.');
     }
+    if (!pr.author.account_id) {
+      throw new RequestError('BITBUCKET_ERROR', 'Bitbucket did not say who opened this pull request, so authorship cannot be checked; try again.');
+    }
+    // Pull requests of more than one page of commits cost one more round trip per page, in order,
+    // following Bitbucket's own `next` links as its API asks.
     const allCommits = [...commits.values];
-    for (let page = 2, next = commits.next; next; page++) {
-      const more = await getJson<CommitsPage>(
-        app,
-        route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}/commits?pagelen=${COMMITS_PAGE}&page=${page}`,
-      );
+    for (let next = commits.next; next; ) {
+      const more = await getJson<CommitsPage>(app, nextPage(next));
       allCommits.push(...more.values);
       next = more.next;
     }
@@ -56,7 +58,7 @@ export class BitbucketRest implements BitbucketPort {
       id: pr.id,
       title: pr.title,
       state: pr.state,
-      author: pr.author.account_id ?? '',
+      author: pr.author.account_id,
       sourceBranch: pr.source.branch.name,
       targetBranch: pr.destination.branch.name,
       headCommit: head,
@@ -65,11 +67,11 @@ export class BitbucketRest implements BitbucketPort {
     };
   }
 
-  async getMyPermission(_workspace: string, repository: string): Promise<RepositoryPermission> {
+  async getMyPermission(workspace: string, repository: string): Promise<RepositoryPermission> {
     const query = `repository.uuid="${repository}"`;
     const page = await getJson<{ values: { permission?: RepositoryPermission }[] }>(
       asUser().requestBitbucket,
-      route`/2.0/user/permissions/repositories?q=${query}`,
+      route`/2.0/user/workspaces/${workspace}/permissions/repositories?q=${query}`,
     );
     return page.values[0]?.permission ?? 'none';
   }
@@ -95,11 +97,20 @@ export class BitbucketRest implements BitbucketPort {
   }
 }
 
+function nextPage(next: string): ReturnType<typeof route> {
+  if (new URL(next).origin !== 'https://api.bitbucket.org') {
+    throw new RequestError('BITBUCKET_ERROR', 'Bitbucket returned an unexpected page link; try again.');
+  }
+  return routeFromAbsolute(next);
+}
+
 async function getJson<T>(fetch: RequestProductMethod, path: ReturnType<typeof route>): Promise<T> {
   let response: Awaited<ReturnType<RequestProductMethod>>;
   try {
     response = await fetch(path, { headers: { Accept: 'application/json' } });
   } catch (cause) {
+    // Forge turns this error into the "Allow access" prompt for asUser() calls; it must pass through.
+    if (cause instanceof NeedsAuthenticationError) throw cause;
     throw new RequestError('BITBUCKET_ERROR', 'Countersign could not reach Bitbucket; try again in a moment.', { cause });
   }
   if (!response.ok) throw await toBitbucketError(response);

@@ -1,6 +1,6 @@
 import { Filter, FilterConditions, ForgeKvsAPIError, kvs } from '@forge/kvs';
-import { KeyRecord, Policy, Revocation, RequestError, revokedIn, StoredApproval, type ChallengeRecord } from '../core';
-import type { ChallengeClaim, ChallengeOutcome, ChallengeStore, GateState, GateStore, KeyStore } from '../ports';
+import { KeyRecord, Policy, Revocation, RequestError, revokedIn, StoredApproval, type ChallengeClaim, type ChallengeRecord } from '../core';
+import type { ChallengeOutcome, ChallengeStore, GateState, GateStore, KeyStore } from '../ports';
 import { CHALLENGE_ENTITY, DOCUMENT_ENTITY, storageKeys } from './keys';
 
 /** A value updated by compare-and-set: `version` goes up by one with every write. */
@@ -54,10 +54,13 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
   }
 
   async recordApproval(repository: string, pullRequest: number, approval: StoredApproval): Promise<void> {
-    await updateDocument<ApprovalsDocument>(storageKeys.approvals(repository, pullRequest), (current) => ({
-      ...current,
-      [approval.statement.signer]: approval,
-    }));
+    const signer = approval.statement.signer;
+    await updateDocument<ApprovalsDocument>(storageKeys.approvals(repository, pullRequest), (current) => {
+      const stored = current?.[signer];
+      // Two submissions by one signer can race; the later statement is their position, whichever lands last.
+      if (stored && stored.statement.issuedAt > approval.statement.issuedAt) return current!;
+      return { ...current, [signer]: approval };
+    });
   }
 
   async savePolicy(repository: string, policy: Policy, expectedVersion: number): Promise<void> {

@@ -84,13 +84,13 @@ function latestPerSigner(approvals: CheckedApproval[]): Map<string, CheckedAppro
 
 function isLater(a: CheckedApproval, b: CheckedApproval): boolean {
   if (a.issuedAt !== b.issuedAt) return a.issuedAt > b.issuedAt;
-  // Ties are broken deterministically so that input order never changes the verdict; on a tie,
-  // an entry with a problem wins, so a doubtful duplicate can never hide behind a sound one.
+  // Ties are broken on the whole entry so that input order never changes the verdict; an entry
+  // with a problem wins a tie, so a doubtful duplicate can never hide behind a sound one.
   return tieKey(a) > tieKey(b);
 }
 
 function tieKey(a: CheckedApproval): string {
-  return `${a.decision}|${a.commit}|${a.keyId}|${a.problem ?? ''}`;
+  return JSON.stringify([a.problem ? 1 : 0, a.problem ?? '', a.decision, a.commit, a.targetBranch, a.policy, a.keyId]);
 }
 
 function disqualification(

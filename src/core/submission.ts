@@ -130,8 +130,9 @@ function verifyEligibility(ctx: SubmissionContext): void {
   }
 }
 
-export interface ChallengeScope {
-  caller: string;
+/** Who may use a challenge, and when: all of it must hold at the moment it is consumed. */
+export interface ChallengeClaim {
+  accountId: string;
   workspace: string;
   repository: string;
   pullRequest: number;
@@ -142,24 +143,24 @@ export interface ChallengeScope {
  * Explains why a challenge could not be consumed, from what storage held when the conditional
  * write was refused. Always throws: a refused challenge is never acceptable.
  */
-export function explainRefusedChallenge(found: unknown, scope: ChallengeScope): never {
+export function explainRefusedChallenge(found: unknown, claim: ChallengeClaim): never {
   const parsed = ChallengeRecord.safeParse(found);
   if (!parsed.success) {
     throw new VerificationError('CHALLENGE_INVALID', 'The signing challenge is unknown; reload the card and sign again.');
   }
   const record = parsed.data;
   if (
-    record.accountId !== scope.caller ||
-    record.workspace !== scope.workspace ||
-    record.repository !== scope.repository ||
-    record.pullRequest !== scope.pullRequest
+    record.accountId !== claim.accountId ||
+    record.workspace !== claim.workspace ||
+    record.repository !== claim.repository ||
+    record.pullRequest !== claim.pullRequest
   ) {
     throw new VerificationError('CHALLENGE_INVALID', 'The signing challenge was issued to someone else or for another pull request.');
   }
   if (record.consumed) {
     throw new VerificationError('CHALLENGE_USED', 'This signing challenge was already used; each signature needs a fresh one. Reload and sign again.');
   }
-  if (Date.parse(record.expiresAt) <= scope.now.getTime()) {
+  if (Date.parse(record.expiresAt) <= claim.now.getTime()) {
     throw new VerificationError('CHALLENGE_EXPIRED', 'The signing challenge expired; reload the card and sign again.');
   }
   throw new VerificationError('CHALLENGE_INVALID', 'The signing challenge could not be used; reload the card and sign again.');

@@ -1,10 +1,17 @@
 import type { PullRequestFacts, Verdict } from '../core';
 import type { BuildState, Deps } from '../ports';
 
-/** Mirrors the verdict as the `countersign` build status on the head commit, for "passing builds" workspaces. */
+/**
+ * Mirrors the verdict as the `countersign` build status on the head commit, for "passing builds"
+ * workspaces. Best effort: a failed post is logged and never undoes or blocks what was decided.
+ */
 export async function publishBuildStatus(deps: Deps, pr: PullRequestFacts, verdict: Verdict): Promise<void> {
   const blocked = verdict.rules.some((rule) => rule.rejectedBy.length > 0);
   const state: BuildState = verdict.pass ? 'SUCCESSFUL' : blocked ? 'FAILED' : 'INPROGRESS';
   const url = `https://bitbucket.org/${encodeURIComponent(pr.workspace)}/${encodeURIComponent(pr.repository)}/pull-requests/${pr.id}`;
-  await deps.bitbucket.postBuildStatus(pr.workspace, pr.repository, pr.headCommit, { state, description: verdict.message, url });
+  try {
+    await deps.bitbucket.postBuildStatus(pr.workspace, pr.repository, pr.headCommit, { state, description: verdict.message, url });
+  } catch (error) {
+    console.warn('Countersign: could not post the build status', error);
+  }
 }

@@ -1,14 +1,14 @@
 import {
   CHALLENGE_RETENTION_SECONDS,
+  explainRefusedChallenge,
   rulesFor,
   SignedStatement,
-  explainRefusedChallenge,
   verifySubmission,
   type StoredApproval,
 } from '../core';
 import type { Deps } from '../ports';
 import { publishBuildStatus } from './buildStatus';
-import { judge } from './pullRequestView';
+import { judge } from './judge';
 import { callerOf, parsePayload, pullRequestOf } from './requests';
 
 /**
@@ -38,14 +38,15 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
   });
   const claim = { accountId: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, now };
   const outcome = await deps.challenges.consumeChallenge(signed.statement.challenge, claim, CHALLENGE_RETENTION_SECONDS);
-  if (!outcome.consumed) explainRefusedChallenge(outcome.found, { ...claim, caller: caller.accountId });
+  if (!outcome.consumed) explainRefusedChallenge(outcome.found, claim);
 
   const approval: StoredApproval = { ...signed, publicKey: gate.key!.publicKey, receivedAt: now.toISOString() };
   await deps.gate.recordApproval(caller.repository, pullRequest, approval);
 
-  const others = gate.approvals.filter((a) => (a as StoredApproval)?.statement?.signer !== caller.accountId);
-  const { verdict } = await judge(pr, { ...gate, approvals: [...others, approval] }, deps.verified);
-  if (rulesFor(gate.policy, pr.targetBranch).some((rule) => rule.commitStatus)) {
+  // Judged from a read after the write, so signatures that landed concurrently are counted too.
+  const after = await deps.gate.loadGate(caller.repository, pullRequest);
+  const { verdict } = await judge(pr, after, deps.verified);
+  if (rulesFor(after.policy, pr.targetBranch).some((rule) => rule.commitStatus)) {
     await publishBuildStatus(deps, pr, verdict);
   }
   return { verdict };

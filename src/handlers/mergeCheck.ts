@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BitbucketUuid, isCountersignError, rulesFor } from '../core';
 import type { Deps } from '../ports';
 import { publishBuildStatus } from './buildStatus';
-import { judge } from './pullRequestView';
+import { judge } from './judge';
 
 const MergeCheckEvent = z.object({
   workspace: z.object({ uuid: BitbucketUuid }).passthrough(),

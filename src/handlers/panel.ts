@@ -8,7 +8,7 @@ import {
   type ChallengeRecord,
 } from '../core';
 import type { Deps } from '../ports';
-import { judge } from './pullRequestView';
+import { judge } from './judge';
 import { callerOf, pullRequestOf } from './requests';
 
 /** Everything the PR card shows, from one call: policy summary, verdict, the viewer's standing and keys, and a fresh challenge. */

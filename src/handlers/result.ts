@@ -7,8 +7,17 @@ export async function toResult<T>(run: () => Promise<T>): Promise<Result<T>> {
   try {
     return { ok: true, data: await run() };
   } catch (error) {
+    if (isConsentRequest(error)) throw error;
     return toFailure(error);
   }
+}
+
+/**
+ * The platform's request for the user's consent to act as them (`NeedsAuthenticationError` from
+ * `@forge/api`, named `NEEDS_AUTHENTICATION_ERR`): Forge shows the prompt, so it is rethrown.
+ */
+function isConsentRequest(error: unknown): boolean {
+  return error instanceof Error && error.name === 'NEEDS_AUTHENTICATION_ERR';
 }
 
 export function toFailure(error: unknown): { ok: false; code: ErrorCode; message: string } {

@@ -68,7 +68,7 @@ describe('production wiring over __forge_fetch__', () => {
     await world.host.actAs(PEOPLE.admin, () =>
       handler({ call: { functionKey: 'getSettings', payload: {} }, context } as any, { principal: { accountId: PEOPLE.admin } } as any),
     );
-    const permission = wire.find((c) => c.path.startsWith('/2.0/user/permissions/repositories'));
+    const permission = wire.find((c) => c.path.startsWith(`/2.0/user/workspaces/${WORKSPACE}/permissions/repositories`));
     expect(permission?.descriptor).toMatchObject({ type: 'fpp', provider: 'user', remote: 'bitbucket' });
     expect(decodeURIComponent(permission!.path)).toContain(`q=repository.uuid="${REPOSITORY}"`);
   });

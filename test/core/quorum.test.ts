@@ -120,8 +120,10 @@ describe('evaluateQuorum', () => {
       commit: fc.constantFrom(HEAD, OLD),
       problem: fc.constantFrom(undefined, 'bad-signature' as const, 'revoked-key' as const),
       minute: fc.integer({ min: 0, max: 5 }),
-    }).map(({ signer, decision, commit, problem, minute }) =>
-      anApproval(signer, { decision, commit, ...(problem ? { problem } : {}), issuedAt: `2026-11-22T10:0${minute}:00.000Z` }),
+      targetBranch: fc.constantFrom('main', 'develop'),
+      policy: fc.constantFrom(`sha256:${'0'.repeat(64)}`, `sha256:${'1'.repeat(64)}`),
+    }).map(({ signer, decision, commit, problem, minute, targetBranch, policy }) =>
+      anApproval(signer, { decision, commit, targetBranch, policy, ...(problem ? { problem } : {}), issuedAt: `2026-11-22T10:0${minute}:00.000Z` }),
     );
     const rule = fc.record({
       members: fc.subarray(pool, { minLength: 1 }),
@@ -161,11 +163,11 @@ describe('evaluateQuorum', () => {
           const policy = await policyOf([r]);
           const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals });
           const latest = new Map<string, CheckedApproval>();
-          const tie = (a: CheckedApproval) => `${a.decision}|${a.commit}|${a.keyId}|${a.problem ?? ''}`;
+          const tie = (a: CheckedApproval) => JSON.stringify([a.problem ? 1 : 0, a.problem ?? '', a.decision, a.commit, a.targetBranch, a.policy, a.keyId]);
           for (const a of [...approvals].sort((x, y) => (x.issuedAt === y.issuedAt ? (tie(x) < tie(y) ? -1 : tie(x) > tie(y) ? 1 : 0) : x.issuedAt < y.issuedAt ? -1 : 1))) latest.set(a.signer, a);
           const requirement = r.requirements[0]!;
           const valid = [...latest.values()].filter(
-            (a) => requirement.members.includes(a.signer) && !a.problem && a.commit === HEAD && !(r.excludeAuthor && a.signer === PEOPLE.author),
+            (a) => requirement.members.includes(a.signer) && !a.problem && a.commit === HEAD && a.targetBranch === 'main' && !(r.excludeAuthor && a.signer === PEOPLE.author),
           );
           const approvals_ = valid.filter((a) => a.decision === 'approve').length;
           const rejections = valid.filter((a) => a.decision === 'reject').length;

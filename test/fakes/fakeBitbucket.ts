@@ -36,6 +36,8 @@ export interface FakeRepository {
   permissions: Record<string, 'admin' | 'write' | 'read'>;
   pullRequests: Map<number, FakePullRequest>;
   statuses: { commit: string; key: string; state: string; name?: string; description?: string; url: string }[];
+  /** When set, build status posts fail with this HTTP status, as during a Bitbucket incident. */
+  failStatusesWith?: number;
 }
 
 export class BitbucketHttpError {
@@ -73,8 +75,8 @@ export class FakeBitbucket {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] !== '2.0') throw new BitbucketHttpError(404, 'Resource not found');
 
-    if (method === 'GET' && parts[1] === 'user' && parts[2] === 'permissions' && parts[3] === 'repositories') {
-      return { status: 200, json: this.permissions(url.searchParams.get('q') ?? '', caller) };
+    if (method === 'GET' && parts[1] === 'user' && parts[2] === 'workspaces' && parts[4] === 'permissions' && parts[5] === 'repositories') {
+      return { status: 200, json: this.permissions(parts[3]!, url.searchParams.get('q'), caller) };
     }
     if (parts[1] !== 'repositories' || parts.length < 4) throw new BitbucketHttpError(404, 'Resource not found');
     const repo = this.findRepository(parts[2]!, parts[3]!);
@@ -192,10 +194,12 @@ export class FakeBitbucket {
     };
   }
 
-  private permissions(q: string, caller: string | undefined) {
+  private permissions(workspace: string, q: string | null, caller: string | undefined) {
     if (!caller) throw new BitbucketHttpError(401, 'This API is only accessible with the following authentication types: session, password, apppassword');
-    const match = /^repository\.uuid\s*=\s*"(\{[^"]+\})"$/.exec(q);
-    const repos = match ? this.repositories.filter((r) => r.uuid === match[1]) : this.repositories;
+    const match = q === null ? null : /^repository\.uuid\s*=\s*"(\{[^"]+\})"$/.exec(q);
+    if (q !== null && !match) throw new BitbucketHttpError(400, `Invalid query: ${q}`);
+    const inWorkspace = this.repositories.filter((r) => r.workspace.uuid === workspace || r.workspace.slug === workspace);
+    const repos = match ? inWorkspace.filter((r) => r.uuid === match[1]) : inWorkspace;
     const values = repos
       .filter((r) => r.permissions[caller])
       .map((r) => ({ type: 'repository_permission', permission: r.permissions[caller], user: this.account(caller), repository: this.repositoryJson(r) }));
@@ -203,6 +207,7 @@ export class FakeBitbucket {
   }
 
   private postStatus(repo: FakeRepository, commit: string, body: any) {
+    if (repo.failStatusesWith) throw new BitbucketHttpError(repo.failStatusesWith, 'Service unavailable');
     if (!body || typeof body.key !== 'string' || !['INPROGRESS', 'SUCCESSFUL', 'FAILED', 'STOPPED'].includes(body.state) || typeof body.url !== 'string') {
       throw new BitbucketHttpError(400, 'key, state and url are required');
     }

@@ -17,6 +17,8 @@ const principal = new AsyncLocalStorage<string>();
 export class ForgeHost {
   readonly calls: CallLog = { kvs: [], bitbucket: [] };
   latencyMs = 0;
+  /** Accounts that have not yet allowed the app to act as them: their asUser() calls get the consent prompt. */
+  readonly awaitingConsent = new Set<string>();
 
   constructor(
     readonly kvs: FakeKvs,
@@ -58,6 +60,9 @@ export class ForgeHost {
         const method = (init.method ?? 'GET').toUpperCase();
         this.calls.bitbucket.push(`${method} ${path}`);
         const caller = descriptor.provider === 'user' ? (descriptor.accountId ?? principal.getStore()) : undefined;
+        if (caller && this.awaitingConsent.has(caller)) {
+          return new Response(null, { status: 401, headers: { 'forge-proxy-error': 'NEEDS_AUTHENTICATION_ERR' } });
+        }
         const body = init.body ? JSON.parse(String(init.body)) : undefined;
         const { status, json } = this.bitbucket.handle(method, path, body, caller);
         return jsonResponse(status, json);

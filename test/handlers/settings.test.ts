@@ -1,4 +1,5 @@
 import { checkMerge } from '../../src/handlers/mergeCheck';
+import { NeedsAuthenticationError } from '@forge/api';
 import { revocationId } from '../../src/core';
 import { aRule, aSigner, OTHER_REPOSITORY, PEOPLE, REPOSITORY, World } from '../fixtures/world';
 
@@ -25,7 +26,7 @@ describe('settings', () => {
     const result = await world.call('saveSettings', PEOPLE.alice, { baseVersion: 0, rules: [aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice], count: 1 }] })] });
     expect(result).toMatchObject({ ok: false, code: 'FORBIDDEN', message: expect.stringContaining('Only repository admins') });
     expect(world.host.kvs.snapshot()).toBe(before);
-    expect(world.host.calls.bitbucket.some((c) => c.startsWith('GET /2.0/user/permissions/repositories'))).toBe(true);
+    expect(world.host.calls.bitbucket.some((c) => c.startsWith('GET /2.0/user/workspaces/') && c.includes('/permissions/repositories'))).toBe(true);
   });
 
   it('refuses an invalid policy with every problem named', async () => {
@@ -89,6 +90,34 @@ describe('commit status', () => {
     } finally {
       world.dispose();
     }
+  });
+});
+
+describe('Bitbucket at its edges', () => {
+  let world: World;
+  beforeEach(() => (world = new World()));
+  afterEach(() => world.dispose());
+
+  it('keeps an approval and its verdict when the build status cannot be posted', async () => {
+    await world.savePolicy([aRule({ commitStatus: true, requirements: [{ group: 'M', members: [PEOPLE.alice], count: 1 }] })]);
+    const alice = await world.enrolledSigner(PEOPLE.alice);
+    world.repo.failStatusesWith = 503;
+    expect(await world.sign(alice)).toMatchObject({ ok: true, data: { verdict: { pass: true } } });
+    expect(await world.mergeCheck('on-code-pushed')).toMatchObject({ success: true });
+  });
+
+  it('reads every page of commits when commit authors are excluded', async () => {
+    for (let i = 2; i <= 150; i++) world.push(`c${i}`, i === 2 ? PEOPLE.alice : PEOPLE.author);
+    await world.savePolicy([aRule({ excludeCommitAuthors: true })]);
+    const alice = await world.enrolledSigner(PEOPLE.alice);
+    world.host.resetCalls();
+    expect(await world.sign(alice)).toMatchObject({ ok: false, code: 'COMMIT_AUTHOR' });
+    expect(world.host.calls.bitbucket.filter((c) => c.includes('/commits'))).toHaveLength(2 * 2);
+  });
+
+  it('passes the consent prompt through to Forge instead of turning it into an error result', async () => {
+    world.host.awaitingConsent.add(PEOPLE.admin);
+    await expect(world.call('getSettings', PEOPLE.admin)).rejects.toBeInstanceOf(NeedsAuthenticationError);
   });
 });
 

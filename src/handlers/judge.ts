@@ -1,7 +1,14 @@
-import { checkStoredApprovals, evaluateQuorum, hasIntactHash, RequestError, type CheckedApproval, type Verdict, type VerifiedCache } from '../core';
+import {
+  checkStoredApprovals,
+  evaluateQuorum,
+  hasIntactHash,
+  RequestError,
+  type CheckedApproval,
+  type PullRequestFacts,
+  type Verdict,
+  type VerifiedCache,
+} from '../core';
 import type { GateState } from '../ports';
-
-import type { PullRequestFacts } from '../core';
 
 /** Re-verifies stored approvals and evaluates the quorum; shared by the merge check, the card and submission. */
 export async function judge(
