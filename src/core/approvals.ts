@@ -32,8 +32,9 @@ export interface ApprovalScope {
 }
 
 /**
- * Re-verifies what storage holds, as if it had never been checked: shape, scope, key binding,
- * signature, revocation. Entries too malformed to attribute to anyone are dropped.
+ * Re-verifies what storage holds, as if it had never been checked, in steps: shape → scope →
+ * key binding and signature (all entries at once) → revocation. Entries too malformed to attribute
+ * to anyone are dropped.
  */
 export async function checkStoredApprovals(
   stored: unknown[],
@@ -41,20 +42,25 @@ export async function checkStoredApprovals(
   revokedKeys: ReadonlySet<string>,
   cache?: VerifiedCache,
 ): Promise<CheckedApproval[]> {
-  const checked = await Promise.all(stored.map((entry) => checkOne(entry, scope, revokedKeys, cache)));
-  return checked.filter((entry): entry is CheckedApproval => entry !== undefined);
+  const entries = stored.flatMap((entry) => {
+    const parsed = StoredApproval.safeParse(entry);
+    return parsed.success ? [toEntry(parsed.data, scope)] : [];
+  });
+  await verifySignatures(entries.filter((e) => !e.checked.problem && !cache?.has(e.fingerprint)), cache);
+  return entries.map(({ checked }) =>
+    !checked.problem && revokedKeys.has(revocationId(checked.signer, checked.keyId)) ? { ...checked, problem: 'revoked-key' } : checked,
+  );
 }
 
-async function checkOne(
-  entry: unknown,
-  scope: ApprovalScope,
-  revokedKeys: ReadonlySet<string>,
-  cache: VerifiedCache | undefined,
-): Promise<CheckedApproval | undefined> {
-  const parsed = StoredApproval.safeParse(entry);
-  if (!parsed.success) return undefined;
-  const { statement, publicKey } = parsed.data;
-  const base: CheckedApproval = {
+interface Entry {
+  approval: StoredApproval;
+  fingerprint: string;
+  checked: CheckedApproval;
+}
+
+function toEntry(approval: StoredApproval, scope: ApprovalScope): Entry {
+  const { statement, publicKey, signature } = approval;
+  const checked: CheckedApproval = {
     signer: statement.signer,
     keyId: statement.keyId,
     decision: statement.decision,
@@ -63,19 +69,19 @@ async function checkOne(
     policy: statement.policy,
     issuedAt: statement.issuedAt,
   };
-  if (
-    statement.workspace !== scope.workspace ||
-    statement.repository !== scope.repository ||
-    statement.pullRequest !== scope.pullRequest
-  ) {
-    return { ...base, problem: 'wrong-pull-request' };
-  }
-  const fingerprint = `${publicKey.x}.${publicKey.y}.${parsed.data.signature}.${JSON.stringify(statement)}`;
-  if (!cache?.has(fingerprint)) {
-    if ((await keyIdOf(publicKey)) !== statement.keyId) return { ...base, problem: 'key-mismatch' };
-    if (!(await hasValidSignature(parsed.data, publicKey))) return { ...base, problem: 'bad-signature' };
-    cache?.add(fingerprint);
-  }
-  if (revokedKeys.has(revocationId(statement.signer, statement.keyId))) return { ...base, problem: 'revoked-key' };
-  return base;
+  const inScope =
+    statement.workspace === scope.workspace && statement.repository === scope.repository && statement.pullRequest === scope.pullRequest;
+  if (!inScope) checked.problem = 'wrong-pull-request';
+  return { approval, checked, fingerprint: `${publicKey.x}.${publicKey.y}.${signature}.${JSON.stringify(statement)}` };
+}
+
+/** Thumbprints, then signatures, each as one batch: cheaper than interleaving them entry by entry. */
+async function verifySignatures(entries: Entry[], cache: VerifiedCache | undefined): Promise<void> {
+  const keyIds = await Promise.all(entries.map((e) => keyIdOf(e.approval.publicKey)));
+  const valid = await Promise.all(entries.map((e) => hasValidSignature(e.approval, e.approval.publicKey)));
+  entries.forEach((entry, i) => {
+    if (keyIds[i] !== entry.checked.keyId) entry.checked.problem = 'key-mismatch';
+    else if (!valid[i]) entry.checked.problem = 'bad-signature';
+    else cache?.add(entry.fingerprint);
+  });
 }
