@@ -1,7 +1,6 @@
 import {
   CHALLENGE_RETENTION_SECONDS,
   explainRefusedChallenge,
-  rulesFor,
   SignedStatement,
   verifySubmission,
   type StoredApproval,
@@ -46,8 +45,6 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
   // Judged from a read after the write, so signatures that landed concurrently are counted too.
   const after = await deps.gate.loadGate(caller.repository, pullRequest);
   const { verdict } = await judge(pr, after, deps.verified);
-  if (rulesFor(after.policy, pr.targetBranch).some((rule) => rule.commitStatus)) {
-    await publishBuildStatus(deps, pr, verdict);
-  }
+  await publishBuildStatus(deps, pr, after.policy, verdict);
   return { verdict };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BitbucketUuid, isCountersignError, rulesFor } from '../core';
+import { BitbucketUuid, isCountersignError } from '../core';
 import type { Deps } from '../ports';
 import { publishBuildStatus } from './buildStatus';
 import { judge } from './judge';
@@ -30,9 +30,7 @@ export async function checkMerge(deps: Deps, event: unknown): Promise<MergeCheck
       deps.gate.loadGate(repository.uuid, pullrequest.id),
     ]);
     const { verdict } = await judge(pr, gate, deps.verified);
-    if (trigger.type === 'on-code-pushed' && rulesFor(gate.policy, pr.targetBranch).some((rule) => rule.commitStatus)) {
-      await publishBuildStatus(deps, pr, verdict);
-    }
+    if (trigger.type === 'on-code-pushed') await publishBuildStatus(deps, pr, gate.policy, verdict);
     return { success: verdict.pass, message: verdict.message };
   } catch (error) {
     const reason = isCountersignError(error) ? error.message : 'an unexpected error occurred.';
