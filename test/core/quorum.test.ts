@@ -65,6 +65,15 @@ describe('evaluateQuorum', () => {
       expect(verdict.rules[0]!.requirements[0]!.counted).toEqual([PEOPLE.alice]);
       expect(verdict.pass).toBe(false);
     });
+
+    it('lets a doubtful entry win a tie, in either order', async () => {
+      const policy = await policyOf([aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice], count: 1 }] })]);
+      const sound = anApproval(PEOPLE.alice);
+      const doubtful = anApproval(PEOPLE.alice, { problem: 'bad-signature' });
+      for (const approvals of [[sound, doubtful], [doubtful, sound]]) {
+        expect(evaluateQuorum({ policy, pr: aPullRequest(), approvals }).pass).toBe(false);
+      }
+    });
   });
 
   it.each([
