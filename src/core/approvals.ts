@@ -75,7 +75,7 @@ function toEntry(approval: StoredApproval, scope: ApprovalScope): Entry {
   return { approval, checked, fingerprint: `${publicKey.x}.${publicKey.y}.${signature}.${JSON.stringify(statement)}` };
 }
 
-/** Thumbprints, then signatures, each as one batch: cheaper than interleaving them entry by entry. */
+/** Key binding (thumbprint) and signature for every entry that still needs them, each step as one batch. */
 async function verifySignatures(entries: Entry[], cache: VerifiedCache | undefined): Promise<void> {
   const keyIds = await Promise.all(entries.map((e) => keyIdOf(e.approval.publicKey)));
   const valid = await Promise.all(entries.map((e) => hasValidSignature(e.approval, e.approval.publicKey)));

@@ -36,11 +36,14 @@ export function revocationId(accountId: string, keyId: string): string {
   return `${accountId} ${keyId}`;
 }
 
-/** The (account, key) pairs revoked for `repository`: everywhere, or there specifically. */
-export function revokedIn(revocations: Revocation[], repository: string): Set<string> {
-  return new Set(
-    revocations.filter((r) => r.repository === undefined || r.repository === repository).map((r) => revocationId(r.accountId, r.keyId)),
-  );
+/** Whether a revocation holds in `repository`; with no repository given, only revocations that hold everywhere. */
+export function revocationApplies(revocation: Revocation, repository?: string): boolean {
+  return revocation.repository === undefined || revocation.repository === repository;
+}
+
+/** The (account, key) pairs revoked in `repository` (see `revocationApplies`), as `revocationId`s. */
+export function revokedIn(revocations: Revocation[], repository?: string): Set<string> {
+  return new Set(revocations.filter((r) => revocationApplies(r, repository)).map((r) => revocationId(r.accountId, r.keyId)));
 }
 
 /** A single-use nonce handed to one account for one pull request. */
@@ -58,5 +61,5 @@ export type ChallengeRecord = z.infer<typeof ChallengeRecord>;
 
 /** How long a challenge may be used for. */
 export const CHALLENGE_TTL_SECONDS = 600;
-/** How long storage keeps a challenge: a little longer, so a late answer hears "expired", not "unknown". */
+/** How long storage keeps a challenge: longer than it is usable, so a late answer hears "expired", not "unknown". */
 export const CHALLENGE_RETENTION_SECONDS = CHALLENGE_TTL_SECONDS + 3600;

@@ -25,7 +25,7 @@ export async function enrollKey(deps: Deps, payload: unknown, context: unknown):
   const same = existing.find((k) => k.keyId === keyId);
   if (same) return { key: same };
   // Keys revoked everywhere no longer count toward the limit; a repository-scoped revocation does not free a slot.
-  const revokedEverywhere = revokedIn(revocations.filter((r) => r.repository === undefined), '');
+  const revokedEverywhere = revokedIn(revocations);
   const active = existing.filter((k) => !revokedEverywhere.has(revocationId(k.accountId, k.keyId)));
   if (active.length >= MAX_KEYS_PER_ACCOUNT) {
     throw new RequestError('LIMIT_REACHED', `You already have ${MAX_KEYS_PER_ACCOUNT} keys enrolled; revoke one you no longer use first.`);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { buildPolicy, parseRules, RequestError, type Revocation } from '../core';
+import { buildPolicy, parseRules, RequestError, revocationApplies, revocationId } from '../core';
 import type { Deps } from '../ports';
 import { callerOf, parsePayload } from './requests';
 
@@ -18,7 +18,9 @@ export async function getSettings(deps: Deps, context: unknown) {
     deps.keys.loadRevocations(),
   ]);
   const canEdit = permission === 'admin';
-  const applies = (r: Revocation) => r.repository === undefined || r.repository === caller.repository;
+  const revoked = new Map(
+    revocations.filter((r) => revocationApplies(r, caller.repository)).map((r) => [revocationId(r.accountId, r.keyId), r]),
+  );
   return {
     policy: policy ?? null,
     canEdit,
@@ -26,7 +28,7 @@ export async function getSettings(deps: Deps, context: unknown) {
       .filter((key) => canEdit || key.accountId === caller.accountId)
       .map((key) => ({
         ...key,
-        revocation: revocations.find((r) => applies(r) && r.keyId === key.keyId && r.accountId === key.accountId) ?? null,
+        revocation: revoked.get(revocationId(key.accountId, key.keyId)) ?? null,
       })),
   };
 }
