@@ -1,17 +1,15 @@
 import canonicalize from 'canonicalize';
 import { base64url, calculateJwkThumbprint } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { VerificationError } from './errors';
 
 /** The only key type Countersign accepts from approvers: a bare P-256 public key. */
-export const PublicJwk = z
-  .object({
-    kty: z.literal('EC'),
-    crv: z.literal('P-256'),
-    x: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
-    y: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
-  })
-  .strip();
+export const PublicJwk = z.object({
+  kty: z.literal('EC'),
+  crv: z.literal('P-256'),
+  x: z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/)),
+  y: z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/)),
+});
 export type PublicJwk = z.infer<typeof PublicJwk>;
 
 const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;

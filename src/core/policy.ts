@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { canonicalBytes, sha256Hex } from './crypto';
 import { AccountId } from './formats';
 import { RequestError } from './errors';
@@ -11,65 +11,74 @@ export const LIMITS = {
 } as const;
 
 export const Requirement = z
-  .object({
-    group: z.string().trim().min(1, 'Give the group a name').max(60, 'Group names are at most 60 characters'),
+  .strictObject({
+    group: z
+      .string()
+      .check(z.trim(), z.minLength(1, 'Give the group a name'), z.maxLength(60, 'Group names are at most 60 characters')),
     members: z
       .array(AccountId)
-      .min(1, 'A group needs at least one member')
-      .max(LIMITS.membersPerGroup, `A group has at most ${LIMITS.membersPerGroup} members`)
-      .refine((ids) => new Set(ids).size === ids.length, 'A member is listed twice'),
-    count: z.number().int('The count is a whole number').min(1, 'At least 1 signature is required'),
+      .check(
+        z.minLength(1, 'A group needs at least one member'),
+        z.maxLength(LIMITS.membersPerGroup, `A group has at most ${LIMITS.membersPerGroup} members`),
+        z.refine((ids) => new Set(ids).size === ids.length, 'A member is listed twice'),
+      ),
+    count: z.int('The count is a whole number').check(z.minimum(1, 'At least 1 signature is required')),
   })
-  .strict()
-  .refine((r) => r.count <= r.members.length, {
-    message: 'The count cannot exceed the number of members',
-    path: ['count'],
-  });
+  .check(
+    z.refine((r) => r.count <= r.members.length, {
+      message: 'The count cannot exceed the number of members',
+      path: ['count'],
+    }),
+  );
 export type Requirement = z.infer<typeof Requirement>;
 
-export const Rule = z
-  .object({
-    branchPattern: z
-      .string()
-      .trim()
-      .min(1, 'Enter a branch name or pattern')
-      .max(200, 'Branch patterns are at most 200 characters')
-      .refine(isValidBranchPattern, 'Not a valid branch name or pattern (use * as the wildcard)'),
-    requirements: z
-      .array(Requirement)
-      .min(1, 'A rule needs at least one requirement')
-      .max(LIMITS.requirementsPerRule, `A rule has at most ${LIMITS.requirementsPerRule} requirements`)
-      .refine(
+export const Rule = z.strictObject({
+  branchPattern: z
+    .string()
+    .check(
+      z.trim(),
+      z.minLength(1, 'Enter a branch name or pattern'),
+      z.maxLength(200, 'Branch patterns are at most 200 characters'),
+      z.refine(isValidBranchPattern, 'Not a valid branch name or pattern (use * as the wildcard)'),
+    ),
+  requirements: z
+    .array(Requirement)
+    .check(
+      z.minLength(1, 'A rule needs at least one requirement'),
+      z.maxLength(LIMITS.requirementsPerRule, `A rule has at most ${LIMITS.requirementsPerRule} requirements`),
+      z.refine(
         (reqs) => new Set(reqs.map((r) => r.group.toLowerCase())).size === reqs.length,
         'Two requirements share a group name',
       ),
-    excludeAuthor: z.boolean().default(true),
-    excludeCommitAuthors: z.boolean().default(false),
-    rejectionsBlock: z.boolean().default(true),
-    autoMerge: z.boolean().default(false),
-    commitStatus: z.boolean().default(false),
-  })
-  .strict();
+    ),
+  excludeAuthor: z._default(z.boolean(), true),
+  excludeCommitAuthors: z._default(z.boolean(), false),
+  rejectionsBlock: z._default(z.boolean(), true),
+  autoMerge: z._default(z.boolean(), false),
+  commitStatus: z._default(z.boolean(), false),
+});
 export type Rule = z.infer<typeof Rule>;
+/** A rule as an editor writes it, before defaults are applied. */
+export type RuleInput = z.input<typeof Rule>;
 
 export const PolicyRules = z
   .array(Rule)
-  .max(LIMITS.rules, `A repository has at most ${LIMITS.rules} rules`)
-  .refine(
-    (rules) => new Set(rules.map((r) => r.branchPattern)).size === rules.length,
-    'Two rules have the same branch pattern; merge them into one',
+  .check(
+    z.maxLength(LIMITS.rules, `A repository has at most ${LIMITS.rules} rules`),
+    z.refine(
+      (rules) => new Set(rules.map((r) => r.branchPattern)).size === rules.length,
+      'Two rules have the same branch pattern; merge them into one',
+    ),
   );
 
 /** A saved policy version: what storage holds and statements name by `hash`. */
-export const Policy = z
-  .object({
-    version: z.number().int().positive(),
-    rules: PolicyRules,
-    hash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
-    savedAt: z.string(),
-    savedBy: AccountId,
-  })
-  .strict();
+export const Policy = z.strictObject({
+  version: z.int().check(z.positive()),
+  rules: PolicyRules,
+  hash: z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/)),
+  savedAt: z.string(),
+  savedBy: AccountId,
+});
 export type Policy = z.infer<typeof Policy>;
 
 /** Parses rules from an editor or API call, with defaults applied; throws INVALID_POLICY listing every problem. */
@@ -81,11 +90,25 @@ export function parseRules(input: unknown): Rule[] {
   return parsed.data;
 }
 
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 5)
-    .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issueText(issue)}` : issueText(issue)))
     .join('; ');
+}
+
+/** zod/mini carries no locale, so the issues our schemas leave without a message are worded here. */
+function issueText(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    case 'invalid_type':
+      return `expected ${issue.expected}`;
+    case 'invalid_value':
+      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`;
+    default:
+      return issue.message;
+  }
 }
 
 /** The hash covers the version and the rules, so every saved version has its own. */

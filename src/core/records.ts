@@ -1,34 +1,30 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { PublicJwk } from './crypto';
 import { AccountId, BitbucketUuid, KeyId, PullRequestId, UtcTimestamp } from './formats';
 
-export const KeyLabel = z.string().trim().min(1, 'Give this device a label').max(60, 'Labels are at most 60 characters');
+export const KeyLabel = z.string().check(z.trim(), z.minLength(1, 'Give this device a label'), z.maxLength(60, 'Labels are at most 60 characters'));
 
 /** An approver's enrolled public key. Immutable once stored; revocation lives in the revocation list. */
-export const KeyRecord = z
-  .object({
-    keyId: KeyId,
-    accountId: AccountId,
-    publicKey: PublicJwk,
-    label: KeyLabel,
-    createdAt: UtcTimestamp,
-  })
-  .strict();
+export const KeyRecord = z.strictObject({
+  keyId: KeyId,
+  accountId: AccountId,
+  publicKey: PublicJwk,
+  label: KeyLabel,
+  createdAt: UtcTimestamp,
+});
 export type KeyRecord = z.infer<typeof KeyRecord>;
 
 /**
  * A revoked key. Revoked by its owner it is revoked everywhere; revoked by a repository admin it is
  * revoked for that repository only, since admins of one repository do not speak for another.
  */
-export const Revocation = z
-  .object({
-    keyId: KeyId,
-    accountId: AccountId,
-    revokedAt: UtcTimestamp,
-    revokedBy: AccountId,
-    repository: BitbucketUuid.optional(),
-  })
-  .strict();
+export const Revocation = z.strictObject({
+  keyId: KeyId,
+  accountId: AccountId,
+  revokedAt: UtcTimestamp,
+  revokedBy: AccountId,
+  repository: z.optional(BitbucketUuid),
+});
 export type Revocation = z.infer<typeof Revocation>;
 
 /** Revocations name an (account, key) pair, so a key enrolled under two accounts cannot be revoked for the other. */
@@ -47,16 +43,14 @@ export function revokedIn(revocations: Revocation[], repository?: string): Set<s
 }
 
 /** A single-use nonce handed to one account for one pull request. */
-export const ChallengeRecord = z
-  .object({
-    accountId: AccountId,
-    workspace: BitbucketUuid,
-    repository: BitbucketUuid,
-    pullRequest: PullRequestId,
-    expiresAt: UtcTimestamp,
-    consumed: z.boolean(),
-  })
-  .strict();
+export const ChallengeRecord = z.strictObject({
+  accountId: AccountId,
+  workspace: BitbucketUuid,
+  repository: BitbucketUuid,
+  pullRequest: PullRequestId,
+  expiresAt: UtcTimestamp,
+  consumed: z.boolean(),
+});
 export type ChallengeRecord = z.infer<typeof ChallengeRecord>;
 
 /** How long a challenge may be used for. */

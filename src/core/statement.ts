@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { canonicalBytes, decodeBase64url, PublicJwk, verifyP1363 } from './crypto';
 import {
   AccountId,
@@ -15,38 +15,35 @@ import {
 export const STATEMENT_TYPE = 'countersign.approval/v1';
 
 /** Statement v1: exactly what an approver signs. Unknown fields are refused, not ignored. */
-export const Statement = z
-  .object({
-    type: z.literal(STATEMENT_TYPE),
-    workspace: BitbucketUuid,
-    repository: BitbucketUuid,
-    pullRequest: PullRequestId,
-    commit: FullCommitHash,
-    targetBranch: BranchName,
-    decision: z.enum(['approve', 'reject']),
-    policy: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be a policy hash'),
-    signer: AccountId,
-    keyId: KeyId,
-    issuedAt: UtcTimestamp,
-    challenge: ChallengeValue,
-  })
-  .strict();
+export const Statement = z.strictObject({
+  type: z.literal(STATEMENT_TYPE),
+  workspace: BitbucketUuid,
+  repository: BitbucketUuid,
+  pullRequest: PullRequestId,
+  commit: FullCommitHash,
+  targetBranch: BranchName,
+  decision: z.enum(['approve', 'reject']),
+  policy: z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/, 'must be a policy hash')),
+  signer: AccountId,
+  keyId: KeyId,
+  issuedAt: UtcTimestamp,
+  challenge: ChallengeValue,
+});
 export type Statement = z.infer<typeof Statement>;
 export type Decision = Statement['decision'];
 
 /** A signed statement as submitted and as stored, with the public key it was checked against. */
-export const SignedStatement = z
-  .object({
-    statement: Statement,
-    signature: SignatureValue,
-  })
-  .strict();
+export const SignedStatement = z.strictObject({
+  statement: Statement,
+  signature: SignatureValue,
+});
 export type SignedStatement = z.infer<typeof SignedStatement>;
 
-export const StoredApproval = SignedStatement.extend({
+export const StoredApproval = z.strictObject({
+  ...SignedStatement.shape,
   publicKey: PublicJwk,
   receivedAt: UtcTimestamp,
-}).strict();
+});
 export type StoredApproval = z.infer<typeof StoredApproval>;
 
 export function buildStatement(fields: Omit<Statement, 'type'>): Statement {

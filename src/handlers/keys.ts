@@ -1,12 +1,12 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AccountId, importPublicKey, KeyId, KeyLabel, keyIdOf, PublicJwk, RequestError, revocationId, revokedIn, type KeyRecord } from '../core';
 import type { Deps } from '../ports';
 import { callerOf, parsePayload } from './requests';
 
 export const MAX_KEYS_PER_ACCOUNT = 10;
 
-const EnrollPayload = z.object({ publicKey: z.record(z.string(), z.unknown()), label: KeyLabel }).strict();
-const RevokePayload = z.object({ accountId: AccountId.optional(), keyId: KeyId }).strict();
+const EnrollPayload = z.strictObject({ publicKey: z.record(z.string(), z.unknown()), label: KeyLabel });
+const RevokePayload = z.strictObject({ accountId: z.optional(AccountId), keyId: KeyId });
 
 /** Binds a device's public key to the authenticated caller. Only public keys are accepted. */
 export async function enrollKey(deps: Deps, payload: unknown, context: unknown): Promise<{ key: KeyRecord }> {

@@ -1,14 +1,15 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { BitbucketUuid, isCountersignError } from '../core';
+import { PositiveIdFromText } from './requests';
 import type { Deps } from '../ports';
 import { publishBuildStatus } from './buildStatus';
 import { judge } from './judge';
 
 const MergeCheckEvent = z.object({
-  workspace: z.object({ uuid: BitbucketUuid }).passthrough(),
-  repository: z.object({ uuid: BitbucketUuid }).passthrough(),
-  pullrequest: z.object({ id: z.coerce.number().int().positive() }).passthrough(),
-  trigger: z.object({ type: z.string() }).passthrough(),
+  workspace: z.looseObject({ uuid: BitbucketUuid }),
+  repository: z.looseObject({ uuid: BitbucketUuid }),
+  pullrequest: z.looseObject({ id: PositiveIdFromText }),
+  trigger: z.looseObject({ type: z.string() }),
 });
 
 export interface MergeCheckResult {

@@ -1,5 +1,8 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AccountId, BitbucketUuid, describeIssues, RequestError } from '../core';
+
+/** An id that may arrive as a number or as its decimal text. */
+export const PositiveIdFromText = z.pipe(z.coerce.number(), z.int().check(z.positive()));
 
 /**
  * Who is calling and where, taken only from the context Forge authenticated: the account from
@@ -8,12 +11,10 @@ import { AccountId, BitbucketUuid, describeIssues, RequestError } from '../core'
 const ResolverContext = z.object({
   accountId: AccountId,
   workspaceId: BitbucketUuid,
-  extension: z
-    .object({
-      repository: z.object({ uuid: BitbucketUuid }).passthrough(),
-      pullRequest: z.object({ id: z.coerce.number().int().positive() }).passthrough().optional(),
-    })
-    .passthrough(),
+  extension: z.looseObject({
+    repository: z.looseObject({ uuid: BitbucketUuid }),
+    pullRequest: z.optional(z.looseObject({ id: PositiveIdFromText })),
+  }),
 });
 
 export interface Caller {
@@ -40,8 +41,8 @@ export function pullRequestOf(caller: Caller): number {
 }
 
 /** Validates a resolver payload; any mismatch is INVALID_INPUT naming the first problems. */
-export function parsePayload<T>(schema: z.ZodType<T>, payload: unknown): T {
-  const parsed = schema.safeParse(payload);
+export function parsePayload<T>(schema: z.core.$ZodType<T>, payload: unknown): T {
+  const parsed = z.safeParse(schema, payload);
   if (!parsed.success) throw new RequestError('INVALID_INPUT', `The request is not valid: ${describeIssues(parsed.error)}.`);
   return parsed.data;
 }

@@ -1,9 +1,9 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { buildPolicy, parseRules, RequestError, revocationApplies, revocationId } from '../core';
 import type { Deps } from '../ports';
 import { callerOf, parsePayload } from './requests';
 
-const SavePayload = z.object({ baseVersion: z.number().int().min(0), rules: z.unknown() }).strict();
+const SavePayload = z.strictObject({ baseVersion: z.int().check(z.nonnegative()), rules: z.unknown() });
 
 /**
  * The policy, whether the caller may edit it, and enrolled keys with their revocation state for this
