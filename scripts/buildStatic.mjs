@@ -24,7 +24,9 @@ for (const app of apps) {
   });
   await writeFile(
     join(out, 'index.html'),
-    `<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Countersign</title></head>\n<body><div id="root"></div><script type="module" src="./main.js"></script></body>\n</html>\n`,
+    `<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Countersign</title>${
+      existsSync(join(out, 'main.css')) ? '<link rel="stylesheet" href="./main.css">' : ''
+    }</head>\n<body><div id="root"></div><script type="module" src="./main.js"></script></body>\n</html>\n`,
   );
   console.log(`built ${out}`);
 }

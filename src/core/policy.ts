@@ -99,6 +99,7 @@ export function describeIssues(error: z.core.$ZodError): string {
 
 /** zod/mini carries no locale, so the issues our schemas leave without a message are worded here. */
 function issueText(issue: z.core.$ZodIssue): string {
+  if (issue.message && issue.message !== 'Invalid input') return issue.message;
   switch (issue.code) {
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;

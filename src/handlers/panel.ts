@@ -29,6 +29,8 @@ export async function getPanelState(deps: Deps, context: unknown) {
   const mine = approvals.find((a) => a.signer === caller.accountId);
 
   return {
+    workspace: caller.workspace,
+    repository: caller.repository,
     pullRequest: {
       id: pr.id,
       title: pr.title,
@@ -60,3 +62,5 @@ export async function getPanelState(deps: Deps, context: unknown) {
     challenge: { value: challenge, expiresAt },
   };
 }
+
+export type PanelState = Awaited<ReturnType<typeof getPanelState>>;

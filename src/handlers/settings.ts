@@ -22,6 +22,8 @@ export async function getSettings(deps: Deps, context: unknown) {
     revocations.filter((r) => revocationApplies(r, caller.repository)).map((r) => [revocationId(r.accountId, r.keyId), r]),
   );
   return {
+    me: caller.accountId,
+    workspace: caller.workspace,
     policy: policy ?? null,
     canEdit,
     keys: keys
@@ -46,3 +48,5 @@ export async function saveSettings(deps: Deps, payload: unknown, context: unknow
   await deps.gate.savePolicy(caller.repository, policy, baseVersion);
   return { policy };
 }
+
+export type SettingsState = Awaited<ReturnType<typeof getSettings>>;

@@ -1,0 +1,55 @@
+import { useId, useState } from 'react';
+import type { KeyRecord } from '../../../src/core/records';
+import { call } from '../../shared/bridge';
+import { generateKeyPair, saveDeviceKey, suggestedDeviceLabel, type DeviceKey } from '../../shared/deviceKeys';
+import { ErrorBanner } from '../../shared/ui';
+import type { CardPanel } from './reviewerState';
+
+/** Makes a key on this device and enrols its public half for the viewer's account. */
+export function Enrol({ panel, onPanel, onDeviceKey }: { panel: CardPanel; onPanel: (p: CardPanel) => void; onDeviceKey: (k: DeviceKey) => void }) {
+  const [label, setLabel] = useState(() => suggestedDeviceLabel(navigator.userAgent));
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<{ code: string; message: string }>();
+  const inputId = useId();
+
+  async function enrol() {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const { privateKey, publicKey } = await generateKeyPair();
+      const result = await call<{ key: KeyRecord }>('enrollKey', { publicKey, label: label.trim() });
+      if (!result.ok) return setError(result);
+      const { key } = result.data;
+      const deviceKey = { keyId: key.keyId, label: key.label, privateKey, publicKey, createdAt: key.createdAt };
+      await saveDeviceKey(panel.me.accountId, deviceKey);
+      onDeviceKey(deviceKey);
+      onPanel({ ...panel, me: { ...panel.me, keys: [...panel.me.keys, { ...key, revoked: false }] } });
+    } catch (e) {
+      setError({ code: 'DEVICE', message: `This browser could not make or keep a signing key: ${(e as Error).message}` });
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form
+      className="stack"
+      onSubmit={(event) => {
+        event.preventDefault();
+        void enrol();
+      }}
+    >
+      <p>To sign, enrol a signing key on this device. Its private half is made by your browser and never leaves it.</p>
+      <div>
+        <label htmlFor={inputId}>Device label</label>
+        <input id={inputId} type="text" value={label} maxLength={60} required onChange={(e) => setLabel(e.target.value)} />
+      </div>
+      <div className="row">
+        <button type="submit" className="btn primary" disabled={busy || !label.trim()}>
+          {busy ? 'Enrolling…' : 'Enrol this device'}
+        </button>
+      </div>
+      {error && <ErrorBanner message={error.message} code={error.code} />}
+    </form>
+  );
+}

@@ -1,0 +1,141 @@
+import { useState } from 'react';
+import type { Decision } from '../../../src/core/statement';
+import type { Verdict } from '../../../src/core/quorum';
+import { call } from '../../shared/bridge';
+import type { DeviceKey } from '../../shared/deviceKeys';
+import { signDecision } from '../../shared/signing';
+import { Confirm, ErrorBanner, formatTime } from '../../shared/ui';
+import { Enrol } from './Enrol';
+import type { CardPanel, ReviewerState } from './reviewerState';
+
+interface Props {
+  panel: CardPanel;
+  state: ReviewerState;
+  deviceKey: DeviceKey | undefined;
+  onPanel: (panel: CardPanel) => void;
+  onDeviceKey: (key: DeviceKey) => void;
+  onReload: () => void;
+}
+
+const NOTHING_TO_SIGN: Partial<Record<ReviewerState['kind'], string>> = {
+  'not-gated': 'There is nothing to sign on this pull request.',
+  author: 'You opened this pull request, so your signature would not count toward its quorum.',
+  'commit-author': 'You authored a commit in this pull request, and this branch does not count signatures from commit authors.',
+  'not-eligible': 'You are not in a group that signs for this branch, so there is nothing for you to sign.',
+};
+
+/** The viewer's part: why they cannot sign, or enrolment, or the sign buttons with their current standing. */
+export function MyPart({ panel, state, deviceKey, onPanel, onDeviceKey, onReload }: Props) {
+  const note = NOTHING_TO_SIGN[state.kind];
+  return (
+    <section aria-labelledby="my-part" className="stack card">
+      <h2 id="my-part">Your signature</h2>
+      {state.kind === 'closed' && <p>This pull request is {state.state.toLowerCase()}; there is nothing left to sign.</p>}
+      {note && <p data-testid="cannot-sign">{note}</p>}
+      {state.kind === 'no-key' && <Enrol panel={panel} onPanel={onPanel} onDeviceKey={onDeviceKey} />}
+      {state.kind === 'key-revoked' && (
+        <>
+          <p className="banner danger" data-testid="key-revoked">
+            The key on this device (“{state.label}”) was revoked, so it can no longer sign. Enrol a new key to sign again.
+          </p>
+          <Enrol panel={panel} onPanel={onPanel} onDeviceKey={onDeviceKey} />
+        </>
+      )}
+      {state.kind === 'can-sign' && deviceKey && (
+        <Sign panel={panel} state={state} deviceKey={deviceKey} onPanel={onPanel} onReload={onReload} />
+      )}
+    </section>
+  );
+}
+
+function Sign({ panel, state, deviceKey, onPanel, onReload }: Omit<Props, 'onDeviceKey' | 'state'> & { state: Extract<ReviewerState, { kind: 'can-sign' }>; deviceKey: DeviceKey }) {
+  const [confirming, setConfirming] = useState<Decision>();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<{ code: string; message: string }>();
+  const { pullRequest } = panel;
+
+  async function submit(decision: Decision) {
+    setBusy(true);
+    setError(undefined);
+    // A challenge is single use; after a signature (or once expired) a fresh one comes with fresh state.
+    let current = panel;
+    if (!current.challenge || Date.parse(current.challenge.expiresAt) <= Date.now() + 5_000) {
+      const fresh = await call<CardPanel>('getPanelState');
+      if (!fresh.ok) return fail(fresh);
+      current = fresh.data;
+    }
+    if (!current.challenge || !current.policy || current.pullRequest.headCommit !== pullRequest.headCommit) {
+      onPanel(current);
+      return fail({ code: 'STALE', message: 'The pull request or its policy changed while you were reading; check the new head commit and sign again.' });
+    }
+    const signed = await signDecision(
+      deviceKey,
+      {
+        workspace: current.workspace,
+        repository: current.repository,
+        pullRequest: current.pullRequest.id,
+        commit: current.pullRequest.headCommit,
+        targetBranch: current.pullRequest.targetBranch,
+        policy: current.policy.hash,
+        signer: current.me.accountId,
+        challenge: current.challenge.value,
+      },
+      decision,
+      new Date(),
+    );
+    const result = await call<{ verdict: Verdict }>('submitDecision', signed);
+    if (!result.ok) return fail(result);
+    setBusy(false);
+    setConfirming(undefined);
+    const mine = { decision, commit: signed.statement.commit, issuedAt: signed.statement.issuedAt, stale: false, problem: undefined };
+    onPanel({ ...current, verdict: result.data.verdict, me: { ...current.me, decision: mine }, challenge: null });
+  }
+
+  function fail(e: { code: string; message: string }) {
+    setBusy(false);
+    setConfirming(undefined);
+    setError(e);
+  }
+
+  const verb = (d: Decision) => (d === 'approve' ? 'approval' : 'rejection');
+  return (
+    <div className="stack">
+      {state.current && (
+        <p data-testid="my-decision">
+          You signed {state.current.decision === 'approve' ? 'an approval' : 'a rejection'} of <code>{pullRequest.shortCommit}</code> on {formatTime(state.current.issuedAt)}.
+        </p>
+      )}
+      {state.stale && (
+        <p className="banner warning" data-testid="my-stale">
+          Your {verb(state.stale.decision)} was for <code>{state.stale.commit.slice(0, 7)}</code>, an older commit, so it no longer counts. Sign again for <code>{pullRequest.shortCommit}</code>.
+        </p>
+      )}
+      <div className="row">
+        <button type="button" className="btn primary" onClick={() => setConfirming('approve')} disabled={busy}>
+          Sign approval
+        </button>
+        <button type="button" className="btn" onClick={() => setConfirming('reject')} disabled={busy}>
+          Sign rejection
+        </button>
+      </div>
+      <p className="small subtle">Signing with “{state.label}”, the key on this device.</p>
+      {error && <ErrorBanner message={error.message} code={error.code} onRetry={onReload} />}
+      {confirming && (
+        <Confirm
+          title={`Sign ${verb(confirming)} of ${pullRequest.shortCommit}?`}
+          confirmLabel={`Sign ${verb(confirming)}`}
+          danger={confirming === 'reject'}
+          busy={busy}
+          onConfirm={() => void submit(confirming)}
+          onCancel={() => setConfirming(undefined)}
+        >
+          <p>
+            You are signing {confirming === 'approve' ? 'an approval' : 'a rejection'} of exactly commit <code>{pullRequest.headCommit}</code> of pull request #{pullRequest.id} “{pullRequest.title}” into{' '}
+            <code>{pullRequest.targetBranch}</code>, under policy version {panel.policy?.version}.
+          </p>
+          <p className="small subtle">The signature is made on this device and kept in the audit trail. A new push makes it stale; you can sign again at any time.</p>
+        </Confirm>
+      )}
+    </div>
+  );
+}

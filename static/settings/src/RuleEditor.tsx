@@ -1,0 +1,69 @@
+import type { RuleInput } from '../../../src/core/policy';
+import { aNewRequirement, type FieldErrors } from './draft';
+import { Field } from './Field';
+import { MemberPicker } from './MemberPicker';
+import type { Member } from './members';
+
+type Flag = 'excludeAuthor' | 'excludeCommitAuthors' | 'rejectionsBlock' | 'autoMerge' | 'commitStatus';
+
+const FLAGS: { flag: Flag; label: string; byDefault: boolean }[] = [
+  { flag: 'excludeAuthor', label: "The pull request author's signature never counts", byDefault: true },
+  { flag: 'excludeCommitAuthors', label: 'Signatures from authors of commits in the pull request do not count', byDefault: false },
+  { flag: 'rejectionsBlock', label: 'A signed rejection from an eligible approver blocks the merge', byDefault: true },
+  { flag: 'autoMerge', label: 'Merge automatically once the quorum is met', byDefault: false },
+  { flag: 'commitStatus', label: 'Report a "countersign" build status on the head commit', byDefault: false },
+];
+
+export function RuleEditor(props: { index: number; rule: RuleInput; errors: FieldErrors; members: Member[]; names: Record<string, string>; onChange: (rule: RuleInput) => void; onRemove: () => void }) {
+  const { index: i, rule, errors, onChange } = props;
+  const err = (path: string) => errors[`${i}.${path}`];
+  const setRequirement = (j: number, change: Partial<RuleInput['requirements'][number]>) =>
+    onChange({ ...rule, requirements: rule.requirements.map((r, k) => (k === j ? { ...r, ...change } : r)) });
+  return (
+    <section className="card stack" aria-label={`Rule ${i + 1}: ${rule.branchPattern || 'new rule'}`}>
+      <div className="row" style={{ justifyContent: 'space-between' }}>
+        <h2>Rule {i + 1}</h2>
+        <button type="button" className="btn" onClick={props.onRemove}>
+          Remove rule
+        </button>
+      </div>
+      <Field label="Target branch or pattern" error={err('branchPattern')}>
+        <input type="text" value={rule.branchPattern} placeholder="main or release/*" onChange={(e) => onChange({ ...rule, branchPattern: e.target.value })} />
+      </Field>
+      <h3>Required signatures</h3>
+      {err('requirements') && <p className="field-error">{err('requirements')}</p>}
+      {rule.requirements.map((req, j) => (
+        <div key={j} className="requirement stack">
+          <div className="grid-2">
+            <Field label="Group name" error={err(`requirements.${j}.group`)}>
+              <input type="text" value={req.group} onChange={(e) => setRequirement(j, { group: e.target.value })} />
+            </Field>
+            <Field label="Signatures needed" error={err(`requirements.${j}.count`)}>
+              <input type="number" min={1} step={1} value={Number.isNaN(req.count) ? '' : req.count} onChange={(e) => setRequirement(j, { count: e.target.value === '' ? NaN : Number(e.target.value) })} />
+            </Field>
+          </div>
+          <MemberPicker group={req.group} selected={req.members} members={props.members} names={props.names} error={err(`requirements.${j}.members`)} onChange={(members) => setRequirement(j, { members })} />
+          {rule.requirements.length > 1 && (
+            <button type="button" className="btn link" onClick={() => onChange({ ...rule, requirements: rule.requirements.filter((_, k) => k !== j) })}>
+              Remove group {req.group}
+            </button>
+          )}
+        </div>
+      ))}
+      <div>
+        <button type="button" className="btn" onClick={() => onChange({ ...rule, requirements: [...rule.requirements, aNewRequirement(rule.requirements)] })}>
+          Add a group
+        </button>
+      </div>
+      <fieldset>
+        <legend>Separation of duties and behaviour</legend>
+        {FLAGS.map(({ flag, label, byDefault }) => (
+          <label key={flag} className="inline">
+            <input type="checkbox" checked={rule[flag] ?? byDefault} onChange={(e) => onChange({ ...rule, [flag]: e.target.checked })} />
+            {label}
+          </label>
+        ))}
+      </fieldset>
+    </section>
+  );
+}
