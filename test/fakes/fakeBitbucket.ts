@@ -29,6 +29,13 @@ export interface FakePullRequest {
   commits: FakeCommit[];
 }
 
+export interface FakeWorkspace {
+  uuid: string;
+  slug: string;
+  name: string;
+  members: string[];
+}
+
 export interface FakeRepository {
   uuid: string;
   slug: string;
@@ -49,9 +56,37 @@ export class BitbucketHttpError {
 
 const API = 'https://api.bitbucket.org/2.0';
 
+/** The fake's whole state as plain JSON, for the local host to keep on disk. */
+export interface BitbucketState {
+  users: FakeUser[];
+  workspaces: FakeWorkspace[];
+  repositories: (Omit<FakeRepository, 'pullRequests'> & { pullRequests: FakePullRequest[] })[];
+}
+
 export class FakeBitbucket {
   readonly users = new Map<string, FakeUser>();
+  readonly workspaces: FakeWorkspace[] = [];
   readonly repositories: FakeRepository[] = [];
+
+  exportState(): BitbucketState {
+    return {
+      users: [...this.users.values()],
+      workspaces: this.workspaces,
+      repositories: this.repositories.map((r) => ({ ...r, pullRequests: [...r.pullRequests.values()] })),
+    };
+  }
+
+  importState(state: BitbucketState): void {
+    this.users.clear();
+    for (const user of state.users) this.users.set(user.accountId, user);
+    this.workspaces.splice(0, Infinity, ...state.workspaces);
+    this.repositories.splice(0, Infinity, ...state.repositories.map((r) => ({ ...r, pullRequests: new Map(r.pullRequests.map((pr) => [pr.id, pr])) })));
+  }
+
+  addWorkspace(workspace: FakeWorkspace): FakeWorkspace {
+    this.workspaces.push(workspace);
+    return workspace;
+  }
 
   addUser(user: FakeUser): FakeUser {
     this.users.set(user.accountId, user);
@@ -77,6 +112,9 @@ export class FakeBitbucket {
 
     if (method === 'GET' && parts[1] === 'user' && parts[2] === 'workspaces' && parts[4] === 'permissions' && parts[5] === 'repositories') {
       return { status: 200, json: this.permissions(parts[3]!, url.searchParams.get('q'), caller) };
+    }
+    if (method === 'GET' && parts[1] === 'workspaces' && parts[3] === 'members' && parts.length === 4) {
+      return { status: 200, json: this.members(parts[2]!, url.searchParams, caller) };
     }
     if (parts[1] !== 'repositories' || parts.length < 4) throw new BitbucketHttpError(404, 'Resource not found');
     const repo = this.findRepository(parts[2]!, parts[3]!);
@@ -204,6 +242,24 @@ export class FakeBitbucket {
       .filter((r) => r.permissions[caller])
       .map((r) => ({ type: 'repository_permission', permission: r.permissions[caller], user: this.account(caller), repository: this.repositoryJson(r) }));
     return { pagelen: 10, page: 1, size: values.length, values };
+  }
+
+  /** `paginated_workspace_memberships`; only members may list a workspace's members. */
+  private members(workspaceId: string, query: URLSearchParams, caller: string | undefined) {
+    const workspace = this.workspaces.find((w) => w.uuid === workspaceId || w.slug === workspaceId);
+    if (!workspace) throw new BitbucketHttpError(404, `Workspace ${workspaceId} not found`);
+    if (caller && !workspace.members.includes(caller)) throw new BitbucketHttpError(403, 'You are not a member of this workspace');
+    const pagelen = Number(query.get('pagelen') ?? 10);
+    if (!Number.isInteger(pagelen) || pagelen < 1 || pagelen > 100) throw new BitbucketHttpError(400, 'Invalid pagelen');
+    const page = Number(query.get('page') ?? 1);
+    const values = workspace.members.slice((page - 1) * pagelen, page * pagelen).map((id) => ({
+      type: 'workspace_membership',
+      user: this.account(id),
+      workspace: { type: 'workspace', uuid: workspace.uuid, slug: workspace.slug, name: workspace.name },
+      links: { self: { href: `${API}/workspaces/${workspace.slug}/members/${encodeURIComponent(this.users.get(id)!.uuid)}` } },
+    }));
+    const next = page * pagelen < workspace.members.length ? `${API}/workspaces/${workspace.slug}/members?pagelen=${pagelen}&page=${page + 1}` : undefined;
+    return { pagelen, page, size: workspace.members.length, values, ...(next ? { next } : {}) };
   }
 
   private postStatus(repo: FakeRepository, commit: string, body: any) {

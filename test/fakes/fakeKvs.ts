@@ -31,6 +31,12 @@ interface Condition {
   values: unknown[];
 }
 
+export interface KvsState {
+  plain: [string, Item][];
+  secret: [string, Item][];
+  entities: [string, [string, Item][]][];
+}
+
 export class KvsHttpError {
   constructor(
     readonly status: number,
@@ -92,6 +98,26 @@ export class FakeKvs {
       secret: dump(this.secret),
       entities: [...this.entities].map(([name, map]) => [name, dump(map)]),
     });
+  }
+
+  /** Everything stored, with timestamps and expiry, in a form `JSON.stringify` keeps (the local host persists it). */
+  exportState(): KvsState {
+    return {
+      plain: [...this.plain],
+      secret: [...this.secret],
+      entities: [...this.entities].map(([name, map]) => [name, [...map]]),
+    };
+  }
+
+  importState(state: KvsState): void {
+    const fill = (map: Map<string, Item>, items: [string, Item][]) => {
+      map.clear();
+      for (const [key, item] of items) map.set(key, item);
+    };
+    fill(this.plain, state.plain);
+    fill(this.secret, state.secret);
+    this.entities.clear();
+    for (const [name, items] of state.entities) fill(this.entity(name), items);
   }
 
   /** Direct write that bypasses the API, for tests that tamper with storage. */

@@ -1,0 +1,68 @@
+// Controls of the local host's own pages: acting user, theme, Merge, Push a commit, frame heights.
+(function () {
+  async function post(path, body) {
+    var response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    var json = await response.json();
+    if (!response.ok) throw new Error((json && json.message) || 'HTTP ' + response.status);
+    return json;
+  }
+
+  var user = document.getElementById('acting-user');
+  user.addEventListener('change', async function () {
+    await post('/host/api/session', { accountId: user.value });
+    location.reload();
+  });
+
+  var theme = document.getElementById('theme-toggle');
+  theme.addEventListener('click', async function () {
+    await post('/host/api/session', { theme: document.documentElement.getAttribute('data-color-mode') === 'dark' ? 'light' : 'dark' });
+    location.reload();
+  });
+
+  var pr = document.querySelector('main.pr');
+  if (pr) {
+    var target = { workspace: pr.dataset.workspace, repository: pr.dataset.repository, pullRequest: Number(pr.dataset.pullRequest) };
+    var result = document.getElementById('merge-result');
+    var show = function (tone, title, message) {
+      result.className = 'merge-result ' + tone;
+      result.innerHTML = '';
+      var strong = document.createElement('strong');
+      strong.textContent = title;
+      var text = document.createElement('p');
+      text.textContent = message;
+      text.setAttribute('data-testid', 'merge-message');
+      result.append(strong, text);
+    };
+    document.getElementById('merge').addEventListener('click', async function () {
+      try {
+        var answer = await post('/host/api/merge', target);
+        if (answer.merged) {
+          show('success', 'Merged.', answer.check.message);
+          setTimeout(function () { location.reload(); }, 1500);
+        } else {
+          show('danger', 'Merge blocked by the Countersign merge check.', answer.check.message);
+        }
+      } catch (error) {
+        show('danger', 'Could not merge.', error.message);
+      }
+    });
+    document.getElementById('push-commit').addEventListener('click', async function () {
+      try {
+        await post('/host/api/push', target);
+        location.reload();
+      } catch (error) {
+        show('danger', 'Could not push.', error.message);
+      }
+    });
+  }
+
+  // Bitbucket sizes app frames to their content; the frames here are same-origin, so read it directly.
+  setInterval(function () {
+    document.querySelectorAll('iframe.forge-app').forEach(function (frame) {
+      var doc = frame.contentDocument;
+      if (!doc || !doc.documentElement) return;
+      var height = Math.max(120, doc.documentElement.scrollHeight) + 'px';
+      if (frame.style.height !== height) frame.style.height = height;
+    });
+  }, 150);
+})();

@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import type { FakeBitbucket } from '../test/fakes/fakeBitbucket';
+
+/** The demo workspace a first start is seeded with: one repository, its people, and two open pull requests. */
+export const DEMO = {
+  workspace: { uuid: '{5d0c2a7e-8f3b-4c1d-9a6e-2b7f0e4c1a90}', slug: 'acme', name: 'Acme' },
+  repository: { uuid: '{0f9e8d7c-6b5a-4e3d-8c2b-1a0f9e8d7c6b}', slug: 'payments' },
+  people: {
+    author: { accountId: '557058:a1c0-avery', displayName: 'Avery Chen' },
+    riley: { accountId: '557058:b2d1-riley', displayName: 'Riley Park' },
+    sam: { accountId: '557058:c3e2-sam', displayName: 'Sam Ortiz' },
+    jordan: { accountId: '557058:d4f3-jordan', displayName: 'Jordan Lee' },
+    admin: { accountId: '557058:e5a4-morgan', displayName: 'Morgan Admin' },
+    reader: { accountId: '557058:f6b5-casey', displayName: 'Casey Reader' },
+  },
+} as const;
+
+export function demoCommit(seed: string): string {
+  return createHash('sha1').update(seed).digest('hex');
+}
+
+function uuidOf(seed: string): string {
+  return `{${createHash('md5').update(seed).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5')}}`;
+}
+
+export function seedDemo(bitbucket: FakeBitbucket): void {
+  const people = Object.values(DEMO.people);
+  for (const p of people) bitbucket.addUser({ ...p, uuid: uuidOf(p.accountId) });
+  bitbucket.addWorkspace({ ...DEMO.workspace, members: people.map((p) => p.accountId) });
+  const { author, riley, sam, jordan, admin, reader } = DEMO.people;
+  const repo = bitbucket.addRepository({
+    ...DEMO.repository,
+    workspace: { uuid: DEMO.workspace.uuid, slug: DEMO.workspace.slug },
+    permissions: {
+      [admin.accountId]: 'admin',
+      [author.accountId]: 'write',
+      [riley.accountId]: 'write',
+      [sam.accountId]: 'write',
+      [jordan.accountId]: 'write',
+      [reader.accountId]: 'read',
+    },
+  });
+  bitbucket.addPullRequest(repo, {
+    id: 1,
+    title: 'Add the refunds endpoint',
+    author: author.accountId,
+    sourceBranch: 'feature/refunds',
+    targetBranch: 'main',
+    state: 'OPEN',
+    reviewers: [riley.accountId, sam.accountId],
+    commits: [
+      { hash: demoCommit('refunds-1'), author: author.accountId, message: 'Model refunds and their states' },
+      { hash: demoCommit('refunds-2'), author: author.accountId, message: 'POST /refunds with idempotency keys' },
+    ],
+  });
+  bitbucket.addPullRequest(repo, {
+    id: 2,
+    title: 'Document the release process',
+    author: jordan.accountId,
+    sourceBranch: 'docs/release',
+    targetBranch: 'docs',
+    state: 'OPEN',
+    reviewers: [riley.accountId],
+    commits: [{ hash: demoCommit('docs-1'), author: jordan.accountId, message: 'Write RELEASING.md' }],
+  });
+}

@@ -1,0 +1,124 @@
+import type { FakeBitbucket, FakePullRequest, FakeRepository } from '../test/fakes/fakeBitbucket';
+
+export type Theme = 'light' | 'dark';
+
+export interface PageContext {
+  bitbucket: FakeBitbucket;
+  accountId: string;
+  theme: Theme;
+}
+
+export function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function displayName(ctx: PageContext, accountId: string): string {
+  return ctx.bitbucket.users.get(accountId)?.displayName ?? accountId;
+}
+
+function layout(ctx: PageContext, title: string, body: string): string {
+  const people = [...ctx.bitbucket.users.values()];
+  const options = people
+    .map((u) => `<option value="${esc(u.accountId)}"${u.accountId === ctx.accountId ? ' selected' : ''}>${esc(u.displayName)}</option>`)
+    .join('');
+  return `<!doctype html>
+<html lang="en" data-color-mode="${ctx.theme}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)} · Local Bitbucket</title>
+<link rel="stylesheet" href="/host/tokens.css"><link rel="stylesheet" href="/host/host.css">
+<script src="/host/page.js" defer></script></head>
+<body>
+<header class="topbar">
+  <a class="brand" href="/">Bitbucket <span>local host for Countersign</span></a>
+  <div class="controls">
+    <label for="acting-user">Acting as</label>
+    <select id="acting-user">${options}</select>
+    <button type="button" id="theme-toggle" aria-pressed="${ctx.theme === 'dark'}">${ctx.theme === 'dark' ? 'Light theme' : 'Dark theme'}</button>
+  </div>
+</header>
+${body}
+</body></html>`;
+}
+
+export function indexPage(ctx: PageContext): string {
+  const repos = ctx.bitbucket.repositories
+    .map((repo) => {
+      const prs = [...repo.pullRequests.values()]
+        .map((pr) => `<li><a href="${prPath(repo, pr.id)}">#${pr.id} ${esc(pr.title)}</a> <span class="lozenge">${pr.state}</span> <span class="subtle">${esc(pr.sourceBranch)} → ${esc(pr.targetBranch)}</span></li>`)
+        .join('');
+      return `<section class="panel"><h2>${esc(repo.workspace.slug)} / ${esc(repo.slug)}</h2><p><a href="${settingsPath(repo)}">Repository settings → Countersign</a></p><h3>Pull requests</h3><ul>${prs}</ul></section>`;
+    })
+    .join('');
+  return layout(ctx, 'Repositories', `<main class="page"><h1>Repositories</h1>${repos}</main>`);
+}
+
+export function prPath(repo: FakeRepository, id: number): string {
+  return `/${repo.workspace.slug}/${repo.slug}/pull-requests/${id}`;
+}
+
+export function settingsPath(repo: FakeRepository): string {
+  return `/${repo.workspace.slug}/${repo.slug}/admin/countersign`;
+}
+
+function frameSrc(app: string, repo: FakeRepository, pr?: number): string {
+  const params = new URLSearchParams({ workspace: repo.workspace.uuid, repository: repo.uuid, ...(pr ? { pullRequest: String(pr) } : {}) });
+  return `/apps/${app}/?${params}`;
+}
+
+/** Forge's Custom UI iframe sandbox. */
+const SANDBOX = 'allow-same-origin allow-scripts allow-forms allow-modals allow-downloads allow-pointer-lock';
+
+export function pullRequestPage(ctx: PageContext, repo: FakeRepository, pr: FakePullRequest): string {
+  const commits = [...pr.commits]
+    .reverse()
+    .map((c) => `<tr><td><code title="${c.hash}">${c.hash.slice(0, 7)}</code></td><td>${esc(c.message)}</td><td>${esc(displayName(ctx, c.author))}</td></tr>`)
+    .join('');
+  const participants = [
+    `<li>${esc(displayName(ctx, pr.author))} <span class="subtle">author</span></li>`,
+    ...pr.reviewers.map((id) => `<li>${esc(displayName(ctx, id))} <span class="subtle">reviewer</span></li>`),
+  ].join('');
+  const open = pr.state === 'OPEN';
+  const body = `<main class="page pr" data-workspace="${esc(repo.workspace.uuid)}" data-repository="${esc(repo.uuid)}" data-pull-request="${pr.id}">
+  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Pull requests</nav>
+  <div class="pr-head">
+    <div>
+      <h1>${esc(pr.title)} <span class="subtle">#${pr.id}</span></h1>
+      <p><span class="lozenge ${open ? 'info' : 'success'}" data-testid="pr-state">${pr.state}</span> <code>${esc(pr.sourceBranch)}</code> → <code>${esc(pr.targetBranch)}</code></p>
+    </div>
+    <div class="actions">
+      <button type="button" id="push-commit"${open ? '' : ' disabled'}>Push a commit</button>
+      <button type="button" id="merge" class="primary"${open ? '' : ' disabled'}>Merge</button>
+    </div>
+  </div>
+  <div id="merge-result" role="status" aria-live="polite"></div>
+  <div class="pr-body">
+    <div class="pr-main">
+      <section class="panel"><h2>Commits</h2><table class="commits"><thead><tr><th>Commit</th><th>Message</th><th>Author</th></tr></thead><tbody>${commits}</tbody></table></section>
+    </div>
+    <aside class="pr-sidebar">
+      <section class="panel"><h2>Participants</h2><ul class="plain">${participants}</ul></section>
+      <section class="panel app-card"><h2>Countersign</h2>
+        <iframe title="Countersign" class="forge-app" sandbox="${SANDBOX}" src="${frameSrc('pr-card', repo, pr.id)}"></iframe>
+      </section>
+    </aside>
+  </div>
+</main>`;
+  return layout(ctx, pr.title, body);
+}
+
+export function settingsPage(ctx: PageContext, repo: FakeRepository): string {
+  const body = `<main class="page settings-page">
+  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Repository settings</nav>
+  <div class="settings-layout">
+    <nav class="settings-nav" aria-label="Repository settings"><ul class="plain"><li>Repository details</li><li>Branch restrictions</li><li aria-current="page"><strong>Countersign</strong></li></ul></nav>
+    <iframe title="Countersign settings" class="forge-app wide" sandbox="${SANDBOX}" src="${frameSrc('settings', repo)}"></iframe>
+  </div>
+</main>`;
+  return layout(ctx, 'Countersign settings', body);
+}
+
+/** The app's built index.html with the fake bridge and the frame's context put in ahead of the bundle. */
+export function appFrame(html: string, frame: unknown): string {
+  const inject = `<script>window.__COUNTERSIGN_FRAME__ = ${JSON.stringify(frame).replace(/</g, '\\u003c')};</script><script src="/host/bridge.js"></script>`;
+  return html.replace('<head>', `<head>${inject}`);
+}
