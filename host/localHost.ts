@@ -190,13 +190,17 @@ export class LocalHost {
     return { workspace: { uuid: repo.workspace.uuid }, repository: { uuid: repo.uuid }, pullrequest: { id }, trigger: { type: trigger } };
   }
 
-  /** Bitbucket's Merge: the custom merge check decides; a failed check blocks with its message. */
-  private async merge(body: { workspace: string; repository: string; pullRequest: number }) {
+  /**
+   * Bitbucket's Merge: the custom merge check runs when the merge dialog opens and again when the
+   * merge is confirmed; a failed check blocks with its message.
+   */
+  private async merge(body: { workspace: string; repository: string; pullRequest: number; confirm?: boolean }) {
     const { repo, pr } = this.pullRequest(body);
     if (pr.state !== 'OPEN') throw new HttpError(409, `Pull request #${pr.id} is already ${pr.state.toLowerCase()}.`);
     const check = await mergeCheck(this.event(repo, pr.id, 'on-merge'));
-    if (check.success) pr.state = 'MERGED';
-    return { merged: check.success, check };
+    const merged = check.success && body.confirm === true;
+    if (merged) pr.state = 'MERGED';
+    return { merged, check };
   }
 
   /** A new commit on the source branch by the PR's author, then the `on-code-pushed` check Bitbucket would run. */

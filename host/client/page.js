@@ -33,15 +33,22 @@
       text.setAttribute('data-testid', 'merge-message');
       result.append(strong, text);
     };
+    // Bitbucket's two steps: Merge shows the merge checks; only when they pass can the merge be confirmed.
     document.getElementById('merge').addEventListener('click', async function () {
       try {
-        var answer = await post('/host/api/merge', target);
-        if (answer.merged) {
-          show('success', 'Merged.', answer.check.message);
-          setTimeout(function () { location.reload(); }, 1500);
-        } else {
-          show('danger', 'Merge blocked by the Countersign merge check.', answer.check.message);
-        }
+        var answer = await post('/host/api/merge', Object.assign({ confirm: false }, target));
+        if (!answer.check.success) return show('danger', 'Merge blocked by the Countersign merge check.', answer.check.message);
+        show('success', 'All merge checks passed.', answer.check.message);
+        var confirm = document.createElement('button');
+        confirm.type = 'button';
+        confirm.className = 'primary';
+        confirm.textContent = 'Confirm merge';
+        confirm.addEventListener('click', async function () {
+          var merged = await post('/host/api/merge', Object.assign({ confirm: true }, target));
+          if (merged.merged) return location.reload();
+          show('danger', 'Merge blocked by the Countersign merge check.', merged.check.message);
+        });
+        result.append(confirm);
       } catch (error) {
         show('danger', 'Could not merge.', error.message);
       }

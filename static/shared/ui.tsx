@@ -1,4 +1,4 @@
-import { useEffect, useRef, type ReactNode } from 'react';
+import { useEffect, useId, useRef, type ReactNode } from 'react';
 import { view } from '@forge/bridge';
 import './styles.css';
 
@@ -31,28 +31,37 @@ export function ErrorBanner({ message, code, onRetry }: { message: string; code?
   );
 }
 
-/** A modal confirmation, focus-trapped by the browser's own `<dialog>`. */
+/**
+ * A confirmation shown in place, next to what asked for it: app frames grow with their content, so
+ * a modal centred in a tall frame can open out of sight. Focus moves to it; Escape cancels.
+ */
 export function Confirm(props: { title: string; children: ReactNode; confirmLabel: string; danger?: boolean; busy?: boolean; onConfirm: () => void; onCancel: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
+  const ref = useRef<HTMLDivElement>(null);
+  const titleId = useId();
   useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
+    ref.current?.scrollIntoView({ block: 'nearest' });
+    ref.current?.focus();
   }, []);
   return (
-    <dialog ref={ref} aria-labelledby="confirm-title" onCancel={(event) => (event.preventDefault(), props.onCancel())}>
-      <div className="stack">
-        <h2 id="confirm-title">{props.title}</h2>
-        {props.children}
-        <div className="row">
-          <button type="button" className={`btn ${props.danger ? 'danger' : 'primary'}`} disabled={props.busy} onClick={props.onConfirm}>
-            {props.busy ? 'Working…' : props.confirmLabel}
-          </button>
-          <button type="button" className="btn" onClick={props.onCancel}>
-            Cancel
-          </button>
-        </div>
+    <div
+      ref={ref}
+      role="dialog"
+      aria-labelledby={titleId}
+      tabIndex={-1}
+      className="confirm stack"
+      onKeyDown={(event) => event.key === 'Escape' && props.onCancel()}
+    >
+      <h2 id={titleId}>{props.title}</h2>
+      {props.children}
+      <div className="row">
+        <button type="button" className={`btn ${props.danger ? 'danger' : 'primary'}`} disabled={props.busy} onClick={props.onConfirm}>
+          {props.busy ? 'Working…' : props.confirmLabel}
+        </button>
+        <button type="button" className="btn" onClick={props.onCancel}>
+          Cancel
+        </button>
       </div>
-    </dialog>
+    </div>
   );
 }
 

@@ -110,14 +110,16 @@ function Sign({ panel, state, deviceKey, onPanel, onReload }: Omit<Props, 'onDev
           Your {verb(state.stale.decision)} was for <code>{state.stale.commit.slice(0, 7)}</code>, an older commit, so it no longer counts. Sign again for <code>{pullRequest.shortCommit}</code>.
         </p>
       )}
-      <div className="row">
-        <button type="button" className="btn primary" onClick={() => setConfirming('approve')} disabled={busy}>
-          Sign approval
-        </button>
-        <button type="button" className="btn" onClick={() => setConfirming('reject')} disabled={busy}>
-          Sign rejection
-        </button>
-      </div>
+      {!confirming && (
+        <div className="row">
+          <button type="button" className="btn primary" onClick={() => setConfirming('approve')} disabled={busy}>
+            Sign approval
+          </button>
+          <button type="button" className="btn" onClick={() => setConfirming('reject')} disabled={busy}>
+            Sign rejection
+          </button>
+        </div>
+      )}
       <p className="small subtle">Signing with “{state.label}”, the key on this device.</p>
       {error && <ErrorBanner message={error.message} code={error.code} onRetry={onReload} />}
       {confirming && (

@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+import { DEMO } from '../../host/demo';
+import { LocalHost } from '../../host/localHost';
+
+export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+export type DemoPerson = keyof typeof DEMO.people;
+
+/** The local Bitbucket host on a free port with a fresh demo workspace, and Debian's Chromium driving it. */
+export class LocalBrowser {
+  private stateDir = mkdtempSync(join(tmpdir(), 'countersign-e2e-'));
+  readonly host = new LocalHost({ root: process.cwd(), statePath: join(this.stateDir, 'state.json') });
+  browser!: Browser;
+  page!: Page;
+  url!: string;
+
+  async start(): Promise<void> {
+    this.url = await this.host.listen(0);
+    this.browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+    this.page = await this.browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }
+
+  async stop(): Promise<void> {
+    await this.browser?.close();
+    await this.host.close();
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+
+  async openPullRequest(id = 1): Promise<FrameLocator> {
+    await this.page.goto(`${this.url}/acme/payments/pull-requests/${id}`);
+    const card = this.card();
+    await card.getByRole('heading', { name: 'Your signature' }).waitFor();
+    return card;
+  }
+
+  async openSettings(): Promise<FrameLocator> {
+    await this.page.goto(`${this.url}/acme/payments/admin/countersign`);
+    const settings = this.page.frameLocator('iframe[title="Countersign settings"]');
+    await settings.getByRole('heading', { name: 'Signing keys' }).waitFor();
+    return settings;
+  }
+
+  card(): FrameLocator {
+    return this.page.frameLocator('iframe[title="Countersign"]');
+  }
+
+  /** Switches the acting account with the host's own user switcher, as a person would. */
+  async actAs(person: DemoPerson): Promise<void> {
+    if (!this.page.url().startsWith(this.url)) await this.page.goto(this.url);
+    await Promise.all([this.page.waitForEvent('load'), this.page.getByLabel('Acting as').selectOption({ label: DEMO.people[person].displayName })]);
+  }
+
+  async setTheme(theme: 'light' | 'dark'): Promise<void> {
+    await this.page.request.post(`${this.url}/host/api/session`, { data: { theme } });
+  }
+
+  /** Clicks Merge and returns what Bitbucket shows: whether the checks passed, and the check's message. */
+  async merge(): Promise<{ passed: boolean; message: string }> {
+    await this.page.getByRole('button', { name: 'Merge', exact: true }).click();
+    const result = this.page.locator('#merge-result');
+    await result.getByTestId('merge-message').waitFor();
+    return { passed: (await result.getAttribute('class'))!.includes('success'), message: await result.getByTestId('merge-message').innerText() };
+  }
+
+  async screenshotCard(name: string): Promise<void> {
+    await this.page.waitForTimeout(250); // the host resizes the frame to its content every 150 ms
+    await this.page.locator('.app-card').screenshot({ path: join(__dirname, 'screenshots', `${name}.png`) });
+  }
+
+  async screenshotPage(name: string): Promise<void> {
+    await this.page.waitForTimeout(250);
+    await this.page.screenshot({ path: join(__dirname, 'screenshots', `${name}.png`), fullPage: true });
+  }
+}
