@@ -42,6 +42,7 @@ describe('manifest.yml', () => {
   "read:pullrequest:bitbucket",
   "write:repository:bitbucket",
   "read:user:bitbucket",
+  "read:workspace:bitbucket",
 ]
 `);
   });

@@ -4,6 +4,7 @@
  * to test/e2e/screenshots/.
  */
 import type { FrameLocator } from 'playwright-core';
+import { DEMO } from '../../host/demo';
 import { LocalBrowser } from './localBrowser';
 
 jest.setTimeout(240_000);
@@ -29,6 +30,27 @@ describe('a pull request gated by Countersign, in a real browser', () => {
     const dialog = card.getByRole('dialog');
     await dialog.getByRole('button', { name: `Sign ${decision}` }).click();
     await card.getByTestId('my-decision').waitFor();
+  }
+
+  /** What the card keeps in the browser's IndexedDB for this account, read from inside the card's frame. */
+  async function deviceKeyIn(person: keyof typeof DEMO.people) {
+    const frame = lb.page.frames().find((f) => f.url().includes('/apps/pr-card/'))!;
+    return frame.evaluate(
+      (accountId) =>
+        new Promise((resolve, reject) => {
+          const open = indexedDB.open('countersign');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const get = open.result.transaction('device-keys').objectStore('device-keys').get(accountId);
+            get.onerror = () => reject(get.error);
+            get.onsuccess = () => {
+              const { privateKey, publicKey } = get.result;
+              resolve({ extractable: privateKey.extractable, type: privateKey.type, usages: privateKey.usages, publicFields: Object.keys(publicKey).sort() });
+            };
+          };
+        }),
+      DEMO.people[person].accountId,
+    );
   }
 
   /** The group's text as written (innerText would apply the lozenge's upper case). */
@@ -104,6 +126,8 @@ describe('a pull request gated by Countersign, in a real browser', () => {
     card = lb.card();
     await card.getByLabel('Device label').fill('Riley’s laptop');
     await card.getByRole('button', { name: 'Enrol this device' }).click();
+    await card.getByRole('button', { name: 'Sign approval' }).waitFor();
+    expect(await deviceKeyIn('riley')).toEqual({ extractable: false, type: 'private', usages: ['sign'], publicFields: ['crv', 'kty', 'x', 'y'] });
     await card.getByRole('button', { name: 'Sign approval' }).click();
     const dialog = card.getByRole('dialog');
     const head = lb.host.forge.bitbucket.repositories[0]!.pullRequests.get(1)!.commits.at(-1)!.hash;

@@ -1,0 +1,77 @@
+import { generateKeyPair, suggestedDeviceLabel, type DeviceKey } from '../../static/shared/deviceKeys';
+import { signDecision } from '../../static/shared/signing';
+import { aRule, PEOPLE, World } from '../fixtures/world';
+
+describe('signing in the card', () => {
+  let world: World;
+  beforeEach(async () => {
+    world = new World();
+    await world.savePolicy([aRule()]);
+  });
+  afterEach(() => world.dispose());
+
+  async function enrolDevice(accountId: string): Promise<DeviceKey> {
+    const { privateKey, publicKey } = await generateKeyPair();
+    const { key } = await world.ok('enrollKey', accountId, { publicKey, label: 'Chrome on Linux' });
+    return { keyId: key.keyId, label: key.label, privateKey, publicKey, createdAt: key.createdAt };
+  }
+
+  it('makes a non-extractable private key and sends only the public half', async () => {
+    const { privateKey, publicKey } = await generateKeyPair();
+    expect(privateKey.extractable).toBe(false);
+    await expect(crypto.subtle.exportKey('jwk', privateKey)).rejects.toThrow();
+    expect(Object.keys(publicKey).sort()).toEqual(['crv', 'kty', 'x', 'y']);
+  });
+
+  it('produces a statement and signature the backend accepts and counts', async () => {
+    const key = await enrolDevice(PEOPLE.alice);
+    const panel = await world.panel(PEOPLE.alice);
+    const signed = await signDecision(
+      key,
+      {
+        workspace: panel.workspace,
+        repository: panel.repository,
+        pullRequest: panel.pullRequest.id,
+        commit: panel.pullRequest.headCommit,
+        targetBranch: panel.pullRequest.targetBranch,
+        policy: panel.policy!.hash,
+        signer: PEOPLE.alice,
+        challenge: panel.challenge.value,
+      },
+      'approve',
+      world.clock,
+    );
+    const result = await world.call('submitDecision', PEOPLE.alice, signed);
+    expect(result).toMatchObject({ ok: true, data: { verdict: { rules: [{ requirements: [{ counted: [PEOPLE.alice] }] }] } } });
+  });
+
+  it('is refused when the signer in the statement is not the caller', async () => {
+    const key = await enrolDevice(PEOPLE.alice);
+    const panel = await world.panel(PEOPLE.bob);
+    const signed = await signDecision(
+      key,
+      {
+        workspace: panel.workspace,
+        repository: panel.repository,
+        pullRequest: 1,
+        commit: panel.pullRequest.headCommit,
+        targetBranch: 'main',
+        policy: panel.policy!.hash,
+        signer: PEOPLE.alice,
+        challenge: panel.challenge.value,
+      },
+      'approve',
+      world.clock,
+    );
+    expect(await world.call('submitDecision', PEOPLE.bob, signed)).toMatchObject({ ok: false });
+  });
+
+  it.each([
+    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36', 'Chrome on Linux'],
+    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15', 'Safari on macOS'],
+    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0', 'Firefox on Windows'],
+    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126.0', 'Edge on Windows'],
+  ])('suggests a device label people recognise', (userAgent, label) => {
+    expect(suggestedDeviceLabel(userAgent)).toBe(label);
+  });
+});
