@@ -4,15 +4,13 @@
  * storage calls, Bitbucket calls, and the critical path as a ratio to one simulated round trip,
  * all measured in this run. Then the Custom UI bundle sizes, gzipped.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { bundleSizes, BUNDLE_BUDGET_GZIP_BYTES } from './bundleSizes';
 import { boundedVerifiedCache } from '../src/handlers/verifiedCache';
 import { aRule, World } from '../test/fixtures/world';
 
 const ROUND_TRIP_MS = Number(process.env.BENCH_RTT_MS ?? 25);
 const RUNS = 7;
-const BUDGET = { storage: 2, bitbucket: 1, bitbucketWithCommitAuthors: 2, ratio: 1.5 };
+const BUDGET = { storage: 2, bitbucket: 1, bitbucketWithCommitAuthors: 2, ratio: 1.5, bundleGzipBytes: BUNDLE_BUDGET_GZIP_BYTES };
 
 interface Row {
   approvals: number;
@@ -62,16 +60,6 @@ async function measure(approvals: number, excludeCommitAuthors: boolean): Promis
   }
 }
 
-function bundleSizes(): { app: string; bytes: number; gzipped: number }[] {
-  return readdirSync('static')
-    .filter((app) => existsSync(join('static', app, 'build')) && statSync(join('static', app, 'build')).isDirectory())
-    .map((app) => {
-      const js = readdirSync(join('static', app, 'build')).filter((f) => f.endsWith('.js'));
-      const content = Buffer.concat(js.map((f) => readFileSync(join('static', app, 'build', f))));
-      return { app, bytes: content.length, gzipped: gzipSync(content, { level: 9 }).length };
-    });
-}
-
 async function main() {
   console.log(`Merge check, simulated round trip ${ROUND_TRIP_MS} ms; critical path as a ratio to it (cold: first check; warm: median of ${RUNS - 1} more)`);
   console.log('approvals  commit-author exclusion  storage calls  Bitbucket calls  cold ratio  warm ratio');
@@ -99,10 +87,13 @@ async function main() {
       (bitbucketOk ? '' : ' — the pull request gives only a 12-hex head hash, so its commit list is read alongside it (same round trip) for the full one'),
   );
 
-  console.log('\nCustom UI bundles (JavaScript)');
-  for (const { app, bytes, gzipped } of bundleSizes()) {
-    console.log(`${app.padEnd(10)} ${(bytes / 1024).toFixed(1).padStart(7)} KiB raw  ${(gzipped / 1024).toFixed(1).padStart(6)} KiB gzipped`);
+  console.log('\nCustom UI bundles (JavaScript, React and @forge/bridge included)');
+  const sizes = bundleSizes();
+  for (const { app, bytes, gzipped } of sizes) {
+    console.log(`${app.padEnd(10)} ${(bytes / 1000).toFixed(1).padStart(7)} kB raw  ${(gzipped / 1000).toFixed(1).padStart(6)} kB gzipped  ${(gzipped / BUDGET.bundleGzipBytes).toFixed(2)} of budget`);
   }
+  const bundlesOk = sizes.every((s) => s.gzipped <= BUDGET.bundleGzipBytes);
+  console.log(`each app's JavaScript <= ${BUDGET.bundleGzipBytes / 1000} kB gzipped: ${bundlesOk ? 'yes' : 'NO'}`);
 }
 
 main().catch((error) => {
