@@ -1,6 +1,6 @@
 import { generateKeyPair, suggestedDeviceLabel, type DeviceKey } from '../../static/shared/deviceKeys';
-import { signDecision } from '../../static/shared/signing';
-import { aRule, PEOPLE, World } from '../fixtures/world';
+import { signDecision, type SigningScope } from '../../static/shared/signing';
+import { aRule, PEOPLE, World, type PanelData } from '../fixtures/world';
 
 describe('signing in the card', () => {
   let world: World;
@@ -16,6 +16,20 @@ describe('signing in the card', () => {
     return { keyId: key.keyId, label: key.label, privateKey, publicKey, createdAt: key.createdAt };
   }
 
+  /** What the card signs, taken from its panel state as the card takes it. */
+  function scopeFrom(panel: PanelData, signer: string): SigningScope {
+    return {
+      workspace: panel.workspace,
+      repository: panel.repository,
+      pullRequest: panel.pullRequest.id,
+      commit: panel.pullRequest.headCommit,
+      targetBranch: panel.pullRequest.targetBranch,
+      policy: panel.policy!.hash,
+      signer,
+      challenge: panel.challenge.value,
+    };
+  }
+
   it('makes a non-extractable private key and sends only the public half', async () => {
     const { privateKey, publicKey } = await generateKeyPair();
     expect(privateKey.extractable).toBe(false);
@@ -25,44 +39,15 @@ describe('signing in the card', () => {
 
   it('produces a statement and signature the backend accepts and counts', async () => {
     const key = await enrolDevice(PEOPLE.alice);
-    const panel = await world.panel(PEOPLE.alice);
-    const signed = await signDecision(
-      key,
-      {
-        workspace: panel.workspace,
-        repository: panel.repository,
-        pullRequest: panel.pullRequest.id,
-        commit: panel.pullRequest.headCommit,
-        targetBranch: panel.pullRequest.targetBranch,
-        policy: panel.policy!.hash,
-        signer: PEOPLE.alice,
-        challenge: panel.challenge.value,
-      },
-      'approve',
-      world.clock,
-    );
+    const signed = await signDecision(key, scopeFrom(await world.panel(PEOPLE.alice), PEOPLE.alice), 'approve', world.clock);
     const result = await world.call('submitDecision', PEOPLE.alice, signed);
     expect(result).toMatchObject({ ok: true, data: { verdict: { rules: [{ requirements: [{ counted: [PEOPLE.alice] }] }] } } });
   });
 
   it('is refused when the signer in the statement is not the caller', async () => {
     const key = await enrolDevice(PEOPLE.alice);
-    const panel = await world.panel(PEOPLE.bob);
-    const signed = await signDecision(
-      key,
-      {
-        workspace: panel.workspace,
-        repository: panel.repository,
-        pullRequest: 1,
-        commit: panel.pullRequest.headCommit,
-        targetBranch: 'main',
-        policy: panel.policy!.hash,
-        signer: PEOPLE.alice,
-        challenge: panel.challenge.value,
-      },
-      'approve',
-      world.clock,
-    );
+    // Bob's challenge, Alice's key and name: the statement names someone other than the caller.
+    const signed = await signDecision(key, scopeFrom(await world.panel(PEOPLE.bob), PEOPLE.alice), 'approve', world.clock);
     expect(await world.call('submitDecision', PEOPLE.bob, signed)).toMatchObject({ ok: false });
   });
 

@@ -1,0 +1,19 @@
+// Bundles a TypeScript entry point (with the ESM-only dependencies) into one CommonJS file and runs it,
+// passing on its exit code. The @forge packages stay external: they are CommonJS and read runtime globals.
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+
+export async function runBundled(entry, outfile) {
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['@forge/*'],
+    outfile,
+    logLevel: 'warning',
+  });
+  const { status } = spawnSync(process.execPath, [outfile], { stdio: 'inherit' });
+  process.exit(status ?? 1);
+}
