@@ -10,7 +10,7 @@ const FLAGS: { flag: Flag; label: string; byDefault: boolean }[] = [
   { flag: 'excludeAuthor', label: "The pull request author's signature never counts", byDefault: true },
   { flag: 'excludeCommitAuthors', label: 'Signatures from authors of commits in the pull request do not count', byDefault: false },
   { flag: 'rejectionsBlock', label: 'A signed rejection from an eligible approver blocks the merge', byDefault: true },
-  { flag: 'autoMerge', label: 'Merge automatically once the quorum is met', byDefault: false },
+  { flag: 'autoMerge', label: 'Merge automatically once the quorum is met (saved with the policy; not acted on yet)', byDefault: false },
   { flag: 'commitStatus', label: 'Report a "countersign" build status on the head commit', byDefault: false },
 ];
 
