@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { extname, join } from 'node:path';
+import { extname, join, resolve, sep } from 'node:path';
 import { handler, mergeCheck } from '../src/index';
 import type { FakeRepository } from '../test/fakes/fakeBitbucket';
 import { BitbucketHttpError } from '../test/fakes/fakeBitbucket';
@@ -23,6 +23,9 @@ const MODULES = {
   settings: { moduleKey: 'countersign-settings', type: 'bitbucket:repoSettingsMenuPage' },
 } as const;
 
+/** Frames remembered at once; the oldest is forgotten first, and its page needs a reload. */
+const MAX_FRAMES = 1000;
+
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html; charset=utf-8', '.png': 'image/png' };
 
 class HttpError extends Error {
@@ -42,6 +45,9 @@ class HttpError extends Error {
 export class LocalHost {
   readonly forge = ForgeHost.create(manifestEntities());
   private server?: Server;
+  private origin = '';
+  /** The context of each app frame served, by frame token: as on Forge, the host decides where a frame runs, not the frame. */
+  private readonly frames = new Map<string, FrameContext>();
 
   constructor(private readonly options: LocalHostOptions) {
     if (!loadState(this.forge, options.statePath)) {
@@ -55,7 +61,8 @@ export class LocalHost {
     this.server = createServer((req, res) => void this.route(req, res));
     await new Promise<void>((resolve) => this.server!.listen(port, hostname, resolve));
     const address = this.server.address();
-    return `http://${hostname}:${typeof address === 'object' && address ? address.port : port}`;
+    this.origin = `http://${hostname}:${typeof address === 'object' && address ? address.port : port}`;
+    return this.origin;
   }
 
   async close(): Promise<void> {
@@ -68,6 +75,7 @@ export class LocalHost {
       const url = new URL(req.url ?? '/', 'http://local');
       const session = this.session(req);
       if (req.method === 'POST') {
+        this.verifyPost(req, session);
         const body = await readJson(req);
         const answer = await this.api(url.pathname, body, session, res);
         saveState(this.forge, this.options.statePath);
@@ -81,18 +89,32 @@ export class LocalHost {
     }
   }
 
-  private session(req: IncomingMessage): PageContext {
-    const cookies = Object.fromEntries((req.headers.cookie ?? '').split(/;\s*/).map((c) => c.split('=').map(decodeURIComponent) as [string, string]));
-    const accountId = this.forge.bitbucket.users.has(cookies.cs_user ?? '') ? cookies.cs_user! : DEMO.people.admin.accountId;
+  /** Who is signed in: the `cs_user` cookie, or the demo admin until someone is picked. */
+  private session(req: IncomingMessage): PageContext & { signedIn: boolean } {
+    const cookies = parseCookies(req.headers.cookie);
+    const signedIn = this.forge.bitbucket.users.has(cookies.cs_user ?? '');
+    const accountId = signedIn ? cookies.cs_user! : DEMO.people.admin.accountId;
     const theme: Theme = cookies.cs_theme === 'dark' ? 'dark' : 'light';
-    return { bitbucket: this.forge.bitbucket, accountId, theme };
+    return { bitbucket: this.forge.bitbucket, accountId, theme, signedIn };
   }
 
-  private page(url: URL, session: PageContext, res: ServerResponse): void {
+  /**
+   * Changes come only from this host's own pages: JSON, from this origin (so another site cannot post
+   * to 127.0.0.1 on a visitor's behalf), by a signed-in account (except picking who to act as).
+   */
+  private verifyPost(req: IncomingMessage, session: { signedIn: boolean }): void {
+    if (!(req.headers['content-type'] ?? '').startsWith('application/json')) throw new HttpError(415, 'Send JSON.');
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== this.origin) throw new HttpError(403, `Requests from ${origin} are not accepted.`);
+    if (!session.signedIn && req.url !== '/host/api/session') throw new HttpError(401, 'Pick who to act as first (reload the page).');
+  }
+
+  private page(url: URL, session: PageContext & { signedIn: boolean }, res: ServerResponse): void {
+    if (!session.signedIn) res.setHeader('set-cookie', cookie('cs_user', session.accountId));
     const parts = url.pathname.split('/').filter(Boolean);
     const html = (body: string) => send(res, 200, TYPES['.html']!, body);
     if (parts.length === 0) return html(indexPage(session));
-    if (parts[0] === 'host' && parts.length === 2) return this.file(res, join(this.options.root, 'host', 'client', parts[1]!));
+    if (parts[0] === 'host' && parts.length === 2) return this.file(res, join(this.options.root, 'host', 'client'), parts[1]!);
     if (parts[0] === 'apps' && parts[1]! in MODULES) return this.app(res, parts[1] as keyof typeof MODULES, parts[2], url.searchParams, session);
     const repo = this.repository(parts[0]!, parts[1]!);
     if (parts[2] === 'pull-requests' && parts.length === 4) {
@@ -106,9 +128,9 @@ export class LocalHost {
 
   private app(res: ServerResponse, app: keyof typeof MODULES, file: string | undefined, query: URLSearchParams, session: PageContext): void {
     const build = join(this.options.root, 'static', app, 'build');
-    if (file) return this.file(res, join(build, file));
+    if (file) return this.file(res, build, file);
     const pullRequest = query.get('pullRequest');
-    const context = {
+    const context: FrameContext = {
       accountId: session.accountId,
       workspaceId: query.get('workspace'),
       localId: `ari:cloud:ecosystem::extension/countersign/${MODULES[app].moduleKey}`,
@@ -123,11 +145,15 @@ export class LocalHost {
         ...(pullRequest ? { pullRequest: { id: Number(pullRequest) } } : {}),
       },
     };
-    send(res, 200, TYPES['.html']!, appFrame(readFileSync(join(build, 'index.html'), 'utf8'), { context, theme: session.theme }));
+    const token = randomBytes(16).toString('hex');
+    this.frames.set(token, context);
+    if (this.frames.size > MAX_FRAMES) this.frames.delete(this.frames.keys().next().value!);
+    send(res, 200, TYPES['.html']!, appFrame(readFileSync(join(build, 'index.html'), 'utf8'), { token, context, theme: session.theme }));
   }
 
-  private file(res: ServerResponse, path: string): void {
-    if (path.includes('..')) throw new HttpError(400, 'Bad path');
+  private file(res: ServerResponse, folder: string, name: string): void {
+    const path = resolve(folder, name);
+    if (!path.startsWith(resolve(folder) + sep)) throw new HttpError(400, 'Bad path');
     let content: Buffer;
     try {
       content = readFileSync(path);
@@ -145,10 +171,13 @@ export class LocalHost {
 
   private async api(path: string, body: any, session: PageContext, res: ServerResponse): Promise<unknown> {
     switch (path) {
-      case '/host/api/session':
-        if (body.accountId && this.forge.bitbucket.users.has(body.accountId)) res.setHeader('set-cookie', cookie('cs_user', body.accountId));
-        if (body.theme === 'light' || body.theme === 'dark') res.setHeader('set-cookie', cookie('cs_theme', body.theme));
+      case '/host/api/session': {
+        const cookies: string[] = [];
+        if (body.accountId && this.forge.bitbucket.users.has(body.accountId)) cookies.push(cookie('cs_user', body.accountId));
+        if (body.theme === 'light' || body.theme === 'dark') cookies.push(cookie('cs_theme', body.theme));
+        res.setHeader('set-cookie', cookies);
         return { ok: true };
+      }
       case '/host/api/invoke':
         return this.invoke(body, session.accountId);
       case '/host/api/product':
@@ -162,9 +191,11 @@ export class LocalHost {
     }
   }
 
-  /** The resolver call, as Forge makes it: the principal is the signed-in account, never the payload. */
-  private invoke(body: { functionKey: string; payload?: unknown; context: any }, accountId: string) {
-    const context = { ...body.context, accountId };
+  /** The resolver call, as Forge makes it: the principal is the signed-in account and the context the frame's, never what the frame sends. */
+  private invoke(body: { frame: string; functionKey: string; payload?: unknown }, accountId: string) {
+    const frame = this.frames.get(body.frame);
+    if (!frame) throw new HttpError(400, 'This app frame is not known to the host (it may have restarted); reload the page.');
+    const context = { ...frame, accountId };
     return this.forge.actAs(accountId, () => handler({ call: { functionKey: body.functionKey, payload: body.payload ?? {} }, context } as any, { principal: { accountId } } as any));
   }
 
@@ -212,6 +243,26 @@ export class LocalHost {
     const check = await mergeCheck(this.event(repo, pr.id, 'on-code-pushed'));
     return { hash, check };
   }
+}
+
+interface FrameContext {
+  accountId: string;
+  workspaceId: string | null;
+  [field: string]: unknown;
+}
+
+function parseCookies(header: string | undefined): Record<string, string> {
+  const cookies: Record<string, string> = {};
+  for (const part of (header ?? '').split(/;\s*/)) {
+    const at = part.indexOf('=');
+    if (at < 0) continue;
+    try {
+      cookies[part.slice(0, at)] = decodeURIComponent(part.slice(at + 1));
+    } catch {
+      // Another local app's cookie that is not URI-encoded: not ours, ignore it.
+    }
+  }
+  return cookies;
 }
 
 function cookie(name: string, value: string): string {

@@ -33,7 +33,7 @@
         case 'enableTheming':
           return enableTheming();
         case 'invoke':
-          return post('/host/api/invoke', { functionKey: payload.functionKey, payload: payload.payload, context: frame.context });
+          return post('/host/api/invoke', { frame: frame.token, functionKey: payload.functionKey, payload: payload.payload });
         case 'fetchProduct':
           if (payload.product !== 'bitbucket') throw new Error('The local host only answers Bitbucket requests');
           return post('/host/api/product', { restPath: payload.restPath, method: payload.fetchRequestInit.method, body: payload.fetchRequestInit.body });

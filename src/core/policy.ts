@@ -98,7 +98,7 @@ export function describeIssues(error: z.core.$ZodError): string {
 }
 
 /** zod/mini carries no locale, so the issues our schemas leave without a message are worded here. */
-function issueText(issue: z.core.$ZodIssue): string {
+export function issueText(issue: z.core.$ZodIssue): string {
   if (issue.message && issue.message !== 'Invalid input') return issue.message;
   switch (issue.code) {
     case 'unrecognized_keys':
@@ -107,9 +107,19 @@ function issueText(issue: z.core.$ZodIssue): string {
       return `expected ${issue.expected}`;
     case 'invalid_value':
       return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`;
+    case 'too_small':
+      return `must be ${issue.inclusive === false ? 'more than' : 'at least'} ${issue.minimum}${sizeUnit(issue.origin)}`;
+    case 'too_big':
+      return `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum}${sizeUnit(issue.origin)}`;
+    case 'invalid_format':
+      return 'is not in the expected format';
     default:
       return issue.message;
   }
+}
+
+function sizeUnit(origin: string): string {
+  return origin === 'string' ? ' characters' : origin === 'array' ? ' items' : '';
 }
 
 /** The hash covers the version and the rules, so every saved version has its own. */

@@ -1,4 +1,5 @@
-import { buildPolicy, hasIntactHash, parseRules, policyHash, rulesFor, RequestError } from '../../src/core';
+import * as z from 'zod/mini';
+import { BranchName, buildPolicy, describeIssues, hasIntactHash, parseRules, policyHash, PullRequestId, rulesFor, RequestError } from '../../src/core';
 import { aRule, PEOPLE } from '../fixtures/world';
 
 describe('policy', () => {
@@ -53,5 +54,19 @@ describe('policy', () => {
     const policy = await buildPolicy({ version: 1, rules: [aRule(), aRule({ branchPattern: '*' }), aRule({ branchPattern: 'release/*' })], savedAt: 'x', savedBy: PEOPLE.admin });
     expect(rulesFor(policy, 'main').map((r) => r.branchPattern)).toEqual(['main', '*']);
     expect(rulesFor(undefined, 'main')).toEqual([]);
+  });
+
+  describe('describeIssues', () => {
+    it('words every issue in English, also where a schema gives no message of its own', () => {
+      const schema = z.strictObject({ id: PullRequestId, branch: BranchName, tags: z.array(z.string()).check(z.maxLength(1)), name: z.string() });
+      const result = z.safeParse(schema, { id: 0, branch: '', tags: ['a', 'b'], name: 7, extra: true });
+      const text = describeIssues(result.error!);
+      expect(text).toContain('id: must be more than 0');
+      expect(text).toContain('branch: must be at least 1 characters');
+      expect(text).toContain('tags: must be at most 1 items');
+      expect(text).toContain('name: expected string');
+      expect(text).toContain('unknown field "extra"');
+      expect(text).not.toContain('Invalid input');
+    });
   });
 });

@@ -48,7 +48,7 @@ describe('signing in the card', () => {
     const key = await enrolDevice(PEOPLE.alice);
     // Bob's challenge, Alice's key and name: the statement names someone other than the caller.
     const signed = await signDecision(key, scopeFrom(await world.panel(PEOPLE.bob), PEOPLE.alice), 'approve', world.clock);
-    expect(await world.call('submitDecision', PEOPLE.bob, signed)).toMatchObject({ ok: false });
+    expect(await world.call('submitDecision', PEOPLE.bob, signed)).toMatchObject({ ok: false, code: 'WRONG_SIGNER' });
   });
 
   it.each([

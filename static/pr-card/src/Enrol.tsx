@@ -21,7 +21,11 @@ export function Enrol({ panel, onPanel, onDeviceKey }: { panel: CardPanel; onPan
       if (!result.ok) return setError(result);
       const { key } = result.data;
       const deviceKey = { keyId: key.keyId, label: key.label, privateKey, publicKey, createdAt: key.createdAt };
-      await saveDeviceKey(panel.me.accountId, deviceKey);
+      // A key enrolled but kept by no device could never sign; revoke it rather than leave it taking a slot.
+      await saveDeviceKey(panel.me.accountId, deviceKey).catch(async (e: Error) => {
+        await call('revokeKey', { keyId: key.keyId });
+        throw e;
+      });
       onDeviceKey(deviceKey);
       onPanel({ ...panel, me: { ...panel.me, keys: [...panel.me.keys, { ...key, revoked: false }] } });
     } catch (e) {

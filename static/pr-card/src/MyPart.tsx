@@ -57,38 +57,47 @@ function Sign({ panel, state, deviceKey, onPanel, onReload }: Omit<Props, 'onDev
   async function submit(decision: Decision) {
     setBusy(true);
     setError(undefined);
-    // A challenge is single use; after a signature (or once expired) a fresh one comes with fresh state.
-    let current = panel;
-    if (!current.challenge || Date.parse(current.challenge.expiresAt) <= Date.now() + 5_000) {
-      const fresh = await call<CardPanel>('getPanelState');
-      if (!fresh.ok) return fail(fresh);
-      current = fresh.data;
+    try {
+      // A challenge is single use; after a signature (or once expired) a fresh one comes with fresh state.
+      let current = panel;
+      if (!current.challenge || Date.parse(current.challenge.expiresAt) <= Date.now() + 5_000) {
+        const fresh = await call<CardPanel>('getPanelState');
+        if (!fresh.ok) return fail(fresh);
+        current = fresh.data;
+      }
+      // Never sign anything other than what the confirmation showed.
+      const changed =
+        current.pullRequest.headCommit !== pullRequest.headCommit ||
+        current.pullRequest.targetBranch !== pullRequest.targetBranch ||
+        current.policy?.hash !== panel.policy?.hash;
+      if (!current.challenge || !current.policy || changed) {
+        onPanel(current);
+        return fail({ code: 'STALE', message: 'The pull request or its policy changed while you were reading; check what is shown now and sign again.' });
+      }
+      const signed = await signDecision(
+        deviceKey,
+        {
+          workspace: current.workspace,
+          repository: current.repository,
+          pullRequest: current.pullRequest.id,
+          commit: current.pullRequest.headCommit,
+          targetBranch: current.pullRequest.targetBranch,
+          policy: current.policy.hash,
+          signer: current.me.accountId,
+          challenge: current.challenge.value,
+        },
+        decision,
+        new Date(),
+      );
+      const result = await call<{ verdict: Verdict }>('submitDecision', signed);
+      if (!result.ok) return fail(result);
+      setBusy(false);
+      setConfirming(undefined);
+      const mine = { decision, commit: signed.statement.commit, issuedAt: signed.statement.issuedAt, stale: false, problem: undefined };
+      onPanel({ ...current, verdict: result.data.verdict, me: { ...current.me, decision: mine }, challenge: null });
+    } catch (e) {
+      fail({ code: 'DEVICE', message: `This browser could not sign with the key on this device: ${(e as Error).message}` });
     }
-    if (!current.challenge || !current.policy || current.pullRequest.headCommit !== pullRequest.headCommit) {
-      onPanel(current);
-      return fail({ code: 'STALE', message: 'The pull request or its policy changed while you were reading; check the new head commit and sign again.' });
-    }
-    const signed = await signDecision(
-      deviceKey,
-      {
-        workspace: current.workspace,
-        repository: current.repository,
-        pullRequest: current.pullRequest.id,
-        commit: current.pullRequest.headCommit,
-        targetBranch: current.pullRequest.targetBranch,
-        policy: current.policy.hash,
-        signer: current.me.accountId,
-        challenge: current.challenge.value,
-      },
-      decision,
-      new Date(),
-    );
-    const result = await call<{ verdict: Verdict }>('submitDecision', signed);
-    if (!result.ok) return fail(result);
-    setBusy(false);
-    setConfirming(undefined);
-    const mine = { decision, commit: signed.statement.commit, issuedAt: signed.statement.issuedAt, stale: false, problem: undefined };
-    onPanel({ ...current, verdict: result.data.verdict, me: { ...current.me, decision: mine }, challenge: null });
   }
 
   function fail(e: { code: string; message: string }) {

@@ -6,7 +6,8 @@ import { Confirm, ErrorBanner, formatTime } from '../../shared/ui';
 type Key = SettingsState['keys'][number];
 
 /** Enrolled keys grouped by person, with their revocation state and a revoke action where the viewer may use it. */
-export function KeyList({ settings, names, onChanged }: { settings: SettingsState; names: Record<string, string>; onChanged: () => void }) {
+/** `onChanged` receives the fresh key list, so a revoke never reloads (and loses) a policy being edited. */
+export function KeyList({ settings, names, onChanged }: { settings: SettingsState; names: Record<string, string>; onChanged: (keys: Key[]) => void }) {
   const [revoking, setRevoking] = useState<Key>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ code: string; message: string }>();
@@ -17,10 +18,11 @@ export function KeyList({ settings, names, onChanged }: { settings: SettingsStat
   async function revoke(key: Key) {
     setBusy(true);
     const result = await call('revokeKey', { accountId: key.accountId, keyId: key.keyId });
+    const fresh = result.ok ? await call<SettingsState>('getSettings') : result;
     setBusy(false);
     setRevoking(undefined);
-    if (!result.ok) return setError(result);
-    onChanged();
+    if (!fresh.ok) return setError(fresh);
+    onChanged(fresh.data.keys);
   }
 
   return (

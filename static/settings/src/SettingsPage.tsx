@@ -46,7 +46,7 @@ export function SettingsPage() {
       ) : (
         <PolicyView settings={settings} names={names} />
       )}
-      <KeyList settings={settings} names={names} onChanged={reload} />
+      <KeyList settings={settings} names={names} onChanged={(keys) => setData({ ...settings, keys })} />
     </main>
   );
 }

@@ -1,4 +1,4 @@
-import { describeIssues, PolicyRules, type Rule, type RuleInput } from '../../../src/core/policy';
+import { describeIssues, issueText, PolicyRules, type Rule, type RuleInput } from '../../../src/core/policy';
 
 /** Field errors keyed by their path in the rules ("0.requirements.1.count"); "" holds errors about the whole list. */
 export type FieldErrors = Record<string, string>;
@@ -12,7 +12,7 @@ export function validateDraft(draft: RuleInput[]): Validation {
   const errors: FieldErrors = {};
   for (const issue of parsed.error.issues) {
     const path = issue.path.join('.');
-    errors[path] ??= issue.message;
+    errors[path] ??= issueText(issue);
   }
   return { ok: false, errors, summary: describeIssues(parsed.error) };
 }
