@@ -1,4 +1,4 @@
-import { createStore, del, get, set, type UseStore } from 'idb-keyval';
+import { createStore, get, set, type UseStore } from 'idb-keyval';
 
 /**
  * A signing key that lives on this device: the private half is a WebCrypto key made with
@@ -25,10 +25,6 @@ export function loadDeviceKey(accountId: string): Promise<DeviceKey | undefined>
 
 export async function saveDeviceKey(accountId: string, key: DeviceKey): Promise<void> {
   await set(accountId, key, keyStore());
-}
-
-export async function forgetDeviceKey(accountId: string): Promise<void> {
-  await del(accountId, keyStore());
 }
 
 export async function generateKeyPair(): Promise<{ privateKey: CryptoKey; publicKey: DeviceKey['publicKey'] }> {
