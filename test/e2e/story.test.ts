@@ -19,6 +19,7 @@ describe('a pull request gated by Countersign, in a real browser', () => {
     await lb.setTheme('dark');
     await lb.page.reload();
     await ready(lb.card());
+    expect(await cardTheme()).toEqual({ colorMode: 'dark', surface: '#1d2125' });
     await lb.screenshotCard(`card-${name}-dark`);
     await lb.setTheme('light');
     await lb.page.reload();
@@ -30,6 +31,15 @@ describe('a pull request gated by Countersign, in a real browser', () => {
     const dialog = card.getByRole('dialog');
     await dialog.getByRole('button', { name: `Sign ${decision}` }).click();
     await card.getByTestId('my-decision').waitFor();
+  }
+
+  /** The colour mode the host set on the card's frame, and the surface token the card paints with. */
+  async function cardTheme() {
+    const frame = lb.page.frames().find((f) => f.url().includes('/apps/pr-card/'))!;
+    return frame.evaluate(() => ({
+      colorMode: document.documentElement.getAttribute('data-color-mode'),
+      surface: getComputedStyle(document.documentElement).getPropertyValue('--ds-surface').trim(),
+    }));
   }
 
   /** What the card keeps in the browser's IndexedDB for this account, read from inside the card's frame. */
@@ -143,11 +153,24 @@ describe('a pull request gated by Countersign, in a real browser', () => {
     expect(merge.message).toContain('Maintainers 1 of 2 signed');
   });
 
-  it('has reviewer B sign; the merge checks pass', async () => {
+  it('has reviewer B enrol and sign with the keyboard alone; the merge checks pass', async () => {
     await lb.actAs('sam');
     const card = await lb.openPullRequest();
-    await card.getByRole('button', { name: 'Enrol this device' }).click();
-    await signAs(card, 'approval');
+    const keyboard = lb.page.keyboard;
+    await card.getByLabel('Device label').focus();
+    await keyboard.press('Enter');
+    await card.getByRole('button', { name: 'Sign approval' }).focus();
+    await keyboard.press('Enter');
+    const dialog = card.getByRole('dialog');
+    await dialog.waitFor();
+    await keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await card.getByRole('button', { name: 'Sign approval' }).focus();
+    await keyboard.press('Enter');
+    await keyboard.press('Tab'); // the confirmation takes focus; its first control is the confirm button
+    expect(await dialog.getByRole('button', { name: 'Sign approval' }).evaluate((button) => button === document.activeElement)).toBe(true);
+    await keyboard.press('Enter');
+    await card.getByTestId('my-decision').waitFor();
     expect(await maintainers(card)).toContain('2 of 2');
     expect(await card.getByTestId('verdict').innerText()).toContain('Quorum met');
     await shootCardBothThemes('quorum-met', (c) => c.getByTestId('my-decision').waitFor());

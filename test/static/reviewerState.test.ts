@@ -46,16 +46,16 @@ describe('reviewerState', () => {
 
   it('offers signing, with the current decision on the head commit', () => {
     const decision = { decision: 'approve', commit: HEAD, issuedAt: '2026-11-22T10:00:00.000Z', stale: false };
-    expect(reviewerState(aPanel({ decision }), deviceKey)).toEqual({ kind: 'can-sign', label: 'Laptop', current: decision });
+    expect(reviewerState(aPanel({ decision }), deviceKey)).toEqual({ kind: 'can-sign', key: deviceKey, label: 'Laptop', current: decision });
   });
 
   it('offers signing again when the earlier signature is stale, and does not call it current', () => {
     const decision = { decision: 'approve', commit: OLD, issuedAt: '2026-11-22T10:00:00.000Z', stale: true };
-    expect(reviewerState(aPanel({ decision }), deviceKey)).toEqual({ kind: 'can-sign', label: 'Laptop', stale: decision });
+    expect(reviewerState(aPanel({ decision }), deviceKey)).toEqual({ kind: 'can-sign', key: deviceKey, label: 'Laptop', stale: decision });
   });
 
   it('does not present a signature with a problem as the current decision', () => {
     const decision = { decision: 'approve', commit: HEAD, issuedAt: '2026-11-22T10:00:00.000Z', stale: false, problem: 'revoked-key' };
-    expect(reviewerState(aPanel({ decision }), deviceKey)).toEqual({ kind: 'can-sign', label: 'Laptop' });
+    expect(reviewerState(aPanel({ decision }), deviceKey)).toEqual({ kind: 'can-sign', key: deviceKey, label: 'Laptop' });
   });
 });

@@ -34,7 +34,6 @@ export function Card() {
       <MyPart
         panel={panel}
         state={reviewerState(panel, key)}
-        deviceKey={key}
         onPanel={setData}
         onDeviceKey={setDeviceKey}
         onReload={reload}

@@ -11,7 +11,6 @@ import type { CardPanel, ReviewerState } from './reviewerState';
 interface Props {
   panel: CardPanel;
   state: ReviewerState;
-  deviceKey: DeviceKey | undefined;
   onPanel: (panel: CardPanel) => void;
   onDeviceKey: (key: DeviceKey) => void;
   onReload: () => void;
@@ -25,7 +24,7 @@ const NOTHING_TO_SIGN: Partial<Record<ReviewerState['kind'], string>> = {
 };
 
 /** The viewer's part: why they cannot sign, or enrolment, or the sign buttons with their current standing. */
-export function MyPart({ panel, state, deviceKey, onPanel, onDeviceKey, onReload }: Props) {
+export function MyPart({ panel, state, onPanel, onDeviceKey, onReload }: Props) {
   const note = NOTHING_TO_SIGN[state.kind];
   return (
     <section aria-labelledby="my-part" className="stack card">
@@ -41,14 +40,12 @@ export function MyPart({ panel, state, deviceKey, onPanel, onDeviceKey, onReload
           <Enrol panel={panel} onPanel={onPanel} onDeviceKey={onDeviceKey} />
         </>
       )}
-      {state.kind === 'can-sign' && deviceKey && (
-        <Sign panel={panel} state={state} deviceKey={deviceKey} onPanel={onPanel} onReload={onReload} />
-      )}
+      {state.kind === 'can-sign' && <Sign panel={panel} state={state} onPanel={onPanel} onReload={onReload} />}
     </section>
   );
 }
 
-function Sign({ panel, state, deviceKey, onPanel, onReload }: Omit<Props, 'onDeviceKey' | 'state'> & { state: Extract<ReviewerState, { kind: 'can-sign' }>; deviceKey: DeviceKey }) {
+function Sign({ panel, state, onPanel, onReload }: Omit<Props, 'onDeviceKey' | 'state'> & { state: Extract<ReviewerState, { kind: 'can-sign' }> }) {
   const [confirming, setConfirming] = useState<Decision>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ code: string; message: string }>();
@@ -75,7 +72,7 @@ function Sign({ panel, state, deviceKey, onPanel, onReload }: Omit<Props, 'onDev
         return fail({ code: 'STALE', message: 'The pull request or its policy changed while you were reading; check what is shown now and sign again.' });
       }
       const signed = await signDecision(
-        deviceKey,
+        state.key,
         {
           workspace: current.workspace,
           repository: current.repository,

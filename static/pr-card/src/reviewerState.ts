@@ -15,7 +15,7 @@ export type ReviewerState =
   | { kind: 'not-eligible' }
   | { kind: 'no-key' }
   | { kind: 'key-revoked'; label: string }
-  | { kind: 'can-sign'; label: string; current?: MyDecision; stale?: MyDecision };
+  | { kind: 'can-sign'; key: DeviceKey; label: string; current?: MyDecision; stale?: MyDecision };
 
 export function reviewerState(panel: CardPanel, deviceKey: DeviceKey | undefined): ReviewerState {
   if (panel.pullRequest.state !== 'OPEN') return { kind: 'closed', state: panel.pullRequest.state };
@@ -36,6 +36,7 @@ export function reviewerState(panel: CardPanel, deviceKey: DeviceKey | undefined
   const mine = panel.me.decision;
   return {
     kind: 'can-sign',
+    key: deviceKey,
     label: enrolled.label,
     ...(mine && !mine.stale && !mine.problem ? { current: mine } : {}),
     ...(mine?.stale ? { stale: mine } : {}),
