@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FakeBitbucket } from '../test/fakes/fakeBitbucket';
+import type { FakeBitbucket } from '../dev/fakeBitbucket';
 
 /** The demo workspace a first start is seeded with: one repository, its people, and two open pull requests. */
 export const DEMO = {

@@ -1,4 +1,4 @@
-import type { FakeBitbucket, FakePullRequest, FakeRepository } from '../test/fakes/fakeBitbucket';
+import type { FakeBitbucket, FakePullRequest, FakeRepository } from '../dev/fakeBitbucket';
 
 export type Theme = 'light' | 'dark';
 

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { BitbucketState } from '../test/fakes/fakeBitbucket';
-import type { KvsState } from '../test/fakes/fakeKvs';
-import type { ForgeHost } from '../test/fakes/forgeHost';
+import type { BitbucketState } from '../dev/fakeBitbucket';
+import type { KvsState } from '../dev/fakeKvs';
+import type { ForgeHost } from '../dev/forgeHost';
 
 interface HostState {
   version: 1;

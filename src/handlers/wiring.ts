@@ -4,8 +4,11 @@ import { KvsStore } from '../adapters/kvsStore';
 import type { Deps } from '../ports';
 import { boundedVerifiedCache } from './verifiedCache';
 
-/** The one place where the real adapters are put together. */
-export function productionDeps(): Deps {
+/**
+ * The one place where the real adapters are put together. The Forge entry points use it as it is;
+ * the local host and the tests use it too, changing only the clock or the token source.
+ */
+export function productionDeps(overrides: Partial<Pick<Deps, 'now' | 'randomToken'>> = {}): Deps {
   const store = new KvsStore();
   return {
     gate: store,
@@ -15,5 +18,6 @@ export function productionDeps(): Deps {
     now: () => new Date(),
     randomToken: () => randomToken(),
     verified: boundedVerifiedCache(),
+    ...overrides,
   };
 }

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { PublicJwk, verifyP1363 } from '../../src/core';
 
 // Wycheproof ECDSA P-256 / SHA-256 vectors in IEEE P1363 form (C2SP/wycheproof, Apache-2.0),
-// shipped in ../shared/vectors/wycheproof/.
-const file = join(__dirname, '../../../shared/vectors/wycheproof/ecdsa_secp256r1_sha256_p1363_test.json');
+// vendored in vendor/wycheproof/.
+const file = join(__dirname, '../../vendor/wycheproof/ecdsa_secp256r1_sha256_p1363_test.json');
 const suite = JSON.parse(readFileSync(file, 'utf8')) as {
   numberOfTests: number;
   testGroups: { publicKeyJwk?: Record<string, string>; publicKey: { uncompressed: string }; tests: { tcId: number; comment: string; msg: string; sig: string; result: 'valid' | 'invalid' | 'acceptable' }[] }[];

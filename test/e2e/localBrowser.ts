@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
@@ -6,6 +6,20 @@ import { DEMO } from '../../host/demo';
 import { LocalHost } from '../../host/localHost';
 
 export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/**
+ * Where screenshots go: an ignored folder while testing, so a test run never rewrites tracked files;
+ * `npm run screenshots` points it at docs/screenshots/, the README's pictures.
+ */
+export const SCREENSHOT_DIR = process.env.COUNTERSIGN_SCREENSHOTS ?? join(__dirname, '../../.local/screenshots');
+
+/** Debian's Chromium, or CHROMIUM_PATH; refuses at once, with the fix, when it is not there. */
+export function chromiumPath(path = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'): string {
+  if (!existsSync(path)) {
+    throw new Error(`The browser tests need Chromium at ${path}: install it with "sudo apt-get install -y chromium" (or set CHROMIUM_PATH).`);
+  }
+  return path;
+}
 
 export type DemoPerson = keyof typeof DEMO.people;
 
@@ -18,8 +32,10 @@ export class LocalBrowser {
   url!: string;
 
   async start(): Promise<void> {
+    const executablePath = chromiumPath();
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
     this.url = await this.host.listen(0);
-    this.browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+    this.browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS });
     this.page = await this.browser.newPage({ viewport: { width: 1280, height: 900 } });
   }
 
@@ -67,11 +83,11 @@ export class LocalBrowser {
 
   async screenshotCard(name: string): Promise<void> {
     await this.page.waitForTimeout(250); // the host resizes the frame to its content every 150 ms
-    await this.page.locator('.app-card').screenshot({ path: join(__dirname, 'screenshots', `${name}.png`) });
+    await this.page.locator('.app-card').screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`) });
   }
 
   async screenshotPage(name: string): Promise<void> {
     await this.page.waitForTimeout(250);
-    await this.page.screenshot({ path: join(__dirname, 'screenshots', `${name}.png`), fullPage: true });
+    await this.page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true });
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The end-to-end story in Debian's Chromium, clicking only what a person would: the real apps in the
  * local Bitbucket host, the real resolvers and merge check behind them. Screenshots of each state go
- * to test/e2e/screenshots/.
+ * to SCREENSHOT_DIR (ignored; `npm run screenshots` writes the README's copies in docs/screenshots/).
  */
 import type { FrameLocator } from 'playwright-core';
 import { DEMO } from '../../host/demo';

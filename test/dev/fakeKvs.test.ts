@@ -1,5 +1,5 @@
 import { kvs } from '@forge/kvs';
-import { ForgeHost } from './forgeHost';
+import { ForgeHost } from '../../dev/forgeHost';
 
 /** The fake must refuse what the real KVS refuses, or limit bugs would only show in production. */
 describe('the KVS fake, through the real @forge/kvs client', () => {
