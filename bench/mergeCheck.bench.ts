@@ -29,7 +29,7 @@ async function measure(approvals: number, excludeCommitAuthors: boolean): Promis
   try {
     const members = Array.from({ length: approvals }, (_, i) => `557058:bench-${i}`);
     members.forEach((accountId, i) =>
-      world.host.bitbucket.addUser({ accountId, displayName: `Reviewer ${i}`, uuid: `{00000000-0000-4000-8000-${String(i).padStart(12, '0')}}` }),
+      world.addReviewer(accountId, `Reviewer ${i}`),
     );
     world.pr.reviewers.push(...members);
     await world.savePolicy([aRule({ excludeCommitAuthors, requirements: [{ group: 'Reviewers', members, count: approvals }] })]);

@@ -118,6 +118,8 @@ export class FakeBitbucket {
     }
     if (parts[1] !== 'repositories' || parts.length < 4) throw new BitbucketHttpError(404, 'Resource not found');
     const repo = this.findRepository(parts[2]!, parts[3]!);
+    // Repositories here are private: a user without access is refused, as Bitbucket refuses them.
+    if (caller && !repo.permissions[caller]) throw new BitbucketHttpError(403, 'You do not have access to this repository.');
     const rest = parts.slice(4);
 
     if (method === 'GET' && rest[0] === 'pullrequests' && rest.length === 2) {

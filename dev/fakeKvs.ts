@@ -128,6 +128,11 @@ export class FakeKvs {
     item.value = mutate(structuredClone(item.value));
   }
 
+  /** Direct delete that bypasses the API, for tests of lost records. */
+  drop(key: string, entityName?: string): void {
+    if (!(entityName ? this.entity(entityName) : this.plain).delete(key)) throw new Error(`drop: no value at ${key}`);
+  }
+
   private entity(name: string): Map<string, Item> {
     if (!this.schemas[name]) throw new KvsHttpError(400, 'ENTITY_NOT_FOUND', `Entity ${name} is not declared in the manifest`);
     let map = this.entities.get(name);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
+import { bareUuid } from '../src/core';
 import { handler, mergeCheck } from '../src/index';
 import type { FakeRepository } from '../dev/fakeBitbucket';
 import { BitbucketHttpError } from '../dev/fakeBitbucket';
@@ -196,7 +197,7 @@ export class LocalHost {
     const frame = this.frames.get(body.frame);
     if (!frame) throw new HttpError(400, 'This app frame is not known to the host (it may have restarted); reload the page.');
     const context = { ...frame, accountId };
-    return this.forge.actAs(accountId, () => handler({ call: { functionKey: body.functionKey, payload: body.payload ?? {} }, context } as any, { principal: { accountId } } as any));
+    return this.forge.actAs(accountId, () => handler({ call: { functionKey: body.functionKey, payload: body.payload ?? {} }, context } as any, { principal: { accountId }, installContext: `ari:cloud:bitbucket::workspace/${bareUuid(DEMO.workspace.uuid)}` } as any));
   }
 
   /** `requestBitbucket` from the app's frame: answered by the fake Bitbucket as the signed-in user. */

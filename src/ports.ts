@@ -14,9 +14,11 @@ export interface GateState {
 export interface GateStore {
   loadGate(repository: string, pullRequest: number, options?: { key?: { accountId: string; keyId: string } }): Promise<GateState>;
   loadPolicy(repository: string): Promise<Policy | undefined>;
+  /** A saved policy version, current or not; undefined if that version was never saved. */
+  loadPolicyVersion(repository: string, version: number): Promise<Policy | undefined>;
   /** Adds or replaces the signer's approval without losing anyone else's, however many sign at once. */
   recordApproval(repository: string, pullRequest: number, approval: StoredApproval): Promise<void>;
-  /** Saves a new policy version; throws CONFLICT if someone else saved since `expectedVersion`. */
+  /** Saves a new policy version and keeps it for good; throws CONFLICT if someone else saved since `expectedVersion`. */
   savePolicy(repository: string, policy: Policy, expectedVersion: number): Promise<void>;
 }
 
@@ -44,8 +46,11 @@ export interface ChallengeStore {
 export type RepositoryPermission = 'admin' | 'write' | 'read' | 'none';
 export type BuildState = 'INPROGRESS' | 'SUCCESSFUL' | 'FAILED';
 
+/** Whose rights a Bitbucket read uses: the app's (merge check), or the calling user's (anything a user asked for). */
+export type Actor = 'app' | 'user';
+
 export interface BitbucketPort {
-  getPullRequest(workspace: string, repository: string, pullRequest: number): Promise<PullRequestFacts>;
+  getPullRequest(workspace: string, repository: string, pullRequest: number, as: Actor): Promise<PullRequestFacts>;
   /** The calling user's permission on the repository, asked of Bitbucket as that user. */
   getMyPermission(workspace: string, repository: string): Promise<RepositoryPermission>;
   postBuildStatus(

@@ -1,6 +1,6 @@
 import { asApp, asUser, NeedsAuthenticationError, route, routeFromAbsolute, type RequestProductMethod } from '@forge/api';
 import { RequestError, type PullRequestFacts } from '../core';
-import type { BitbucketPort, BuildState, RepositoryPermission } from '../ports';
+import type { Actor, BitbucketPort, BuildState, RepositoryPermission } from '../ports';
 
 const COMMITS_PAGE = 100;
 const BUILD_STATUS_KEY = 'countersign';
@@ -24,10 +24,14 @@ interface CommitsPage {
 }
 
 
-/** Bitbucket Cloud REST through `@forge/api`: reads as the app, permission checks as the calling user. */
+/**
+ * Bitbucket Cloud REST through `@forge/api`. Pull requests are read as the user who asked (so nobody
+ * sees or signs what Bitbucket would not show them) or as the app for the merge check; permission
+ * checks are always made as the calling user.
+ */
 export class BitbucketRest implements BitbucketPort {
-  async getPullRequest(workspace: string, repository: string, pullRequest: number): Promise<PullRequestFacts> {
-    const app = asApp().requestBitbucket;
+  async getPullRequest(workspace: string, repository: string, pullRequest: number, as: Actor): Promise<PullRequestFacts> {
+    const app = as === 'user' ? asUser().requestBitbucket : asApp().requestBitbucket;
     const base = route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}`;
     // The pull request carries only an abbreviated head hash; its commit list (newest first) gives the
     // full one. Both are read at once so the answer costs one round trip.

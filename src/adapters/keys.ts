@@ -6,6 +6,8 @@ export const CHALLENGE_ENTITY = 'challenge';
 
 export const storageKeys = {
   policy: (repository: string) => `policy:${bareUuid(repository)}`,
+  /** Every saved version, kept for good: statements name the version they were made under. */
+  policyVersion: (repository: string, version: number) => `policyversion:${bareUuid(repository)}:${version}`,
   approvals: (repository: string, pullRequest: number) => `approvals:${bareUuid(repository)}:${pullRequest}`,
   revocations: () => 'revocations',
   key: (accountId: string, keyId: string) => `key:${accountId}:${keyId}`,

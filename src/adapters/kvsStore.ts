@@ -14,6 +14,8 @@ type RevocationsDocument = Revocation[];
 
 const MAX_WRITE_ATTEMPTS = 40;
 const QUERY_PAGE = 20;
+/** Keys in one KVS batch read. */
+const BATCH = 25;
 
 /** Countersign's storage on Forge KVS. The only module that knows how things are laid out in KVS. */
 export class KvsStore implements GateStore, KeyStore, ChallengeStore {
@@ -23,11 +25,14 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     options: { key?: { accountId: string; keyId: string } } = {},
   ): Promise<GateState> {
     const policyKey = storageKeys.policy(repository);
+    // Version 1 exists for good once a policy was ever saved: with it, a lost current record fails closed.
+    const firstPolicyKey = storageKeys.policyVersion(repository, 1);
     const approvalsKey = storageKeys.approvals(repository, pullRequest);
     const revocationsKey = storageKeys.revocations();
     const keyKey = options.key && storageKeys.key(options.key.accountId, options.key.keyId);
     const items = [
       { key: policyKey, entityName: DOCUMENT_ENTITY },
+      { key: firstPolicyKey, entityName: DOCUMENT_ENTITY },
       { key: approvalsKey, entityName: DOCUMENT_ENTITY },
       { key: revocationsKey, entityName: DOCUMENT_ENTITY },
       ...(keyKey ? [{ key: keyKey }] : []),
@@ -38,6 +43,12 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     const found = (key: string) => successfulKeys.find((s) => s.key === key)?.value;
 
     const policyDoc = found(policyKey) as VersionedDocument<unknown> | undefined;
+    if (!policyDoc && found(firstPolicyKey)) {
+      throw new RequestError(
+        'STORAGE_ERROR',
+        "This repository's policy record is missing although a policy was saved before, so nothing can be approved; a repository admin should open Countersign settings and save the policy again.",
+      );
+    }
     const approvalsDoc = found(approvalsKey) as VersionedDocument<ApprovalsDocument> | undefined;
     const revocationsDoc = found(revocationsKey) as VersionedDocument<RevocationsDocument> | undefined;
     return {
@@ -48,24 +59,53 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     };
   }
 
+  /** The current policy; should its record be lost, the newest kept version, so an admin can save it again. */
   async loadPolicy(repository: string): Promise<Policy | undefined> {
     const doc = await readDocument<unknown>(storageKeys.policy(repository));
-    return doc ? toPolicy(doc.document) : undefined;
+    if (doc) return toPolicy(doc.document);
+    // Kept versions are numbered 1, 2, 3, … without gaps; read them a batch at a time to the last one.
+    let newest: unknown;
+    for (let first = 1; ; first += BATCH) {
+      const items = Array.from({ length: BATCH }, (_, i) => ({ key: storageKeys.policyVersion(repository, first + i), entityName: DOCUMENT_ENTITY }));
+      const { successfulKeys } = await storage(() => kvs.batchGet<VersionedDocument<unknown>>(items));
+      const found = items.map((item) => successfulKeys.find((s) => s.key === item.key)?.value).filter((v) => v !== undefined);
+      newest = found.at(-1)?.document ?? newest;
+      if (found.length < BATCH) return newest === undefined ? undefined : toPolicy(newest);
+    }
   }
 
   async recordApproval(repository: string, pullRequest: number, approval: StoredApproval): Promise<void> {
     const signer = approval.statement.signer;
-    await updateDocument<ApprovalsDocument>(storageKeys.approvals(repository, pullRequest), (current) => {
-      const stored = current?.[signer];
-      // Two submissions by one signer can race; the later statement is their position, whichever lands last.
-      if (stored && stored.statement.issuedAt > approval.statement.issuedAt) return current!;
-      return { ...current, [signer]: approval };
-    });
+    // The server's order decides: whichever statement is written last is the signer's position, never
+    // the time a device wrote into it. `seq` records that order (the document's version at the write).
+    await updateDocument<ApprovalsDocument>(storageKeys.approvals(repository, pullRequest), (current, version) => ({
+      ...current,
+      [signer]: { ...approval, seq: version + 1 },
+    }));
   }
 
+  async loadPolicyVersion(repository: string, version: number): Promise<Policy | undefined> {
+    const doc = await readDocument<unknown>(storageKeys.policyVersion(repository, version));
+    return doc ? toPolicy(doc.document) : undefined;
+  }
+
+  /**
+   * The current record and the immutable copy of this version, in one transaction: both or neither.
+   * The copy may be written only once, which is the compare-and-set: of two admins saving on one base
+   * version, one wins; and a lost current record is simply written again by the next save.
+   */
   async savePolicy(repository: string, policy: Policy, expectedVersion: number): Promise<void> {
-    const written = await writeDocument(storageKeys.policy(repository), expectedVersion, policy);
-    if (!written) {
+    if (policy.version !== expectedVersion + 1) throw new RequestError('CONFLICT', 'A policy must be saved as the version after the one it was edited from.');
+    const document: VersionedDocument<Policy> = { version: policy.version, document: policy };
+    const neverWritten = new Filter<VersionedDocument<Policy>>().and('version', FilterConditions.notExists());
+    try {
+      await kvs
+        .transact()
+        .set(storageKeys.policy(repository), document, { entityName: DOCUMENT_ENTITY })
+        .set(storageKeys.policyVersion(repository, policy.version), document, { entityName: DOCUMENT_ENTITY, conditions: neverWritten })
+        .execute();
+    } catch (error) {
+      if (!isConflict(error)) throw toStorageError(error);
       throw new RequestError('CONFLICT', 'Someone else saved this policy while you were editing it; reload to see their version, then save again.');
     }
   }
@@ -187,10 +227,11 @@ async function writeDocument<T>(key: string, expectedVersion: number, document: 
 }
 
 /** Read, change, compare-and-set; on a lost race, read again. Concurrent writers never overwrite each other. */
-async function updateDocument<T>(key: string, change: (current: T | undefined) => T): Promise<void> {
+async function updateDocument<T>(key: string, change: (current: T | undefined, version: number) => T): Promise<void> {
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const current = await readDocument<T>(key);
-    if (await writeDocument(key, current?.version ?? 0, change(current?.document))) return;
+    const version = current?.version ?? 0;
+    if (await writeDocument(key, version, change(current?.document, version))) return;
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
   }
   throw new RequestError('CONFLICT', 'Too many people are saving at the same moment; try again in a few seconds.');

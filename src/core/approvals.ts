@@ -13,6 +13,8 @@ export interface CheckedApproval {
   targetBranch: string;
   policy: string;
   issuedAt: string;
+  /** Server order of acceptance: of one signer's statements, the highest is in force. */
+  seq: number;
   problem?: ApprovalProblem;
 }
 
@@ -68,6 +70,7 @@ function toEntry(approval: StoredApproval, scope: ApprovalScope): Entry {
     targetBranch: statement.targetBranch,
     policy: statement.policy,
     issuedAt: statement.issuedAt,
+    seq: approval.seq ?? 0,
   };
   const inScope =
     statement.workspace === scope.workspace && statement.repository === scope.repository && statement.pullRequest === scope.pullRequest;

@@ -83,7 +83,7 @@ function latestPerSigner(approvals: CheckedApproval[]): Map<string, CheckedAppro
 }
 
 function isLater(a: CheckedApproval, b: CheckedApproval): boolean {
-  if (a.issuedAt !== b.issuedAt) return a.issuedAt > b.issuedAt;
+  if (a.seq !== b.seq) return a.seq > b.seq;
   // Ties are broken on the whole entry so that input order never changes the verdict; an entry
   // with a problem wins a tie, so a doubtful duplicate can never hide behind a sound one.
   return tieKey(a) > tieKey(b);

@@ -43,6 +43,8 @@ export const StoredApproval = z.strictObject({
   ...SignedStatement.shape,
   publicKey: PublicJwk,
   receivedAt: UtcTimestamp,
+  /** The order in which the server accepted statements; absent on records written before it was kept. */
+  seq: z.optional(z.int().check(z.nonnegative())),
 });
 export type StoredApproval = z.infer<typeof StoredApproval>;
 

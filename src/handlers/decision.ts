@@ -20,7 +20,7 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
   const signed = parsePayload(SignedStatement, payload);
 
   const [pr, gate] = await Promise.all([
-    deps.bitbucket.getPullRequest(caller.workspace, caller.repository, pullRequest),
+    deps.bitbucket.getPullRequest(caller.workspace, caller.repository, pullRequest, 'user'),
     deps.gate.loadGate(caller.repository, pullRequest, { key: { accountId: caller.accountId, keyId: signed.statement.keyId } }),
   ]);
   const now = deps.now();

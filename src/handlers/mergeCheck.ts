@@ -27,7 +27,7 @@ export async function checkMerge(deps: Deps, event: unknown): Promise<MergeCheck
     if (!parsed.success) return { success: false, message: 'Countersign: the merge check event was not understood, so merging is blocked.' };
     const { workspace, repository, pullrequest, trigger } = parsed.data;
     const [pr, gate] = await Promise.all([
-      deps.bitbucket.getPullRequest(workspace.uuid, repository.uuid, pullrequest.id),
+      deps.bitbucket.getPullRequest(workspace.uuid, repository.uuid, pullrequest.id, 'app'),
       deps.gate.loadGate(repository.uuid, pullrequest.id),
     ]);
     const { verdict } = await judge(pr, gate, deps.verified);

@@ -20,11 +20,12 @@ export async function getPanelState(deps: Deps, context: unknown) {
   const record: ChallengeRecord = { accountId: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, expiresAt, consumed: false };
 
   const [pr, gate, myKeys] = await Promise.all([
-    deps.bitbucket.getPullRequest(caller.workspace, caller.repository, pullRequest),
+    deps.bitbucket.getPullRequest(caller.workspace, caller.repository, pullRequest, 'user'),
     deps.gate.loadGate(caller.repository, pullRequest),
     deps.keys.listKeys(caller.accountId),
-    deps.challenges.issueChallenge(challenge, record, CHALLENGE_RETENTION_SECONDS),
   ]);
+  // Only once Bitbucket has shown this user the pull request: a refused read leaves nothing behind.
+  await deps.challenges.issueChallenge(challenge, record, CHALLENGE_RETENTION_SECONDS);
   const { verdict, approvals } = await judge(pr, gate, deps.verified);
   const mine = approvals.find((a) => a.signer === caller.accountId);
 

@@ -5,17 +5,27 @@ import { AccountId, BitbucketUuid, describeIssues, RequestError } from '../core'
 export const PositiveIdFromText = z.pipe(z.coerce.number(), z.int().check(z.positive()));
 
 /**
- * Who is calling and where, taken only from the context Forge authenticated: the account from
- * `context.accountId`, the repository and pull request from the module's extension context.
+ * Forge authenticates `accountId` and `installContext` (`ari:cloud:bitbucket::workspace/<uuid>`);
+ * `workspaceId` and `extension.*` come from the browser. The workspace is taken from the installation;
+ * the repository and pull request are only a request, which handlers check as the user.
  */
 const ResolverContext = z.object({
   accountId: AccountId,
-  workspaceId: BitbucketUuid,
+  installContext: z.string(),
+  workspaceId: z.optional(z.string()),
   extension: z.looseObject({
     repository: z.looseObject({ uuid: BitbucketUuid }),
     pullRequest: z.optional(z.looseObject({ id: PositiveIdFromText })),
   }),
 });
+
+const INSTALL_CONTEXT = /^ari:cloud:bitbucket::workspace\/\{?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\}?$/;
+
+/** The workspace this installation belongs to, as a braced Bitbucket UUID. */
+export function workspaceOfInstallation(installContext: string): string | undefined {
+  const match = INSTALL_CONTEXT.exec(installContext);
+  return match ? `{${match[1]}}` : undefined;
+}
 
 export interface Caller {
   accountId: string;
@@ -29,8 +39,15 @@ export function callerOf(context: unknown): Caller {
   if (!parsed.success) {
     throw new RequestError('NOT_AUTHENTICATED', 'Countersign could not tell who you are or which repository this is; reload the page.');
   }
-  const { accountId, workspaceId, extension } = parsed.data;
-  return { accountId, workspace: workspaceId, repository: extension.repository.uuid, pullRequest: extension.pullRequest?.id };
+  const { accountId, installContext, workspaceId, extension } = parsed.data;
+  const workspace = workspaceOfInstallation(installContext);
+  if (!workspace) {
+    throw new RequestError('NOT_AUTHENTICATED', 'Countersign is not installed in a Bitbucket workspace it recognises; reinstall the app.');
+  }
+  if (workspaceId !== undefined && workspaceId !== workspace) {
+    throw new RequestError('FORBIDDEN', 'This page belongs to another workspace than the one Countersign is installed in.');
+  }
+  return { accountId, workspace, repository: extension.repository.uuid, pullRequest: extension.pullRequest?.id };
 }
 
 export function pullRequestOf(caller: Caller): number {

@@ -17,6 +17,9 @@ export async function getSettings(deps: Deps, context: unknown) {
     deps.keys.listKeys(),
     deps.keys.loadRevocations(),
   ]);
+  if (permission === 'none') {
+    throw new RequestError('FORBIDDEN', 'You have no access to this repository in Bitbucket, so its Countersign settings are not shown.');
+  }
   const canEdit = permission === 'admin';
   const revoked = new Map(
     revocations.filter((r) => revocationApplies(r, caller.repository)).map((r) => [revocationId(r.accountId, r.keyId), r]),

@@ -31,11 +31,12 @@ describe('production wiring over __forge_fetch__', () => {
   });
   afterEach(() => world.dispose());
 
+  const installContext = `ari:cloud:bitbucket::workspace/${WORKSPACE.slice(1, -1)}`;
   const context = { workspaceId: WORKSPACE, extension: { repository: { uuid: REPOSITORY }, pullRequest: { id: 1 } } };
 
   it('answers a resolver call as the platform principal, whatever accountId the client context claims', async () => {
     const result = await world.host.actAs(PEOPLE.alice, () =>
-      handler({ call: { functionKey: 'getPanelState', payload: {} }, context: { ...context, accountId: PEOPLE.bob } } as any, { principal: { accountId: PEOPLE.alice } } as any),
+      handler({ call: { functionKey: 'getPanelState', payload: {} }, context: { ...context, accountId: PEOPLE.bob } } as any, { principal: { accountId: PEOPLE.alice }, installContext } as any),
     );
     expect(result).toMatchObject({ ok: true, data: { me: { accountId: PEOPLE.alice, eligibility: 'eligible' } } });
   });
@@ -52,6 +53,7 @@ describe('production wiring over __forge_fetch__', () => {
         method: 'POST',
         body: [
           { key: 'policy:22222222-2222-4222-8222-222222222222', entityName: 'versioned-document' },
+          { key: 'policyversion:22222222-2222-4222-8222-222222222222:1', entityName: 'versioned-document' },
           { key: 'approvals:22222222-2222-4222-8222-222222222222:1', entityName: 'versioned-document' },
           { key: 'revocations', entityName: 'versioned-document' },
         ],
@@ -66,7 +68,7 @@ describe('production wiring over __forge_fetch__', () => {
 
   it('asks Bitbucket about permissions as the calling user', async () => {
     await world.host.actAs(PEOPLE.admin, () =>
-      handler({ call: { functionKey: 'getSettings', payload: {} }, context } as any, { principal: { accountId: PEOPLE.admin } } as any),
+      handler({ call: { functionKey: 'getSettings', payload: {} }, context } as any, { principal: { accountId: PEOPLE.admin }, installContext } as any),
     );
     const permission = wire.find((c) => c.path.startsWith(`/2.0/user/workspaces/${WORKSPACE}/permissions/repositories`));
     expect(permission?.descriptor).toMatchObject({ type: 'fpp', provider: 'user', remote: 'bitbucket' });

@@ -31,6 +31,7 @@ function anApproval(signer: string, overrides: Partial<CheckedApproval> = {}): C
     targetBranch: 'main',
     policy: `sha256:${'0'.repeat(64)}`,
     issuedAt: '2026-11-22T10:00:00.000Z',
+    seq: 1,
     ...overrides,
   };
 }
@@ -58,11 +59,12 @@ describe('evaluateQuorum', () => {
   });
 
   describe('when one signer appears twice', () => {
-    it('counts only their latest statement', async () => {
+    it('counts only the statement the server accepted last, whatever the device clocks said', async () => {
       const policy = await policyOf([aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice, PEOPLE.bob], count: 2 }] })]);
-      const approvals = [anApproval(PEOPLE.alice), anApproval(PEOPLE.alice, { keyId: 'other', issuedAt: '2026-11-22T10:05:00.000Z' })];
+      const approvals = [anApproval(PEOPLE.alice, { issuedAt: '2026-11-22T10:09:00.000Z' }), anApproval(PEOPLE.alice, { keyId: 'other', seq: 2, decision: 'reject' })];
       const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals });
-      expect(verdict.rules[0]!.requirements[0]!.counted).toEqual([PEOPLE.alice]);
+      expect(verdict.rules[0]!.requirements[0]!.counted).toEqual([]);
+      expect(verdict.rules[0]!.rejectedBy).toEqual([PEOPLE.alice]);
       expect(verdict.pass).toBe(false);
     });
 
@@ -132,7 +134,7 @@ describe('evaluateQuorum', () => {
       targetBranch: fc.constantFrom('main', 'develop'),
       policy: fc.constantFrom(`sha256:${'0'.repeat(64)}`, `sha256:${'1'.repeat(64)}`),
     }).map(({ signer, decision, commit, problem, minute, targetBranch, policy }) =>
-      anApproval(signer, { decision, commit, targetBranch, policy, ...(problem ? { problem } : {}), issuedAt: `2026-11-22T10:0${minute}:00.000Z` }),
+      anApproval(signer, { decision, commit, targetBranch, policy, ...(problem ? { problem } : {}), seq: minute }),
     );
     const rule = fc.record({
       members: fc.subarray(pool, { minLength: 1 }),
@@ -148,7 +150,7 @@ describe('evaluateQuorum', () => {
           const policy = await policyOf([r]);
           const before = evaluateQuorum({ policy, pr: aPullRequest(), approvals });
           fc.pre(!before.pass);
-          const extra = stale ? anApproval(who, { commit: OLD, issuedAt: '2026-11-22T09:00:00.000Z' }) : anApproval(outsiders[0]!);
+          const extra = stale ? anApproval(who, { commit: OLD, seq: 0 }) : anApproval(outsiders[0]!);
           const after = evaluateQuorum({ policy, pr: aPullRequest(), approvals: [...approvals, extra] });
           return !after.pass;
         }),
@@ -173,7 +175,7 @@ describe('evaluateQuorum', () => {
           const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals });
           const latest = new Map<string, CheckedApproval>();
           const tie = (a: CheckedApproval) => JSON.stringify([a.problem ? 1 : 0, a.problem ?? '', a.decision, a.commit, a.targetBranch, a.policy, a.keyId]);
-          for (const a of [...approvals].sort((x, y) => (x.issuedAt === y.issuedAt ? (tie(x) < tie(y) ? -1 : tie(x) > tie(y) ? 1 : 0) : x.issuedAt < y.issuedAt ? -1 : 1))) latest.set(a.signer, a);
+          for (const a of [...approvals].sort((x, y) => (x.seq === y.seq ? (tie(x) < tie(y) ? -1 : tie(x) > tie(y) ? 1 : 0) : x.seq - y.seq))) latest.set(a.signer, a);
           const requirement = r.requirements[0]!;
           const valid = [...latest.values()].filter(
             (a) => requirement.members.includes(a.signer) && !a.problem && a.commit === HEAD && a.targetBranch === 'main' && !(r.excludeAuthor && a.signer === PEOPLE.author),

@@ -1,6 +1,6 @@
 import { OTHER_REPOSITORY, PEOPLE, aRule, aSigner, commitHash, signStatement, World, type Signer } from '../fixtures/world';
 import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
-import { REPOSITORY } from '../fixtures/world';
+import { REPOSITORY, WORKSPACE } from '../fixtures/world';
 
 /**
  * Each row is an attack; each test fails if the defence breaks. Refused submissions must also leave
@@ -115,6 +115,34 @@ describe('attacks on submission', () => {
     expect((await world.mergeCheck()).message).toContain('rejected by dave');
   });
 
+  it('refuses a second spelling of an enrolled or revoked key, so one key never has two key ids', async () => {
+    const respell = (coordinate: string) => coordinate.slice(0, -1) + 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.charAt(('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(coordinate.slice(-1)) ^ 1));
+    const variant = { ...alice.publicKey, x: respell(alice.publicKey.x) };
+    expect(Buffer.from(variant.x, 'base64url').equals(Buffer.from(alice.publicKey.x, 'base64url'))).toBe(true);
+    const before = world.host.kvs.snapshot();
+    expect(await world.call('enrollKey', PEOPLE.author, { publicKey: variant, label: 'Same key' })).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+    expect(await world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId })).toMatchObject({ ok: true });
+    const afterRevoke = world.host.kvs.snapshot();
+    expect(afterRevoke).not.toBe(before);
+    expect(await world.call('enrollKey', PEOPLE.alice, { publicKey: variant, label: 'Revived' })).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+    expect(world.host.kvs.snapshot()).toBe(afterRevoke);
+  });
+
+  it("keeps a signer's later rejection in force even when it was signed on a device whose clock is behind", async () => {
+    const bob = await world.enrolledSigner(PEOPLE.bob);
+    expect(await world.sign(bob)).toMatchObject({ ok: true });
+    const laptop = await world.statementFor(alice, 'approve', { issuedAt: new Date(world.clock.getTime() + 90_000).toISOString() });
+    expect(await world.submit(alice, laptop)).toMatchObject({ ok: true });
+    expect((await world.mergeCheck()).success).toBe(true);
+
+    const phone = await world.enrolledSigner(PEOPLE.alice);
+    const rejection = await world.statementFor(phone, 'reject', { issuedAt: new Date(world.clock.getTime() - 60_000).toISOString() });
+    const answer = await world.submit(phone, rejection);
+    expect(answer).toMatchObject({ ok: true, data: { verdict: { pass: false } } });
+    expect((await world.panel(PEOPLE.alice)).me.decision).toMatchObject({ decision: 'reject' });
+    expect(await world.mergeCheck()).toEqual({ success: false, message: expect.stringContaining('rejected by alice') });
+  });
+
   it("refuses the author's own approval, and never counts one found in storage", async () => {
     const author = await world.enrolledSigner(PEOPLE.author);
     await world.savePolicy([aRule({ requirements: [{ group: 'Maintainers', members: [PEOPLE.author, PEOPLE.alice], count: 1 }] })]);
@@ -192,6 +220,55 @@ describe('attacks on submission', () => {
       }, DOCUMENT_ENTITY);
       const merge = await world.mergeCheck();
       expect(merge).toEqual({ success: false, message: expect.stringContaining('does not match its hash') });
+    });
+  });
+
+  describe('context the browser sent', () => {
+    const secret = '{55555555-5555-4555-8555-555555555555}';
+
+    beforeEach(() => {
+      const repo = world.host.bitbucket.addRepository({
+        uuid: secret,
+        slug: 'secret',
+        workspace: { uuid: WORKSPACE, slug: 'acme' },
+        permissions: { [PEOPLE.admin]: 'admin' },
+      });
+      world.host.bitbucket.addPullRequest(repo, {
+        id: 1,
+        title: 'Hidden',
+        author: PEOPLE.admin,
+        sourceBranch: 'feature/hidden',
+        targetBranch: 'main',
+        state: 'OPEN',
+        reviewers: [],
+        commits: [{ hash: commitHash('hidden'), author: PEOPLE.admin, message: 'Hidden' }],
+      });
+    });
+
+    it('shows nothing of a repository Bitbucket would not show the caller, and stores nothing', async () => {
+      const before = world.host.kvs.snapshot();
+      const context = world.context(PEOPLE.alice, 1, secret);
+      expect(await world.call('getPanelState', PEOPLE.alice, undefined, context)).toMatchObject({ ok: false, code: 'FORBIDDEN' });
+      expect(await world.call('getSettings', PEOPLE.alice, undefined, context)).toMatchObject({ ok: false, code: 'FORBIDDEN' });
+      expect(world.host.kvs.snapshot()).toBe(before);
+    });
+
+    it("refuses a signature for a repository the caller cannot see, even with the statement pointing there", async () => {
+      const statement = await world.statementFor(alice, 'approve', { repository: secret, commit: commitHash('hidden') });
+      const before = world.host.kvs.snapshot();
+      const result = await world.call('submitDecision', PEOPLE.alice, { statement, signature: await signStatement(alice, statement) }, world.context(PEOPLE.alice, 1, secret));
+      expect(result).toMatchObject({ ok: false, code: 'FORBIDDEN' });
+      expect(world.host.kvs.snapshot()).toBe(before);
+    });
+
+    it('takes the workspace from the installation, and refuses a page that claims another', async () => {
+      const other = '{44444444-4444-4444-8444-444444444444}';
+      const claimed = { ...world.context(PEOPLE.alice), workspaceId: other };
+      expect(await world.call('getPanelState', PEOPLE.alice, undefined, claimed)).toMatchObject({ ok: false, code: 'FORBIDDEN' });
+      const installedElsewhere = { ...world.context(PEOPLE.alice), installContext: `ari:cloud:bitbucket::workspace/${other.slice(1, -1)}`, workspaceId: undefined };
+      expect(await world.call('getPanelState', PEOPLE.alice, undefined, installedElsewhere)).toMatchObject({ ok: false, code: 'NOT_FOUND' });
+      const noInstallation = { ...world.context(PEOPLE.alice), installContext: undefined };
+      expect(await world.call('getPanelState', PEOPLE.alice, undefined, noInstallation)).toMatchObject({ ok: false, code: 'NOT_AUTHENTICATED' });
     });
   });
 

@@ -8,7 +8,7 @@ describe('concurrency', () => {
   it('stores all 20 signatures when 20 signers submit at once', async () => {
     world = new World();
     const members = Array.from({ length: 20 }, (_, i) => `557058:signer-${String(i).padStart(2, '0')}`);
-    for (const id of members) world.host.bitbucket.addUser({ accountId: id, displayName: `Signer ${id.slice(-2)}`, uuid: `{00000000-0000-4000-8000-0000000000${id.slice(-2)}}` });
+    for (const id of members) world.addReviewer(id, `Signer ${id.slice(-2)}`);
     await world.savePolicy([aRule({ requirements: [{ group: 'Reviewers', members, count: 20 }] })]);
     const signers: Signer[] = await Promise.all(members.map((id) => world.enrolledSigner(id)));
     const statements = await Promise.all(signers.map((s) => world.statementFor(s)));

@@ -1,6 +1,7 @@
 import { checkMerge } from '../../src/handlers/mergeCheck';
 import { NeedsAuthenticationError } from '@forge/api';
 import { revocationId } from '../../src/core';
+import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
 import { aRule, aSigner, OTHER_REPOSITORY, PEOPLE, REPOSITORY, World } from '../fixtures/world';
 
 describe('settings', () => {
@@ -141,5 +142,47 @@ describe('merge check failures', () => {
     } finally {
       world.dispose();
     }
+  });
+});
+
+describe('policy history', () => {
+  let world: World;
+  beforeEach(() => (world = new World()));
+  afterEach(() => world.dispose());
+
+  it('keeps every saved version, readable by version and matching the hash statements name', async () => {
+    const saved = [];
+    for (const count of [1, 2, 3]) saved.push(await world.savePolicy([aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice, PEOPLE.bob, PEOPLE.dave], count }] })]));
+    for (const policy of saved) {
+      const kept = await world.host.actAs(PEOPLE.admin, () => world.deps.gate.loadPolicyVersion(REPOSITORY, policy.version));
+      expect(kept).toMatchObject({ version: policy.version, hash: policy.hash });
+    }
+    expect(new Set(saved.map((p) => p.hash)).size).toBe(3);
+    expect(await world.deps.gate.loadPolicyVersion(REPOSITORY, 4)).toBeUndefined();
+  });
+
+  it('lets only one of two admins saving on the same version win, and keeps the winner', async () => {
+    await world.savePolicy([aRule()]);
+    const save = (count: number) => world.call('saveSettings', PEOPLE.admin, { baseVersion: 1, rules: [aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice, PEOPLE.bob], count }] })] });
+    const results = await Promise.all([save(1), save(2)]);
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    expect(results.filter((r) => !r.ok)).toEqual([expect.objectContaining({ code: 'CONFLICT' })]);
+    const kept = await world.deps.gate.loadPolicyVersion(REPOSITORY, 2);
+    expect(kept?.hash).toBe((results.find((r) => r.ok) as any).data.policy.hash);
+  });
+
+  it('fails closed when the current policy record is lost, and an admin can save it again', async () => {
+    await world.savePolicy([aRule()]);
+    await world.savePolicy([aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice, PEOPLE.bob], count: 1 }] })]);
+    world.host.kvs.drop(storageKeys.policy(REPOSITORY), DOCUMENT_ENTITY);
+
+    const merge = await world.mergeCheck();
+    expect(merge).toEqual({ success: false, message: expect.stringContaining('policy record is missing') });
+    expect(await world.call('getPanelState', PEOPLE.alice)).toMatchObject({ ok: false, code: 'STORAGE_ERROR' });
+
+    const settings = await world.ok('getSettings', PEOPLE.admin);
+    expect(settings.policy).toMatchObject({ version: 2 });
+    await world.savePolicy(settings.policy.rules);
+    expect((await world.mergeCheck()).message).toContain('0 of 1 signed');
   });
 });
