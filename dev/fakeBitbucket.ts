@@ -122,6 +122,9 @@ export class FakeBitbucket {
     if (caller && !repo.permissions[caller]) throw new BitbucketHttpError(403, 'You do not have access to this repository.');
     const rest = parts.slice(4);
 
+    if (method === 'GET' && rest[0] === 'pullrequests' && rest.length === 1) {
+      return { status: 200, json: this.pullRequestsPage(repo, url.searchParams) };
+    }
     if (method === 'GET' && rest[0] === 'pullrequests' && rest.length === 2) {
       return { status: 200, json: this.pullRequestJson(repo, this.findPullRequest(repo, rest[1]!)) };
     }
@@ -212,6 +215,18 @@ export class FakeBitbucket {
       updated_on: '2026-11-01T09:00:00.000000+00:00',
       links: { self: { href: self }, commits: { href: `${self}/commits` }, html: { href: `https://bitbucket.org/${repo.workspace.slug}/${repo.slug}/pull-requests/${pr.id}` } },
     };
+  }
+
+  /** `GET …/pullrequests?state=…`: a paginated list in `paginated_pullrequests` shape (10 a page unless `pagelen`, at most 50). */
+  private pullRequestsPage(repo: FakeRepository, query: URLSearchParams) {
+    const state = query.get('state') ?? 'OPEN';
+    const pagelen = Number(query.get('pagelen') ?? 10);
+    const page = Number(query.get('page') ?? 1);
+    if (!Number.isInteger(pagelen) || pagelen < 1 || pagelen > 50) throw new BitbucketHttpError(400, 'Invalid pagelen');
+    const all = [...repo.pullRequests.values()].filter((pr) => pr.state === state).sort((a, b) => a.id - b.id);
+    const values = all.slice((page - 1) * pagelen, page * pagelen).map((pr) => this.pullRequestJson(repo, pr));
+    const base = `${API}/repositories/${repo.workspace.slug}/${repo.slug}/pullrequests?state=${state}&pagelen=${pagelen}`;
+    return { pagelen, page, size: all.length, values, ...(page * pagelen < all.length ? { next: `${base}&page=${page + 1}` } : {}) };
   }
 
   private commitsPage(repo: FakeRepository, pr: FakePullRequest, pagelen: number, page: number) {

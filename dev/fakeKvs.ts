@@ -128,6 +128,11 @@ export class FakeKvs {
     item.value = mutate(structuredClone(item.value));
   }
 
+  /** Direct read that bypasses the API, for tests that measure what is stored. */
+  peek(key: string, entityName?: string): unknown {
+    return (entityName ? this.entity(entityName) : this.plain).get(key)?.value;
+  }
+
   /** Direct delete that bypasses the API, for tests of lost records. */
   drop(key: string, entityName?: string): void {
     if (!(entityName ? this.entity(entityName) : this.plain).delete(key)) throw new Error(`drop: no value at ${key}`);

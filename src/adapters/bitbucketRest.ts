@@ -71,6 +71,17 @@ export class BitbucketRest implements BitbucketPort {
     };
   }
 
+  async listOpenPullRequests(workspace: string, repository: string): Promise<number[]> {
+    const app = asApp().requestBitbucket;
+    const ids: number[] = [];
+    let page = await getJson<{ values: { id: number }[]; next?: string }>(app, route`/2.0/repositories/${workspace}/${repository}/pullrequests?state=OPEN&pagelen=50`);
+    for (;;) {
+      ids.push(...page.values.map((pr) => pr.id));
+      if (!page.next) return ids;
+      page = await getJson(app, nextPage(page.next));
+    }
+  }
+
   async getMyPermission(workspace: string, repository: string): Promise<RepositoryPermission> {
     const query = `repository.uuid="${repository}"`;
     const page = await getJson<{ values: { permission?: RepositoryPermission }[] }>(

@@ -1,5 +1,32 @@
 import { bareUuid } from '../core';
 
+/**
+ * How many documents one pull request's approvals are spread over (by signer), and the installation's
+ * revocation index over (by key). Both are fixed, so the merge check knows every key it needs before
+ * it reads anything: 2 policy records + 20 buckets + 3 shards = 25 keys, one KVS batch. Sized so 5,000
+ * signers on one pull request stay far below 240 KiB a bucket, and the index holds about 26,000
+ * revocations before a shard is full.
+ */
+export const APPROVAL_BUCKETS = 20;
+export const REVOCATION_SHARDS = 3;
+
+/**
+ * A 64-bit FNV-1a-style hash in two 32-bit lanes, as 16 hex digits. Not for secrets: it only spreads
+ * keys over documents and names index entries, where a collision can only make a key look revoked.
+ */
+export function layoutHash(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193) ^ (b >>> 15);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+}
+
+const bucketOf = (text: string, count: number) => parseInt(layoutHash(text).slice(0, 8), 16) % count;
+
 /** Every KVS key and entity name Countersign uses. KVS keys allow [a-zA-Z0-9:._\s-#], so UUID braces are stripped. */
 export const DOCUMENT_ENTITY = 'versioned-document';
 export const CHALLENGE_ENTITY = 'challenge';
@@ -8,8 +35,13 @@ export const storageKeys = {
   policy: (repository: string) => `policy:${bareUuid(repository)}`,
   /** Every saved version, kept for good: statements name the version they were made under. */
   policyVersion: (repository: string, version: number) => `policyversion:${bareUuid(repository)}:${version}`,
-  approvals: (repository: string, pullRequest: number) => `approvals:${bareUuid(repository)}:${pullRequest}`,
-  revocations: () => 'revocations',
+  approvalBucket: (repository: string, pullRequest: number, bucket: number) => `approvals:${bareUuid(repository)}:${pullRequest}:${bucket}`,
+  approvalBucketOf: (signer: string) => bucketOf(signer, APPROVAL_BUCKETS),
+  /** One key's revocations (everywhere, or per repository), with who revoked it and when. */
+  revocation: (accountId: string, keyId: string) => `revocation:${accountId}:${keyId}`,
+  /** The index the merge check reads: `revocationEntry` hashes, spread over fixed shards. */
+  revokedShard: (shard: number) => `revoked:${shard}`,
+  revokedShardOf: (entry: string) => bucketOf(entry, REVOCATION_SHARDS),
   key: (accountId: string, keyId: string) => `key:${accountId}:${keyId}`,
   keysOf: (accountId?: string) => (accountId ? `key:${accountId}:` : 'key:'),
   keyOwner: (keyId: string) => `keyowner:${keyId}`,

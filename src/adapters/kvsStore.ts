@@ -1,7 +1,9 @@
 import { Filter, FilterConditions, ForgeKvsAPIError, kvs } from '@forge/kvs';
-import { KeyRecord, Policy, Revocation, RequestError, revokedIn, StoredApproval, type ChallengeClaim, type ChallengeRecord } from '../core';
-import type { ChallengeOutcome, ChallengeStore, GateState, GateStore, KeyStore } from '../ports';
-import { CHALLENGE_ENTITY, DOCUMENT_ENTITY, storageKeys } from './keys';
+import { bareUuid, KeyRecord, Policy, Revocation, RequestError, revocationId, StoredApproval, type ChallengeClaim, type ChallengeRecord } from '../core';
+import type { ChallengeOutcome, ChallengeStore, GateState, GateStore, KeyStore, RevokedKeys } from '../ports';
+import { APPROVAL_BUCKETS, CHALLENGE_ENTITY, DOCUMENT_ENTITY, layoutHash, REVOCATION_SHARDS, storageKeys } from './keys';
+
+type Condition<T> = ReturnType<Filter<T>['and']>;
 
 /** A value updated by compare-and-set: `version` goes up by one with every write. */
 interface VersionedDocument<T> {
@@ -9,8 +11,17 @@ interface VersionedDocument<T> {
   document: T;
 }
 
+/** One bucket of a pull request's approvals: each signer's statement in force, by signer. */
 type ApprovalsDocument = Record<string, StoredApproval>;
+/** One key's revocations: everywhere, and per repository. */
 type RevocationsDocument = Revocation[];
+/** One shard of the revocation index: `revocationEntry` hashes present. */
+type RevokedShard = Record<string, 1>;
+
+/** The index entry for a revocation of `accountId`'s key, everywhere (`repository` undefined) or in one repository. */
+function revocationEntry(id: string, repository?: string): string {
+  return layoutHash(`${id} ${repository ? bareUuid(repository) : '*'}`);
+}
 
 const MAX_WRITE_ATTEMPTS = 40;
 const QUERY_PAGE = 20;
@@ -27,20 +38,16 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     const policyKey = storageKeys.policy(repository);
     // Version 1 exists for good once a policy was ever saved: with it, a lost current record fails closed.
     const firstPolicyKey = storageKeys.policyVersion(repository, 1);
-    const approvalsKey = storageKeys.approvals(repository, pullRequest);
-    const revocationsKey = storageKeys.revocations();
+    const bucketKeys = Array.from({ length: APPROVAL_BUCKETS }, (_, b) => storageKeys.approvalBucket(repository, pullRequest, b));
+    const shardKeys = Array.from({ length: REVOCATION_SHARDS }, (_, s) => storageKeys.revokedShard(s));
     const keyKey = options.key && storageKeys.key(options.key.accountId, options.key.keyId);
-    const items = [
+    const found = await batchRead([
       { key: policyKey, entityName: DOCUMENT_ENTITY },
       { key: firstPolicyKey, entityName: DOCUMENT_ENTITY },
-      { key: approvalsKey, entityName: DOCUMENT_ENTITY },
-      { key: revocationsKey, entityName: DOCUMENT_ENTITY },
+      ...bucketKeys.map((key) => ({ key, entityName: DOCUMENT_ENTITY })),
+      ...shardKeys.map((key) => ({ key, entityName: DOCUMENT_ENTITY })),
       ...(keyKey ? [{ key: keyKey }] : []),
-    ];
-    const { successfulKeys, failedKeys } = await storage(() => kvs.batchGet<unknown>(items));
-    const failure = failedKeys.find((f) => f.error.code !== 'KEY_NOT_FOUND');
-    if (failure) throw new RequestError('STORAGE_ERROR', `Countersign could not read its storage (${failure.error.code}); try again.`);
-    const found = (key: string) => successfulKeys.find((s) => s.key === key)?.value;
+    ]);
 
     const policyDoc = found(policyKey) as VersionedDocument<unknown> | undefined;
     if (!policyDoc && found(firstPolicyKey)) {
@@ -49,12 +56,14 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
         "This repository's policy record is missing although a policy was saved before, so nothing can be approved; a repository admin should open Countersign settings and save the policy again.",
       );
     }
-    const approvalsDoc = found(approvalsKey) as VersionedDocument<ApprovalsDocument> | undefined;
-    const revocationsDoc = found(revocationsKey) as VersionedDocument<RevocationsDocument> | undefined;
+    const approvals = bucketKeys.flatMap((key) => Object.values((found(key) as VersionedDocument<ApprovalsDocument> | undefined)?.document ?? {}));
+    const shards = shardKeys.map((key) => (found(key) as VersionedDocument<RevokedShard> | undefined)?.document ?? {});
+    const indexed = (entry: string) => shards[storageKeys.revokedShardOf(entry)]![entry] === 1;
+    const revokedKeys: RevokedKeys = { has: (id) => indexed(revocationEntry(id)) || indexed(revocationEntry(id, repository)) };
     return {
       policy: policyDoc ? toPolicy(policyDoc.document) : undefined,
-      approvals: Object.values(approvalsDoc?.document ?? {}),
-      revokedKeys: revokedIn(revocationsDoc?.document ?? [], repository),
+      approvals,
+      revokedKeys,
       ...(keyKey ? { key: toKeyRecord(found(keyKey)) } : {}),
     };
   }
@@ -74,14 +83,40 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     }
   }
 
-  async recordApproval(repository: string, pullRequest: number, approval: StoredApproval): Promise<void> {
+  /**
+   * Consumes the challenge and stores the approval in one transaction: a refused or failed write
+   * consumes nothing. The server's order decides a signer's position: whichever statement is written
+   * last is in force, never the time a device wrote into it; `seq` records that order.
+   */
+  async recordDecision(
+    repository: string,
+    pullRequest: number,
+    approval: StoredApproval,
+    challenge: { value: string; claim: ChallengeClaim; ttlSeconds: number },
+  ): Promise<ChallengeOutcome> {
     const signer = approval.statement.signer;
-    // The server's order decides: whichever statement is written last is the signer's position, never
-    // the time a device wrote into it. `seq` records that order (the document's version at the write).
-    await updateDocument<ApprovalsDocument>(storageKeys.approvals(repository, pullRequest), (current, version) => ({
-      ...current,
-      [signer]: { ...approval, seq: version + 1 },
-    }));
+    const bucket = storageKeys.approvalBucket(repository, pullRequest, storageKeys.approvalBucketOf(signer));
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const current = await readDocument<ApprovalsDocument>(bucket);
+      const version = current?.version ?? 0;
+      const next: VersionedDocument<ApprovalsDocument> = { version: version + 1, document: { ...current?.document, [signer]: { ...approval, seq: version + 1 } } };
+      const unchanged = new Filter<VersionedDocument<ApprovalsDocument>>().and('version', version === 0 ? FilterConditions.notExists() : FilterConditions.equalTo(version));
+      const [key, used, conditions] = consumption(challenge.value, challenge.claim);
+      try {
+        await kvs
+          .transact()
+          .set(bucket, next, { entityName: DOCUMENT_ENTITY, conditions: unchanged })
+          .set(key, used, { entityName: CHALLENGE_ENTITY, conditions }, { ttl: { value: challenge.ttlSeconds, unit: 'SECONDS' } })
+          .execute();
+        return { consumed: true };
+      } catch (error) {
+        if (!isConflict(error)) throw toStorageError(error);
+        const found = await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(key));
+        if (!isUsable(found, challenge.claim)) return { consumed: false, found };
+        await backOff(attempt);
+      }
+    }
+    throw new RequestError('CONFLICT', 'Too many people are signing at the same moment; try again in a few seconds.');
   }
 
   async loadPolicyVersion(repository: string, version: number): Promise<Policy | undefined> {
@@ -127,9 +162,11 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     return records;
   }
 
-  async loadRevocations(): Promise<Revocation[]> {
-    const doc = await storage(() => kvs.entity<VersionedDocument<RevocationsDocument>>(DOCUMENT_ENTITY).get(storageKeys.revocations()));
-    return doc?.document ?? [];
+  async loadRevocations(keys: { accountId: string; keyId: string }[]): Promise<Revocation[]> {
+    if (keys.length === 0) return [];
+    const items = keys.map((k) => ({ key: storageKeys.revocation(k.accountId, k.keyId), entityName: DOCUMENT_ENTITY }));
+    const found = await batchRead(items);
+    return items.flatMap((item) => (found(item.key) as VersionedDocument<RevocationsDocument> | undefined)?.document ?? []);
   }
 
   async enrollKey(record: KeyRecord): Promise<KeyRecord> {
@@ -150,12 +187,32 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     return toKeyRecord(await storage(() => kvs.get(storageKeys.key(accountId, keyId))));
   }
 
+  /** The key's own record of revocations and the merge check's index, in one transaction. */
   async revokeKey(revocation: Revocation): Promise<void> {
-    await updateDocument<RevocationsDocument>(storageKeys.revocations(), (current = []) =>
-      current.some((r) => r.keyId === revocation.keyId && r.accountId === revocation.accountId && r.repository === revocation.repository)
-        ? current
-        : [...current, revocation],
-    );
+    const entry = revocationEntry(revocationId(revocation.accountId, revocation.keyId), revocation.repository);
+    const recordKey = storageKeys.revocation(revocation.accountId, revocation.keyId);
+    const shardKey = storageKeys.revokedShard(storageKeys.revokedShardOf(entry));
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const found = await batchRead([
+        { key: recordKey, entityName: DOCUMENT_ENTITY },
+        { key: shardKey, entityName: DOCUMENT_ENTITY },
+      ]);
+      const record = found(recordKey) as VersionedDocument<RevocationsDocument> | undefined;
+      const shard = found(shardKey) as VersionedDocument<RevokedShard> | undefined;
+      if (record?.document.some((r) => r.repository === revocation.repository) && shard?.document[entry]) return;
+      try {
+        await kvs
+          .transact()
+          .set(recordKey, { version: (record?.version ?? 0) + 1, document: [...(record?.document ?? []), revocation] }, { entityName: DOCUMENT_ENTITY, conditions: versionIs(record?.version ?? 0) })
+          .set(shardKey, { version: (shard?.version ?? 0) + 1, document: { ...shard?.document, [entry]: 1 } }, { entityName: DOCUMENT_ENTITY, conditions: versionIs(shard?.version ?? 0) })
+          .execute();
+        return;
+      } catch (error) {
+        if (!isConflict(error)) throw toStorageError(error);
+        await backOff(attempt);
+      }
+    }
+    throw new RequestError('CONFLICT', 'Too many keys are being revoked at the same moment; try again in a few seconds.');
   }
 
   async issueChallenge(value: string, record: ChallengeRecord, ttlSeconds: number): Promise<void> {
@@ -163,16 +220,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
   }
 
   async consumeChallenge(value: string, claim: ChallengeClaim, ttlSeconds: number): Promise<ChallengeOutcome> {
-    const key = storageKeys.challenge(value);
-    const now = claim.now.toISOString();
-    const used: ChallengeRecord = { accountId: claim.accountId, workspace: claim.workspace, repository: claim.repository, pullRequest: claim.pullRequest, expiresAt: now, consumed: true };
-    const conditions = new Filter<ChallengeRecord>()
-      .and('accountId', FilterConditions.equalTo(claim.accountId))
-      .and('workspace', FilterConditions.equalTo(claim.workspace))
-      .and('repository', FilterConditions.equalTo(claim.repository))
-      .and('pullRequest', FilterConditions.equalTo(claim.pullRequest))
-      .and('consumed', FilterConditions.equalTo(false))
-      .and('expiresAt', FilterConditions.greaterThan(now));
+    const [key, used, conditions] = consumption(value, claim);
     try {
       await kvs
         .transact()
@@ -184,6 +232,57 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
       return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(key)) };
     }
   }
+}
+
+/** The write that marks a challenge used, and the conditions under which it may: live, unused, and the claimant's. */
+function consumption(value: string, claim: ChallengeClaim): [string, ChallengeRecord, Condition<ChallengeRecord>] {
+  const now = claim.now.toISOString();
+  const used: ChallengeRecord = { accountId: claim.accountId, workspace: claim.workspace, repository: claim.repository, pullRequest: claim.pullRequest, expiresAt: now, consumed: true };
+  const conditions = new Filter<ChallengeRecord>()
+    .and('accountId', FilterConditions.equalTo(claim.accountId))
+    .and('workspace', FilterConditions.equalTo(claim.workspace))
+    .and('repository', FilterConditions.equalTo(claim.repository))
+    .and('pullRequest', FilterConditions.equalTo(claim.pullRequest))
+    .and('consumed', FilterConditions.equalTo(false))
+    .and('expiresAt', FilterConditions.greaterThan(now));
+  return [storageKeys.challenge(value), used, conditions];
+}
+
+/** Whether a stored challenge would pass `consumption`'s conditions now. */
+function isUsable(found: ChallengeRecord | undefined, claim: ChallengeClaim): boolean {
+  return (
+    found !== undefined &&
+    !found.consumed &&
+    found.accountId === claim.accountId &&
+    found.workspace === claim.workspace &&
+    found.repository === claim.repository &&
+    found.pullRequest === claim.pullRequest &&
+    found.expiresAt > claim.now.toISOString()
+  );
+}
+
+function versionIs(version: number): Condition<VersionedDocument<unknown>> {
+  return new Filter<VersionedDocument<unknown>>().and('version', version === 0 ? FilterConditions.notExists() : FilterConditions.equalTo(version));
+}
+
+function backOff(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+}
+
+/**
+ * Reads any number of keys at once: batches of at most 25 (the KVS limit), all sent together, so the
+ * cost is one round trip. Returns a lookup; a key that is not there reads as undefined.
+ */
+async function batchRead(items: { key: string; entityName?: string }[]): Promise<(key: string) => unknown> {
+  const batches = Array.from({ length: Math.ceil(items.length / BATCH) }, (_, i) => items.slice(i * BATCH, (i + 1) * BATCH));
+  const answers = await Promise.all(batches.map((batch) => storage(() => kvs.batchGet<unknown>(batch))));
+  const values = new Map<string, unknown>();
+  for (const { successfulKeys, failedKeys } of answers) {
+    const failure = failedKeys.find((f) => f.error.code !== 'KEY_NOT_FOUND');
+    if (failure) throw new RequestError('STORAGE_ERROR', `Countersign could not read its storage (${failure.error.code}); try again.`);
+    for (const { key, value } of successfulKeys) values.set(key, value);
+  }
+  return (key) => values.get(key);
 }
 
 /** One key, one account: the first enrolment of a key id claims it for good. */
@@ -202,39 +301,6 @@ async function claimKeyId(record: KeyRecord): Promise<void> {
 
 async function readDocument<T>(key: string): Promise<VersionedDocument<T> | undefined> {
   return storage(() => kvs.entity<VersionedDocument<T>>(DOCUMENT_ENTITY).get(key));
-}
-
-/** Compare-and-set: writes version `expectedVersion + 1` only if the stored version is still `expectedVersion`. */
-async function writeDocument<T>(key: string, expectedVersion: number, document: T): Promise<boolean> {
-  const next: VersionedDocument<T> = { version: expectedVersion + 1, document };
-  try {
-    if (expectedVersion === 0) {
-      await kvs.entity<VersionedDocument<T>>(DOCUMENT_ENTITY).set(key, next, { keyPolicy: 'FAIL_IF_EXISTS' });
-    } else {
-      await kvs
-        .transact()
-        .set(key, next, {
-          entityName: DOCUMENT_ENTITY,
-          conditions: new Filter<VersionedDocument<T>>().and('version', FilterConditions.equalTo(expectedVersion)),
-        })
-        .execute();
-    }
-    return true;
-  } catch (error) {
-    if (isConflict(error)) return false;
-    throw toStorageError(error);
-  }
-}
-
-/** Read, change, compare-and-set; on a lost race, read again. Concurrent writers never overwrite each other. */
-async function updateDocument<T>(key: string, change: (current: T | undefined, version: number) => T): Promise<void> {
-  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-    const current = await readDocument<T>(key);
-    const version = current?.version ?? 0;
-    if (await writeDocument(key, version, change(current?.document, version))) return;
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
-  }
-  throw new RequestError('CONFLICT', 'Too many people are saving at the same moment; try again in a few seconds.');
 }
 
 function toPolicy(value: unknown): Policy | undefined {

@@ -41,7 +41,7 @@ export interface ApprovalScope {
 export async function checkStoredApprovals(
   stored: unknown[],
   scope: ApprovalScope,
-  revokedKeys: ReadonlySet<string>,
+  revokedKeys: Pick<ReadonlySet<string>, 'has'>,
   cache?: VerifiedCache,
 ): Promise<CheckedApproval[]> {
   const entries = stored.flatMap((entry) => {

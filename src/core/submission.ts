@@ -18,7 +18,7 @@ export interface SubmissionContext {
   policy: Policy | undefined;
   key: KeyRecord | undefined;
   /** (account, key) pairs revoked for this repository; see `revocationId`. */
-  revokedKeys: ReadonlySet<string>;
+  revokedKeys: Pick<ReadonlySet<string>, 'has'>;
   now: Date;
 }
 

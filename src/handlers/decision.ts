@@ -36,11 +36,10 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
     now,
   });
   const claim = { accountId: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, now };
-  const outcome = await deps.challenges.consumeChallenge(signed.statement.challenge, claim, CHALLENGE_RETENTION_SECONDS);
-  if (!outcome.consumed) explainRefusedChallenge(outcome.found, claim);
-
   const approval: StoredApproval = { ...signed, publicKey: gate.key!.publicKey, receivedAt: now.toISOString() };
-  await deps.gate.recordApproval(caller.repository, pullRequest, approval);
+  const challenge = { value: signed.statement.challenge, claim, ttlSeconds: CHALLENGE_RETENTION_SECONDS };
+  const outcome = await deps.gate.recordDecision(caller.repository, pullRequest, approval, challenge);
+  if (!outcome.consumed) explainRefusedChallenge(outcome.found, claim);
 
   // Judged from a read after the write, so signatures that landed concurrently are counted too.
   const after = await deps.gate.loadGate(caller.repository, pullRequest);

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { AccountId, importPublicKey, KeyId, KeyLabel, keyIdOf, PublicJwk, RequestError, revocationId, revokedIn, type KeyRecord } from '../core';
 import type { Deps } from '../ports';
+import { refreshBuildStatuses } from './buildStatus';
 import { callerOf, parsePayload } from './requests';
 
 export const MAX_KEYS_PER_ACCOUNT = 10;
@@ -21,9 +22,10 @@ export async function enrollKey(deps: Deps, payload: unknown, context: unknown):
     throw new RequestError('INVALID_INPUT', 'The public key is not a valid point on P-256.');
   });
   const keyId = await keyIdOf(parsed.data);
-  const [existing, revocations] = await Promise.all([deps.keys.listKeys(caller.accountId), deps.keys.loadRevocations()]);
+  const existing = await deps.keys.listKeys(caller.accountId);
   const same = existing.find((k) => k.keyId === keyId);
   if (same) return { key: same };
+  const revocations = await deps.keys.loadRevocations(existing);
   // Keys revoked everywhere no longer count toward the limit; a repository-scoped revocation does not free a slot.
   const revokedEverywhere = revokedIn(revocations);
   const active = existing.filter((k) => !revokedEverywhere.has(revocationId(k.accountId, k.keyId)));
@@ -57,5 +59,6 @@ export async function revokeKey(deps: Deps, payload: unknown, context: unknown):
     revokedBy: caller.accountId,
     ...(own ? {} : { repository: caller.repository }),
   });
+  await refreshBuildStatuses(deps, caller.workspace, caller.repository);
   return { keyId, repository: own ? null : caller.repository };
 }

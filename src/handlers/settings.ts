@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { buildPolicy, parseRules, RequestError, revocationApplies, revocationId } from '../core';
 import type { Deps } from '../ports';
+import { refreshBuildStatuses } from './buildStatus';
 import { callerOf, parsePayload } from './requests';
 
 const SavePayload = z.strictObject({ baseVersion: z.int().check(z.nonnegative()), rules: z.unknown() });
@@ -11,16 +12,17 @@ const SavePayload = z.strictObject({ baseVersion: z.int().check(z.nonnegative())
  */
 export async function getSettings(deps: Deps, context: unknown) {
   const caller = callerOf(context);
-  const [policy, permission, keys, revocations] = await Promise.all([
+  const [policy, permission, keys] = await Promise.all([
     deps.gate.loadPolicy(caller.repository),
     deps.bitbucket.getMyPermission(caller.workspace, caller.repository),
     deps.keys.listKeys(),
-    deps.keys.loadRevocations(),
   ]);
   if (permission === 'none') {
     throw new RequestError('FORBIDDEN', 'You have no access to this repository in Bitbucket, so its Countersign settings are not shown.');
   }
   const canEdit = permission === 'admin';
+  const shown = keys.filter((key) => canEdit || key.accountId === caller.accountId);
+  const revocations = await deps.keys.loadRevocations(shown);
   const revoked = new Map(
     revocations.filter((r) => revocationApplies(r, caller.repository)).map((r) => [revocationId(r.accountId, r.keyId), r]),
   );
@@ -29,9 +31,7 @@ export async function getSettings(deps: Deps, context: unknown) {
     workspace: caller.workspace,
     policy: policy ?? null,
     canEdit,
-    keys: keys
-      .filter((key) => canEdit || key.accountId === caller.accountId)
-      .map((key) => ({
+    keys: shown.map((key) => ({
         ...key,
         revocation: revoked.get(revocationId(key.accountId, key.keyId)) ?? null,
       })),
@@ -48,7 +48,9 @@ export async function saveSettings(deps: Deps, payload: unknown, context: unknow
   }
   const rules = parseRules(rawRules);
   const policy = await buildPolicy({ version: baseVersion + 1, rules, savedAt: deps.now().toISOString(), savedBy: caller.accountId });
+  const previous = baseVersion > 0 ? await deps.gate.loadPolicyVersion(caller.repository, baseVersion) : undefined;
   await deps.gate.savePolicy(caller.repository, policy, baseVersion);
+  await refreshBuildStatuses(deps, caller.workspace, caller.repository, previous);
   return { policy };
 }
 

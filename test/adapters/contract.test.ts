@@ -54,8 +54,8 @@ describe('production wiring over __forge_fetch__', () => {
         body: [
           { key: 'policy:22222222-2222-4222-8222-222222222222', entityName: 'versioned-document' },
           { key: 'policyversion:22222222-2222-4222-8222-222222222222:1', entityName: 'versioned-document' },
-          { key: 'approvals:22222222-2222-4222-8222-222222222222:1', entityName: 'versioned-document' },
-          { key: 'revocations', entityName: 'versioned-document' },
+          ...Array.from({ length: 20 }, (_, b) => ({ key: `approvals:22222222-2222-4222-8222-222222222222:1:${b}`, entityName: 'versioned-document' })),
+          ...[0, 1, 2].map((s) => ({ key: `revoked:${s}`, entityName: 'versioned-document' })),
         ],
       },
     ]);
@@ -75,12 +75,16 @@ describe('production wiring over __forge_fetch__', () => {
     expect(decodeURIComponent(permission!.path)).toContain(`q=repository.uuid="${REPOSITORY}"`);
   });
 
-  it('consumes a challenge with one conditional transaction and writes keys only within the KVS charset', async () => {
+  it('consumes the challenge and stores the approval in one conditional transaction, with keys only within the KVS charset', async () => {
     const alice = await world.enrolledSigner(PEOPLE.alice);
     wire.length = 0;
     expect(await world.sign(alice)).toMatchObject({ ok: true });
-    const consume = wire.filter((c) => c.path === '/api/v1/transaction' && c.body.set?.[0]?.entityName === 'challenge');
-    expect(consume).toHaveLength(1);
+    const transactions = wire.filter((c) => c.path === '/api/v1/transaction');
+    expect(transactions).toHaveLength(1);
+    const [bucket, challenge] = transactions[0]!.body.set;
+    expect(bucket).toMatchObject({ key: expect.stringMatching(/^approvals:22222222-2222-4222-8222-222222222222:1:\d+$/), entityName: 'versioned-document', conditions: { and: [{ property: 'version', condition: 'NOT_EXISTS' }] } });
+    expect(challenge.entityName).toBe('challenge');
+    const consume = [{ body: { set: [challenge] } }];
     expect(consume[0]!.body.set[0].conditions.and.map((c: { property: string; condition: string }) => `${c.property} ${c.condition}`)).toEqual([
       'accountId EQUAL_TO',
       'workspace EQUAL_TO',

@@ -190,7 +190,7 @@ describe('attacks on submission', () => {
   });
 
   describe('tampered storage', () => {
-    const approvalsKey = storageKeys.approvals(REPOSITORY, 1);
+    const approvalsKey = storageKeys.approvalBucket(REPOSITORY, 1, storageKeys.approvalBucketOf(PEOPLE.alice));
 
     beforeEach(async () => {
       const bob = await world.enrolledSigner(PEOPLE.bob);

@@ -57,7 +57,7 @@ describe('concurrency', () => {
       world.call('revokeKey', PEOPLE.bob, { keyId: bob.keyId }),
     ]);
     expect(results.every((r) => r.ok)).toBe(true);
-    const revoked = (await new KvsStore().loadRevocations()).map((r) => r.keyId).sort();
+    const revoked = (await new KvsStore().loadRevocations([alice, bob])).map((r) => r.keyId).sort();
     expect(revoked).toEqual([alice.keyId, bob.keyId].sort());
   });
 
