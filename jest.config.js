@@ -4,7 +4,7 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '\\.(ts|tsx|js)$': '<rootDir>/test/support/esbuildTransform.js' },
-  transformIgnorePatterns: ['/node_modules/(?!(jose|canonicalize)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(jose|canonicalize|@noble)/)'],
   moduleNameMapper: {
     '^canonicalize$': '<rootDir>/node_modules/canonicalize/lib/canonicalize.js',
     '^jose$': '<rootDir>/node_modules/jose/dist/webapi/index.js',

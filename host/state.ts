@@ -4,8 +4,15 @@ import type { BitbucketState } from '../dev/fakeBitbucket';
 import type { KvsState } from '../dev/fakeKvs';
 import type { ForgeHost } from '../dev/forgeHost';
 
+/**
+ * 2: approvals in buckets, revocations per key with an index, policy versions kept. A version-1 file
+ * (one approvals record per pull request, one installation-wide revocation list) is refused rather
+ * than read, since reading it would silently drop its approvals and, worse, its revocations.
+ */
+const STATE_VERSION = 2;
+
 interface HostState {
-  version: 1;
+  version: number;
   kvs: KvsState;
   bitbucket: BitbucketState;
 }
@@ -14,7 +21,11 @@ interface HostState {
 export function loadState(host: ForgeHost, path: string): boolean {
   if (!existsSync(path)) return false;
   const state = JSON.parse(readFileSync(path, 'utf8')) as HostState;
-  if (state.version !== 1) throw new Error(`${path} was written by another version of the local host; move it away to start afresh.`);
+  if (state.version !== STATE_VERSION) {
+    throw new Error(
+      `${path} was written by version ${state.version} of the local host, whose storage layout this version does not read (its revocations would be lost); move the file away or delete it to start afresh from the demo workspace.`,
+    );
+  }
   host.kvs.importState(state.kvs);
   host.bitbucket.importState(state.bitbucket);
   return true;
@@ -22,7 +33,7 @@ export function loadState(host: ForgeHost, path: string): boolean {
 
 /** Writes through a temporary file and a rename, so a crash never leaves half a state behind. */
 export function saveState(host: ForgeHost, path: string): void {
-  const state: HostState = { version: 1, kvs: host.kvs.exportState(), bitbucket: host.bitbucket.exportState() };
+  const state: HostState = { version: STATE_VERSION, kvs: host.kvs.exportState(), bitbucket: host.bitbucket.exportState() };
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(`${path}.tmp`, JSON.stringify(state));
   renameSync(`${path}.tmp`, path);

@@ -1,4 +1,4 @@
-// Jest transform: TypeScript and the ESM-only dependencies (jose, canonicalize) to CommonJS.
+// Jest transform: TypeScript and the ESM-only dependencies (jose, canonicalize, @noble/curves) to CommonJS.
 // Type checking is done separately by `tsc --noEmit` in `npm test`.
 const { transformSync } = require('esbuild');
 

@@ -1,0 +1,50 @@
+import { DER } from '@noble/curves/abstract/der.js';
+import { bytesToNumberBE, hexToBytes, numberToBytesBE } from '@noble/curves/utils.js';
+import { verifyP1363, type PublicJwk } from './crypto';
+
+/**
+ * ECDSA P-256 signatures in both spellings: WebCrypto writes IEEE P1363 (r‖s, 64 bytes), DSSE and
+ * Sigstore tools write ASN.1 DER. The ASN.1 itself is noble's strict DER codec, not hand-written here.
+ */
+const SCALAR_BYTES = 32;
+// SEQUENCE header (2) + two INTEGERs of tag, length and up to 33 bytes (a 0x00 ahead of a high bit).
+const MAX_DER_BYTES = 2 + 2 * (2 + SCALAR_BYTES + 1);
+const SCALAR_LIMIT = 1n << BigInt(8 * SCALAR_BYTES);
+
+function isScalar(value: bigint): boolean {
+  return value > 0n && value < SCALAR_LIMIT;
+}
+
+/** DER form of a 64-byte P1363 signature. Throws on anything WebCrypto could not have produced. */
+export function p1363ToDer(sig: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (sig.length !== 2 * SCALAR_BYTES) throw new RangeError('A P1363 P-256 signature is 64 bytes.');
+  const r = bytesToNumberBE(sig.subarray(0, SCALAR_BYTES));
+  const s = bytesToNumberBE(sig.subarray(SCALAR_BYTES));
+  if (!isScalar(r) || !isScalar(s)) throw new RangeError('A P1363 P-256 signature has nonzero r and s.');
+  return new Uint8Array(hexToBytes(DER.hexFromSig({ r, s })));
+}
+
+/**
+ * P1363 form of a DER signature; undefined unless it is exactly one strict DER SEQUENCE of two
+ * positive INTEGERs below 2^256, nothing after it. One signature has one DER spelling, so a
+ * re-encoded (malleated) copy cannot pass as another signature.
+ */
+export function derToP1363(der: Uint8Array): Uint8Array<ArrayBuffer> | undefined {
+  if (der.length > MAX_DER_BYTES) return undefined;
+  try {
+    const { r, s } = DER.toSig(der, SCALAR_BYTES + 1);
+    if (!isScalar(r) || !isScalar(s)) return undefined;
+    const out = new Uint8Array(2 * SCALAR_BYTES);
+    out.set(numberToBytesBE(r, SCALAR_BYTES));
+    out.set(numberToBytesBE(s, SCALAR_BYTES), SCALAR_BYTES);
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+/** ECDSA P-256 / SHA-256 over `message`, signature in strict DER. Failures return false. */
+export async function verifyDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, derSignature: Uint8Array): Promise<boolean> {
+  const signature = derToP1363(derSignature);
+  return signature !== undefined && verifyP1363(jwk, message, signature);
+}
