@@ -40,7 +40,6 @@ describe('manifest.yml', () => {
   "storage:app",
   "read:repository:bitbucket",
   "read:pullrequest:bitbucket",
-  "read:user:bitbucket",
   "read:workspace:bitbucket",
 ]
 `);

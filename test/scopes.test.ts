@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+
+/**
+ * Every Bitbucket call the adapter makes needs only scopes the manifest declares, and the manifest
+ * declares no Bitbucket scope that no call needs: checked against the `x-atlassian-oauth2-scopes` of
+ * Bitbucket's own API description (vendored in vendor/bitbucket/).
+ */
+const root = join(__dirname, '..');
+const api = JSON.parse(readFileSync(join(root, 'vendor/bitbucket/bitbucket-cloud-openapi.v3.json'), 'utf8'));
+const adapter = readFileSync(join(root, 'src/adapters/bitbucketRest.ts'), 'utf8');
+const manifestScopes: string[] = parse(readFileSync(join(root, 'manifest.yml'), 'utf8')).permissions.scopes;
+
+/** The routes the adapter calls, as `METHOD /path` with `${…}` placeholders, read from its source. */
+function calledRoutes(source: string): { method: string; path: string }[] {
+  return [...source.matchAll(/route`\/2\.0([^`?]*)[^`]*`(?:,\s*\{\s*method:\s*'(\w+)')?/g)].map((m) => ({ method: (m[2] ?? 'GET').toLowerCase(), path: m[1]! }));
+}
+
+/** The API description's operation for a called route: placeholders match any one path segment. */
+function operationFor(route: { method: string; path: string }) {
+  const pattern = new RegExp(`^${route.path.replace(/\$\{[^}]+\}/g, '\u0000').replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\u0000/g, '\\{[^/]+\\}')}$`);
+  const path = Object.keys(api.paths).find((p) => pattern.test(p));
+  return path ? { path, operation: api.paths[path][route.method] } : undefined;
+}
+
+function requiredScopes(routes: { method: string; path: string }[]): Set<string> {
+  return new Set(
+    routes.flatMap((route) => {
+      const found = operationFor(route);
+      if (!found?.operation) throw new Error(`${route.method.toUpperCase()} ${route.path} is not in Bitbucket's API description`);
+      return found.operation['x-atlassian-oauth2-scopes'].flatMap((s: { scopes: string[] }) => s.scopes);
+    }),
+  );
+}
+
+describe('Bitbucket scopes', () => {
+  const routes = calledRoutes(adapter);
+
+  it('finds every call the adapter makes', () => {
+    expect(routes.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}',
+      'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/commits',
+      'get /repositories/${workspace}/${repository}/pullrequests',
+      'get /user/workspaces/${workspace}/permissions/repositories',
+      'post /repositories/${workspace}/${repository}/commit/${commit}/statuses/build',
+    ]);
+  });
+
+  it('declares exactly the Bitbucket scopes the calls need, plus the members list the settings page reads', () => {
+    const needed = requiredScopes([...routes, { method: 'get', path: '/workspaces/${workspace}/members' }]);
+    const declared = manifestScopes.filter((s) => s.endsWith(':bitbucket'));
+    expect([...needed].sort()).toEqual([...declared].sort());
+  });
+
+  it('notices a scope removed from the manifest', () => {
+    const needed = requiredScopes(routes);
+    const without = manifestScopes.filter((s) => s !== 'read:pullrequest:bitbucket');
+    expect([...needed].filter((s) => !without.includes(s))).toEqual(['read:pullrequest:bitbucket']);
+  });
+});
