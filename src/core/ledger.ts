@@ -1,0 +1,246 @@
+import * as z from 'zod/mini';
+import { type AppPublicJwk, verifyEd25519 } from './appKey';
+import { canonicalBytes, sha256Hex } from './crypto';
+import { decodeBase64, Envelope, encodeBase64, pae, payloadBytes } from './dsse';
+import { RequestError } from './errors';
+import { UtcTimestamp } from './formats';
+
+/**
+ * The per-repository audit ledger: an append-only, hash-chained list of events, each entry a DSSE
+ * envelope countersigned by the app's Ed25519 key. Everything an auditor needs to check it offline
+ * is standard: JCS (RFC 8785) JSON, SHA-256, DSSE v1 PAE and Ed25519 (test/core/ledger.test.ts
+ * checks a ledger with nothing but Node's `crypto.verify`, `createHash` and `JSON.parse`).
+ */
+export const LEDGER_PAYLOAD_TYPE = 'application/vnd.countersign.ledger-entry+json';
+
+/** The `prev` of entry 1: there is nothing before it. */
+export const GENESIS_PREV = '0'.repeat(64);
+
+const Sha256Hex = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a lower-case hex SHA-256'));
+
+/**
+ * Events are validated by their producers; the ledger only insists that each says what it is and is
+ * plain JSON (no NaN, undefined or Dates, which would read back as something other than was written).
+ */
+export const LedgerEvent = z.catchall(z.object({ type: z.string().check(z.minLength(1), z.maxLength(200)) }), z.json());
+export type LedgerEvent = z.infer<typeof LedgerEvent>;
+
+/** The signed payload, carried as its JCS bytes. */
+export const LedgerEntry = z.strictObject({
+  ledger: z.string().check(z.minLength(1), z.maxLength(200)),
+  seq: z.int().check(z.positive()),
+  prev: Sha256Hex,
+  at: UtcTimestamp,
+  event: LedgerEvent,
+});
+export type LedgerEntry = z.infer<typeof LedgerEntry>;
+
+/**
+ * What is stored: the envelope, plus the SHA-256 of its payload bytes. The hash is redundant (an
+ * auditor recomputes it) but lets storage index and chain entries without decoding them; verifyLedger
+ * reports HASH_MISMATCH when it has drifted from the bytes.
+ */
+export interface SignedLedgerEntry {
+  envelope: Envelope;
+  hash: string;
+}
+
+export interface LedgerHead {
+  seq: number;
+  hash: string;
+}
+
+export interface AppSigningKey {
+  privateKey: CryptoKey;
+  keyId: string;
+}
+
+export type LedgerProblemCode =
+  | 'BAD_SIGNATURE'
+  | 'UNKNOWN_APP_KEY'
+  | 'BROKEN_CHAIN'
+  | 'BAD_SEQUENCE'
+  | 'WRONG_LEDGER'
+  | 'MALFORMED'
+  | 'HASH_MISMATCH';
+
+export interface LedgerProblem {
+  /** The entry's own seq, when it could be read. */
+  seq?: number;
+  /** Position in the list given to verifyLedger. */
+  index: number;
+  code: LedgerProblemCode;
+  message: string;
+}
+
+export interface LedgerCheck {
+  ok: boolean;
+  entries: number;
+  /** The last entry, only when the whole ledger checked out. Compare it with a head known elsewhere: a truncated tail is otherwise a valid, shorter ledger. */
+  head?: LedgerHead;
+  problems: LedgerProblem[];
+}
+
+const ED25519_SIGNATURE_BYTES = 64;
+
+/**
+ * Appends after `previous` (undefined for the first entry): builds the payload bytes once, signs
+ * exactly those, and hashes exactly those. Throws on fields that would not read back as an entry.
+ */
+export async function nextEntry(
+  previous: LedgerHead | undefined,
+  fields: { ledger: string; at: string; event: LedgerEvent },
+  appKey: AppSigningKey,
+): Promise<SignedLedgerEntry> {
+  const entry = buildEntry(previous, fields);
+  const bytes = canonicalBytes(entry);
+  // A writer that produced bytes its own reader refuses would poison the ledger; stop here instead.
+  if (!parsePayload(bytes)) throw new RequestError('INTERNAL', 'The ledger entry does not read back as itself from its JCS bytes.');
+  const sig = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, appKey.privateKey, pae(LEDGER_PAYLOAD_TYPE, bytes)));
+  const envelope = Envelope.parse({
+    payloadType: LEDGER_PAYLOAD_TYPE,
+    payload: encodeBase64(bytes),
+    signatures: [{ keyid: appKey.keyId, sig: encodeBase64(sig) }],
+  });
+  return { envelope, hash: await sha256Hex(bytes) };
+}
+
+function buildEntry(previous: LedgerHead | undefined, fields: { ledger: string; at: string; event: LedgerEvent }): LedgerEntry {
+  if (previous && !Sha256Hex.safeParse(previous.hash).success) throw new RequestError('INTERNAL', 'The previous ledger hash is not a SHA-256.');
+  const parsed = LedgerEntry.safeParse({
+    ledger: fields.ledger,
+    seq: previous ? previous.seq + 1 : 1,
+    prev: previous ? previous.hash : GENESIS_PREV,
+    at: fields.at,
+    event: fields.event,
+  });
+  if (!parsed.success) throw new RequestError('INTERNAL', `The ledger entry is invalid: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** The entry an envelope carries, read from its exact payload bytes; undefined when it is not one. */
+export function readEntry(signed: SignedLedgerEntry): LedgerEntry | undefined {
+  const bytes = envelopePayload(signed);
+  return bytes && parsePayload(bytes);
+}
+
+/**
+ * Checks a whole ledger, first entry first. Every problem is listed (not just the first), each
+ * against the entry it was found in; per entry, the checks run in this order: sequence, chain,
+ * stored hash, signature, ledger id. Never throws.
+ */
+export async function verifyLedger(entries: readonly SignedLedgerEntry[], appKeys: ReadonlyMap<string, AppPublicJwk>, ledgerId: string): Promise<LedgerCheck> {
+  const problems: LedgerProblem[] = [];
+  const seen = new Map<number, string>();
+  let prevHash: string | undefined = GENESIS_PREV;
+  let prevSeq = 0;
+  let last: LedgerHead | undefined;
+  const list = Array.isArray(entries) ? entries : [];
+  for (const [index, signed] of list.entries()) {
+    const found = await checkEntry(signed, index, { prevHash, prevSeq, seen, appKeys, ledgerId });
+    problems.push(...found.problems);
+    prevHash = found.hash;
+    // An unreadable entry still takes a slot, so the next one is not also blamed for a gap.
+    prevSeq = found.entry ? found.entry.seq : prevSeq + 1;
+    last = found.entry && found.hash ? { seq: found.entry.seq, hash: found.hash } : undefined;
+  }
+  const ok = problems.length === 0 && Array.isArray(entries);
+  return { ok, entries: list.length, ...(ok && last ? { head: last } : {}), problems };
+}
+
+interface Context {
+  /** SHA-256 of the previous entry's actual payload bytes; undefined when they could not be read. */
+  prevHash: string | undefined;
+  /** The seq of the previous entry (its position, if it was unreadable); 0 before the first. */
+  prevSeq: number;
+  /** Hash of each seq already met, to tell a repeated entry from a fork. */
+  seen: Map<number, string>;
+  appKeys: ReadonlyMap<string, AppPublicJwk>;
+  ledgerId: string;
+}
+
+async function checkEntry(
+  signed: SignedLedgerEntry,
+  index: number,
+  context: Context,
+): Promise<{ problems: LedgerProblem[]; entry?: LedgerEntry; hash?: string }> {
+  const bytes = envelopePayload(signed);
+  if (!bytes) return { problems: [{ index, code: 'MALFORMED', message: `Entry ${index + 1} is not a one-signature ${LEDGER_PAYLOAD_TYPE} DSSE envelope in canonical base64.` }] };
+  const hash = await sha256Hex(bytes);
+  const entry = parsePayload(bytes);
+  const problems: LedgerProblem[] = [];
+  const report = (code: LedgerProblemCode, message: string) => problems.push({ ...(entry ? { seq: entry.seq } : {}), index, code, message });
+  if (entry) {
+    checkSequence(entry, hash, context, report);
+    checkChain(entry, context, report);
+  } else {
+    report('MALFORMED', `Entry ${index + 1}'s payload is not a ledger entry in JCS (RFC 8785) form.`);
+  }
+  if (signed.hash !== hash) report('HASH_MISMATCH', `The stored hash of entry ${index + 1} is not the SHA-256 of its payload.`);
+  await checkSignature(signed.envelope, bytes, context.appKeys, report);
+  if (entry && entry.ledger !== context.ledgerId) report('WRONG_LEDGER', `Entry ${entry.seq} belongs to ledger ${JSON.stringify(entry.ledger)}, not ${JSON.stringify(context.ledgerId)}.`);
+  return { problems, ...(entry ? { entry } : {}), hash };
+}
+
+type Report = (code: LedgerProblemCode, message: string) => void;
+
+/** Each seq follows the last one read, so one missing or extra entry is reported once, where it is. */
+function checkSequence(entry: LedgerEntry, hash: string, context: Context, report: Report): void {
+  const earlier = context.seen.get(entry.seq);
+  if (earlier === undefined) context.seen.set(entry.seq, hash);
+  if (entry.seq === context.prevSeq + 1) return;
+  if (earlier === hash) report('BAD_SEQUENCE', `Entry ${entry.seq} appears more than once.`);
+  else if (earlier !== undefined) report('BAD_SEQUENCE', `Two different entries have seq ${entry.seq}: the ledger has forked.`);
+  else report('BAD_SEQUENCE', `Expected seq ${context.prevSeq + 1} but found ${entry.seq}.`);
+}
+
+/** Chains to the bytes actually held for the previous entry, not to its stored hash, which could lie. */
+function checkChain(entry: LedgerEntry, context: Context, report: Report): void {
+  if (context.prevHash === undefined || entry.prev === context.prevHash) return;
+  report('BROKEN_CHAIN', `Entry ${entry.seq}'s prev is not the SHA-256 of the entry before it.`);
+}
+
+async function checkSignature(envelope: Envelope, bytes: Uint8Array<ArrayBuffer>, appKeys: ReadonlyMap<string, AppPublicJwk>, report: Report): Promise<void> {
+  // envelopePayload has already insisted on exactly one signature.
+  const signature = envelope.signatures[0];
+  if (!signature) return;
+  const publicJwk = appKeys instanceof Map ? appKeys.get(signature.keyid) : undefined;
+  if (!publicJwk) {
+    report('UNKNOWN_APP_KEY', `The entry is signed with key ${JSON.stringify(signature.keyid)}, which is not one of the app keys given.`);
+    return;
+  }
+  const sig = decodeBase64(signature.sig);
+  const canonical = sig?.length === ED25519_SIGNATURE_BYTES && encodeBase64(sig) === signature.sig;
+  if (!canonical || !(await verifyEd25519(publicJwk, pae(LEDGER_PAYLOAD_TYPE, bytes), sig))) {
+    report('BAD_SIGNATURE', `The app signature (key ${signature.keyid}) does not verify.`);
+  }
+}
+
+/**
+ * The exact payload bytes of a well-formed ledger envelope: one signature, the ledger payload type,
+ * canonical base64. Anything else (including a non-object from storage) is undefined.
+ */
+function envelopePayload(signed: SignedLedgerEntry): Uint8Array<ArrayBuffer> | undefined {
+  if (typeof signed !== 'object' || signed === null) return undefined;
+  const parsed = Envelope.safeParse(signed.envelope);
+  if (!parsed.success || parsed.data.payloadType !== LEDGER_PAYLOAD_TYPE || parsed.data.signatures.length !== 1) return undefined;
+  return payloadBytes(parsed.data);
+}
+
+/**
+ * Parses the payload bytes once, and accepts them only if they are already the JCS form of what they
+ * parse to: one entry, one encoding, so its hash (and so the chain) cannot be varied by re-spelling it.
+ */
+function parsePayload(bytes: Uint8Array<ArrayBuffer>): LedgerEntry | undefined {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
+    const parsed = LedgerEntry.safeParse(value);
+    return parsed.success && sameBytes(canonicalBytes(value), bytes) ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
