@@ -128,6 +128,12 @@ export class FakeKvs {
     item.value = mutate(structuredClone(item.value));
   }
 
+  /** Direct write of a new value that bypasses the API, for tests that forge records. */
+  plant(key: string, value: unknown, entityName?: string): void {
+    const now = this.now();
+    (entityName ? this.entity(entityName) : this.plain).set(key, { value: structuredClone(value), createdAt: now, updatedAt: now });
+  }
+
   /** Direct read that bypasses the API, for tests that measure what is stored. */
   peek(key: string, entityName?: string): unknown {
     return (entityName ? this.entity(entityName) : this.plain).get(key)?.value;

@@ -1,51 +1,74 @@
-import type { ChallengeClaim, ChallengeRecord, KeyRecord, Policy, PullRequestFacts, Revocation, StoredApproval, VerifiedCache } from './core';
+import type {
+  ApprovalRecord,
+  AppPublicJwk,
+  ChallengeClaim,
+  ChallengeRecord,
+  KeyRecord,
+  LedgerEventOf,
+  Policy,
+  PullRequestFacts,
+  Revocation,
+  SignedLedgerEntry,
+} from './core';
 
 /** Whether an (account, key) pair, as a `revocationId`, is revoked where the gate was loaded. */
 export interface RevokedKeys {
   has(revocationId: string): boolean;
 }
 
+/** A signer's decision in force, as storage holds it; `intact` is false when its seal no longer matches. */
+export interface StoredApproval {
+  signer: string;
+  record: ApprovalRecord;
+  intact: boolean;
+}
+
 /** What the merge check and the PR card read together, in one storage round trip. */
 export interface GateState {
   policy: Policy | undefined;
-  /** Raw stored approvals: re-verified by the core before anything counts. */
-  approvals: unknown[];
+  approvals: StoredApproval[];
   /** (account, key) pairs revoked for this repository; see `revocationId`. */
   revokedKeys: RevokedKeys;
   /** Present when `loadGate` was asked for one key. */
   key?: KeyRecord;
 }
 
+export type ChallengeOutcome = { consumed: true } | { consumed: false; found: unknown };
+
 export interface GateStore {
   loadGate(repository: string, pullRequest: number, options?: { key?: { accountId: string; keyId: string } }): Promise<GateState>;
+  /** The current policy (or, if its record was lost, the newest kept version). */
   loadPolicy(repository: string): Promise<Policy | undefined>;
   /** A saved policy version, current or not; undefined if that version was never saved. */
   loadPolicyVersion(repository: string, version: number): Promise<Policy | undefined>;
   /**
-   * Consumes the challenge and adds or replaces the signer's approval, both or neither, without losing
-   * anyone else's however many sign at once. A refused challenge stores nothing and says what was found.
+   * Consumes the challenge, makes the decision the signer's position and appends its ledger entry,
+   * all or nothing, without losing anyone else's however many sign at once. A refused challenge
+   * stores nothing and says what was found.
    */
-  recordDecision(
-    repository: string,
-    pullRequest: number,
-    approval: StoredApproval,
-    challenge: { value: string; claim: ChallengeClaim; ttlSeconds: number },
-  ): Promise<ChallengeOutcome>;
-  /** Saves a new policy version and keeps it for good; throws CONFLICT if someone else saved since `expectedVersion`. */
-  savePolicy(repository: string, policy: Policy, expectedVersion: number): Promise<void>;
+  recordDecision(args: {
+    repository: string;
+    pullRequest: number;
+    signer: string;
+    record: Omit<ApprovalRecord, 'seq' | 'entry'>;
+    event: LedgerEventOf;
+    at: string;
+    challenge: { value: string; claim: ChallengeClaim; ttlSeconds: number };
+  }): Promise<ChallengeOutcome>;
+  /** Saves a new policy version, keeps it for good and records it in the ledger; throws CONFLICT if someone else saved since `expectedVersion`. */
+  savePolicy(repository: string, policy: Policy, expectedVersion: number, previous: Policy | undefined): Promise<void>;
 }
 
 export interface KeyStore {
   listKeys(accountId?: string): Promise<KeyRecord[]>;
   /** Every revocation of these keys, everywhere and per repository. */
   loadRevocations(keys: { accountId: string; keyId: string }[]): Promise<Revocation[]>;
-  /** Stores a key; enrolling the same key twice returns the stored record unchanged. */
-  enrollKey(record: KeyRecord): Promise<KeyRecord>;
+  /** Stores a key, recorded in `ledger` (the repository it was enrolled from); the same key twice returns the stored record. */
+  enrollKey(record: KeyRecord, ledger: string): Promise<KeyRecord>;
   getKey(accountId: string, keyId: string): Promise<KeyRecord | undefined>;
-  revokeKey(revocation: Revocation): Promise<void>;
+  /** Records a revocation, in `ledger` (the repository it was made from). */
+  revokeKey(revocation: Revocation, ledger: string): Promise<void>;
 }
-
-export type ChallengeOutcome = { consumed: true } | { consumed: false; found: unknown };
 
 export interface ChallengeStore {
   issueChallenge(value: string, record: ChallengeRecord, ttlSeconds: number): Promise<void>;
@@ -55,6 +78,13 @@ export interface ChallengeStore {
    * reports what was found, so the caller can say why.
    */
   consumeChallenge(value: string, claim: ChallengeClaim, ttlSeconds: number): Promise<ChallengeOutcome>;
+}
+
+export interface LedgerStore {
+  /** The repository's whole ledger, oldest first. */
+  readLedger(repository: string): Promise<SignedLedgerEntry[]>;
+  /** The public half of the key that countersigns ledger entries, and its RFC 7638 id. */
+  appPublicKey(): Promise<{ keyId: string; publicJwk: AppPublicJwk }>;
 }
 
 export type RepositoryPermission = 'admin' | 'write' | 'read' | 'none';
@@ -81,9 +111,8 @@ export interface Deps {
   gate: GateStore;
   keys: KeyStore;
   challenges: ChallengeStore;
+  ledger: LedgerStore;
   bitbucket: BitbucketPort;
   now: () => Date;
   randomToken: () => string;
-  /** Approvals this process has already verified; see `VerifiedCache`. */
-  verified: VerifiedCache;
 }

@@ -46,4 +46,7 @@ export const storageKeys = {
   keysOf: (accountId?: string) => (accountId ? `key:${accountId}:` : 'key:'),
   keyOwner: (keyId: string) => `keyowner:${keyId}`,
   challenge: (value: string) => `challenge:${value}`,
+  /** The repository's ledger: its head (`{ seq, hash }`) and each entry by number, written once. */
+  ledgerHead: (repository: string) => `ledger:${bareUuid(repository)}:head`,
+  ledgerEntry: (repository: string, seq: number) => `ledger:${bareUuid(repository)}:${seq}`,
 };

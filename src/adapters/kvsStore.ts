@@ -1,52 +1,119 @@
 import { Filter, FilterConditions, ForgeKvsAPIError, kvs } from '@forge/kvs';
-import { bareUuid, KeyRecord, Policy, Revocation, RequestError, revocationId, StoredApproval, type ChallengeClaim, type ChallengeRecord } from '../core';
-import type { ChallengeOutcome, ChallengeStore, GateState, GateStore, KeyStore, RevokedKeys } from '../ports';
+import {
+  ApprovalRecord,
+  bareUuid,
+  decodeBase64url,
+  encodeBase64url,
+  generateAppKey,
+  hasValidSeal,
+  importAppSigningKey,
+  importSealKey,
+  isUsableChallenge,
+  KeyRecord,
+  nextEntry,
+  Policy,
+  RequestError,
+  Revocation,
+  revocationId,
+  sealOf,
+  AppPrivateJwk,
+  appKeyId,
+  type AppPublicJwk,
+  type AppSigningKey,
+  type ChallengeClaim,
+  type ChallengeRecord,
+  type LedgerEvent,
+  type LedgerEventOf,
+  type LedgerHead,
+  type SignedLedgerEntry,
+} from '../core';
+import type { ChallengeOutcome, ChallengeStore, GateState, GateStore, KeyStore, LedgerStore, RevokedKeys, StoredApproval } from '../ports';
 import { APPROVAL_BUCKETS, CHALLENGE_ENTITY, DOCUMENT_ENTITY, layoutHash, REVOCATION_SHARDS, storageKeys } from './keys';
 
-type Condition<T> = ReturnType<Filter<T>['and']>;
-
-/** A value updated by compare-and-set: `version` goes up by one with every write. */
+/** A value updated by compare-and-set: `version` goes up by one with every write. Sealed where it guards a verdict. */
 interface VersionedDocument<T> {
   version: number;
   document: T;
+  seal?: string;
 }
 
-/** One bucket of a pull request's approvals: each signer's statement in force, by signer. */
-type ApprovalsDocument = Record<string, StoredApproval>;
+/** One bucket of a pull request's approvals: each signer's decision in force, by signer. */
+type ApprovalsDocument = Record<string, ApprovalRecord>;
 /** One key's revocations: everywhere, and per repository. */
 type RevocationsDocument = Revocation[];
 /** One shard of the revocation index: `revocationEntry` hashes present. */
 type RevokedShard = Record<string, 1>;
+
+/** The app's own secrets, generated once per installation and kept in KVS secret storage. */
+interface StoredSecrets {
+  signing: AppPrivateJwk;
+  seal: string;
+}
+export interface AppSecrets {
+  signing: AppSigningKey;
+  publicJwk: AppPublicJwk;
+  seal: CryptoKey;
+}
+
+type Condition<T> = ReturnType<Filter<T>['and']>;
+
+/** One write of a transaction. */
+interface Write {
+  key: string;
+  value: unknown;
+  entityName?: string;
+  conditions?: Condition<any>;
+  ttlSeconds?: number;
+}
+
+const MAX_WRITE_ATTEMPTS = 60;
+const QUERY_PAGE = 20;
+/** Keys in one KVS batch read. */
+const BATCH = 25;
+const SECRETS_KEY = 'app-secrets';
 
 /** The index entry for a revocation of `accountId`'s key, everywhere (`repository` undefined) or in one repository. */
 function revocationEntry(id: string, repository?: string): string {
   return layoutHash(`${id} ${repository ? bareUuid(repository) : '*'}`);
 }
 
-const MAX_WRITE_ATTEMPTS = 40;
-const QUERY_PAGE = 20;
-/** Keys in one KVS batch read. */
-const BATCH = 25;
+/**
+ * Countersign's storage on Forge KVS; the only module that knows how things are laid out there.
+ * Every change to current state is written in one transaction with the ledger entry that records it.
+ */
+export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStore {
+  private secrets?: Promise<AppSecrets>;
 
-/** Countersign's storage on Forge KVS. The only module that knows how things are laid out in KVS. */
-export class KvsStore implements GateStore, KeyStore, ChallengeStore {
-  async loadGate(
-    repository: string,
-    pullRequest: number,
-    options: { key?: { accountId: string; keyId: string } } = {},
-  ): Promise<GateState> {
+  /** The app's signing and seal keys: read (or, the first time ever, made) once per warm container. */
+  appSecrets(): Promise<AppSecrets> {
+    this.secrets ??= loadSecrets().catch((error) => {
+      this.secrets = undefined;
+      throw error;
+    });
+    return this.secrets;
+  }
+
+  async appPublicKey(): Promise<{ keyId: string; publicJwk: AppPublicJwk }> {
+    const { signing, publicJwk } = await this.appSecrets();
+    return { keyId: signing.keyId, publicJwk };
+  }
+
+  async loadGate(repository: string, pullRequest: number, options: { key?: { accountId: string; keyId: string } } = {}): Promise<GateState> {
     const policyKey = storageKeys.policy(repository);
     // Version 1 exists for good once a policy was ever saved: with it, a lost current record fails closed.
     const firstPolicyKey = storageKeys.policyVersion(repository, 1);
     const bucketKeys = Array.from({ length: APPROVAL_BUCKETS }, (_, b) => storageKeys.approvalBucket(repository, pullRequest, b));
     const shardKeys = Array.from({ length: REVOCATION_SHARDS }, (_, s) => storageKeys.revokedShard(s));
     const keyKey = options.key && storageKeys.key(options.key.accountId, options.key.keyId);
-    const found = await batchRead([
-      { key: policyKey, entityName: DOCUMENT_ENTITY },
-      { key: firstPolicyKey, entityName: DOCUMENT_ENTITY },
-      ...bucketKeys.map((key) => ({ key, entityName: DOCUMENT_ENTITY })),
-      ...shardKeys.map((key) => ({ key, entityName: DOCUMENT_ENTITY })),
-      ...(keyKey ? [{ key: keyKey }] : []),
+    const [found, secrets] = await Promise.all([
+      batchRead([
+        { key: policyKey, entityName: DOCUMENT_ENTITY },
+        { key: firstPolicyKey, entityName: DOCUMENT_ENTITY },
+        ...bucketKeys.map((key) => ({ key, entityName: DOCUMENT_ENTITY })),
+        ...shardKeys.map((key) => ({ key, entityName: DOCUMENT_ENTITY })),
+        ...(keyKey ? [{ key: keyKey }] : []),
+      ]),
+      this.appSecrets(),
     ]);
 
     const policyDoc = found(policyKey) as VersionedDocument<unknown> | undefined;
@@ -56,9 +123,20 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
         "This repository's policy record is missing although a policy was saved before, so nothing can be approved; a repository admin should open Countersign settings and save the policy again.",
       );
     }
-    const approvals = bucketKeys.flatMap((key) => Object.values((found(key) as VersionedDocument<ApprovalsDocument> | undefined)?.document ?? {}));
-    const shards = shardKeys.map((key) => (found(key) as VersionedDocument<RevokedShard> | undefined)?.document ?? {});
-    const indexed = (entry: string) => shards[storageKeys.revokedShardOf(entry)]![entry] === 1;
+    const [buckets, shards] = await Promise.all([
+      Promise.all(bucketKeys.map((key) => openSealed<ApprovalsDocument>(secrets.seal, key, found(key)))),
+      Promise.all(shardKeys.map((key) => openSealed<RevokedShard>(secrets.seal, key, found(key)))),
+    ]);
+    if (shards.some((shard) => !shard.intact)) {
+      throw new RequestError('STORAGE_ERROR', "Countersign's revocation index was changed outside Countersign, so no signature can be trusted; contact your administrator.");
+    }
+    const approvals: StoredApproval[] = buckets.flatMap(({ document, intact }) =>
+      Object.entries(document ?? {}).flatMap(([signer, value]) => {
+        const record = ApprovalRecord.safeParse(value);
+        return record.success ? [{ signer, record: record.data, intact }] : [];
+      }),
+    );
+    const indexed = (entry: string) => shards[storageKeys.revokedShardOf(entry)]!.document?.[entry] === 1;
     const revokedKeys: RevokedKeys = { has: (id) => indexed(revocationEntry(id)) || indexed(revocationEntry(id, repository)) };
     return {
       policy: policyDoc ? toPolicy(policyDoc.document) : undefined,
@@ -76,47 +154,11 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     let newest: unknown;
     for (let first = 1; ; first += BATCH) {
       const items = Array.from({ length: BATCH }, (_, i) => ({ key: storageKeys.policyVersion(repository, first + i), entityName: DOCUMENT_ENTITY }));
-      const { successfulKeys } = await storage(() => kvs.batchGet<VersionedDocument<unknown>>(items));
-      const found = items.map((item) => successfulKeys.find((s) => s.key === item.key)?.value).filter((v) => v !== undefined);
-      newest = found.at(-1)?.document ?? newest;
-      if (found.length < BATCH) return newest === undefined ? undefined : toPolicy(newest);
+      const found = await batchRead(items);
+      const present = items.map((item) => found(item.key) as VersionedDocument<unknown> | undefined).filter((v) => v !== undefined);
+      newest = present.at(-1)?.document ?? newest;
+      if (present.length < BATCH) return newest === undefined ? undefined : toPolicy(newest);
     }
-  }
-
-  /**
-   * Consumes the challenge and stores the approval in one transaction: a refused or failed write
-   * consumes nothing. The server's order decides a signer's position: whichever statement is written
-   * last is in force, never the time a device wrote into it; `seq` records that order.
-   */
-  async recordDecision(
-    repository: string,
-    pullRequest: number,
-    approval: StoredApproval,
-    challenge: { value: string; claim: ChallengeClaim; ttlSeconds: number },
-  ): Promise<ChallengeOutcome> {
-    const signer = approval.statement.signer;
-    const bucket = storageKeys.approvalBucket(repository, pullRequest, storageKeys.approvalBucketOf(signer));
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const current = await readDocument<ApprovalsDocument>(bucket);
-      const version = current?.version ?? 0;
-      const next: VersionedDocument<ApprovalsDocument> = { version: version + 1, document: { ...current?.document, [signer]: { ...approval, seq: version + 1 } } };
-      const unchanged = new Filter<VersionedDocument<ApprovalsDocument>>().and('version', version === 0 ? FilterConditions.notExists() : FilterConditions.equalTo(version));
-      const [key, used, conditions] = consumption(challenge.value, challenge.claim);
-      try {
-        await kvs
-          .transact()
-          .set(bucket, next, { entityName: DOCUMENT_ENTITY, conditions: unchanged })
-          .set(key, used, { entityName: CHALLENGE_ENTITY, conditions }, { ttl: { value: challenge.ttlSeconds, unit: 'SECONDS' } })
-          .execute();
-        return { consumed: true };
-      } catch (error) {
-        if (!isConflict(error)) throw toStorageError(error);
-        const found = await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(key));
-        if (!isUsable(found, challenge.claim)) return { consumed: false, found };
-        await backOff(attempt);
-      }
-    }
-    throw new RequestError('CONFLICT', 'Too many people are signing at the same moment; try again in a few seconds.');
   }
 
   async loadPolicyVersion(repository: string, version: number): Promise<Policy | undefined> {
@@ -125,24 +167,52 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
   }
 
   /**
-   * The current record and the immutable copy of this version, in one transaction: both or neither.
+   * The current record, the immutable copy of this version and the ledger entry, in one transaction.
    * The copy may be written only once, which is the compare-and-set: of two admins saving on one base
    * version, one wins; and a lost current record is simply written again by the next save.
    */
-  async savePolicy(repository: string, policy: Policy, expectedVersion: number): Promise<void> {
+  async savePolicy(repository: string, policy: Policy, expectedVersion: number, previous: Policy | undefined): Promise<void> {
     if (policy.version !== expectedVersion + 1) throw new RequestError('CONFLICT', 'A policy must be saved as the version after the one it was edited from.');
     const document: VersionedDocument<Policy> = { version: policy.version, document: policy };
-    const neverWritten = new Filter<VersionedDocument<Policy>>().and('version', FilterConditions.notExists());
-    try {
-      await kvs
-        .transact()
-        .set(storageKeys.policy(repository), document, { entityName: DOCUMENT_ENTITY })
-        .set(storageKeys.policyVersion(repository, policy.version), document, { entityName: DOCUMENT_ENTITY, conditions: neverWritten })
-        .execute();
-    } catch (error) {
-      if (!isConflict(error)) throw toStorageError(error);
+    const event: LedgerEventOf = { type: 'policy.saved', savedBy: policy.savedBy, previous: previous ? { version: previous.version, hash: previous.hash } : null, policy };
+    const committed = await this.commit(repository, policy.savedAt, event, [], () => [
+      { key: storageKeys.policy(repository), value: document, entityName: DOCUMENT_ENTITY },
+      { key: storageKeys.policyVersion(repository, policy.version), value: document, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) },
+    ]);
+    if (!committed) {
       throw new RequestError('CONFLICT', 'Someone else saved this policy while you were editing it; reload to see their version, then save again.');
     }
+  }
+
+  /**
+   * Consumes the challenge, stores the decision as the signer's position and appends its ledger entry,
+   * in one transaction: a refused or failed write consumes and stores nothing. The server's order
+   * decides a signer's position (`seq`), never the time a device wrote into the statement.
+   */
+  async recordDecision(args: {
+    repository: string;
+    pullRequest: number;
+    signer: string;
+    record: Omit<ApprovalRecord, 'seq' | 'entry'>;
+    event: LedgerEventOf;
+    at: string;
+    challenge: { value: string; claim: ChallengeClaim; ttlSeconds: number };
+  }): Promise<ChallengeOutcome> {
+    const { repository, pullRequest, signer, challenge } = args;
+    const bucketKey = storageKeys.approvalBucket(repository, pullRequest, storageKeys.approvalBucketOf(signer));
+    const [challengeKey, used, conditions] = consumption(challenge.value, challenge.claim);
+    const { seal } = await this.appSecrets();
+    const committed = await this.commit(repository, args.at, args.event, [bucketKey], async (found, head) => {
+      const current = found(bucketKey) as VersionedDocument<ApprovalsDocument> | undefined;
+      const version = (current?.version ?? 0) + 1;
+      const document: ApprovalsDocument = { ...current?.document, [signer]: { ...args.record, seq: version, entry: head.seq } };
+      return [
+        { key: bucketKey, value: { version, document, seal: await sealOf(seal, bucketKey, { version, document }) }, entityName: DOCUMENT_ENTITY, conditions: versionIs(current?.version ?? 0) },
+        { key: challengeKey, value: used, entityName: CHALLENGE_ENTITY, conditions, ttlSeconds: challenge.ttlSeconds },
+      ];
+    }, async () => isUsableChallenge(await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)), challenge.claim));
+    if (committed) return { consumed: true };
+    return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)) };
   }
 
   async listKeys(accountId?: string): Promise<KeyRecord[]> {
@@ -169,50 +239,47 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
     return items.flatMap((item) => (found(item.key) as VersionedDocument<RevocationsDocument> | undefined)?.document ?? []);
   }
 
-  async enrollKey(record: KeyRecord): Promise<KeyRecord> {
+  /** Stores a key with its ledger entry (in the repository it was enrolled from); the same key twice returns the stored record. */
+  async enrollKey(record: KeyRecord, ledger: string): Promise<KeyRecord> {
     await claimKeyId(record);
     const key = storageKeys.key(record.accountId, record.keyId);
-    try {
-      await kvs.set(key, record, { keyPolicy: 'FAIL_IF_EXISTS' });
-      return record;
-    } catch (error) {
-      if (!isConflict(error)) throw toStorageError(error);
-      const existing = toKeyRecord(await storage(() => kvs.get(key)));
-      if (!existing) throw toStorageError(error);
-      return existing;
-    }
+    const existing = toKeyRecord(await storage(() => kvs.get(key)));
+    if (existing) return existing;
+    const event: LedgerEventOf = { type: 'key.enrolled', accountId: record.accountId, keyId: record.keyId, publicKey: record.publicKey, label: record.label };
+    await this.commit(ledger, record.createdAt, event, [], () => [{ key, value: record }]);
+    return record;
   }
 
   async getKey(accountId: string, keyId: string): Promise<KeyRecord | undefined> {
     return toKeyRecord(await storage(() => kvs.get(storageKeys.key(accountId, keyId))));
   }
 
-  /** The key's own record of revocations and the merge check's index, in one transaction. */
-  async revokeKey(revocation: Revocation): Promise<void> {
+  /** The key's record of revocations, the merge check's index and the ledger entry, in one transaction. */
+  async revokeKey(revocation: Revocation, ledger: string): Promise<void> {
     const entry = revocationEntry(revocationId(revocation.accountId, revocation.keyId), revocation.repository);
     const recordKey = storageKeys.revocation(revocation.accountId, revocation.keyId);
     const shardKey = storageKeys.revokedShard(storageKeys.revokedShardOf(entry));
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const found = await batchRead([
-        { key: recordKey, entityName: DOCUMENT_ENTITY },
-        { key: shardKey, entityName: DOCUMENT_ENTITY },
-      ]);
+    const { seal } = await this.appSecrets();
+    const event: LedgerEventOf = {
+      type: 'key.revoked',
+      accountId: revocation.accountId,
+      keyId: revocation.keyId,
+      revokedBy: revocation.revokedBy,
+      scope: revocation.repository ? 'repository' : 'everywhere',
+    };
+    await this.commit(ledger, revocation.revokedAt, event, [recordKey, shardKey], async (found) => {
       const record = found(recordKey) as VersionedDocument<RevocationsDocument> | undefined;
       const shard = found(shardKey) as VersionedDocument<RevokedShard> | undefined;
-      if (record?.document.some((r) => r.repository === revocation.repository) && shard?.document[entry]) return;
-      try {
-        await kvs
-          .transact()
-          .set(recordKey, { version: (record?.version ?? 0) + 1, document: [...(record?.document ?? []), revocation] }, { entityName: DOCUMENT_ENTITY, conditions: versionIs(record?.version ?? 0) })
-          .set(shardKey, { version: (shard?.version ?? 0) + 1, document: { ...shard?.document, [entry]: 1 } }, { entityName: DOCUMENT_ENTITY, conditions: versionIs(shard?.version ?? 0) })
-          .execute();
-        return;
-      } catch (error) {
-        if (!isConflict(error)) throw toStorageError(error);
-        await backOff(attempt);
-      }
-    }
-    throw new RequestError('CONFLICT', 'Too many keys are being revoked at the same moment; try again in a few seconds.');
+      if (record?.document.some((r) => r.repository === revocation.repository) && shard?.document[entry]) return 'done';
+      const opened = await openSealed<RevokedShard>(seal, shardKey, shard);
+      if (!opened.intact) throw new RequestError('STORAGE_ERROR', "Countersign's revocation index was changed outside Countersign; contact your administrator.");
+      const version = (shard?.version ?? 0) + 1;
+      const document: RevokedShard = { ...shard?.document, [entry]: 1 };
+      return [
+        { key: recordKey, value: { version: (record?.version ?? 0) + 1, document: [...(record?.document ?? []), revocation] }, entityName: DOCUMENT_ENTITY, conditions: versionIs(record?.version ?? 0) },
+        { key: shardKey, value: { version, document, seal: await sealOf(seal, shardKey, { version, document }) }, entityName: DOCUMENT_ENTITY, conditions: versionIs(shard?.version ?? 0) },
+      ];
+    });
   }
 
   async issueChallenge(value: string, record: ChallengeRecord, ttlSeconds: number): Promise<void> {
@@ -232,6 +299,100 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore {
       return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(key)) };
     }
   }
+
+  /** The repository's whole ledger, oldest first, read in concurrent batches once the head is known. */
+  async readLedger(repository: string): Promise<SignedLedgerEntry[]> {
+    const head = (await readDocument<LedgerHead>(storageKeys.ledgerHead(repository)))?.document;
+    if (!head) return [];
+    const items = Array.from({ length: head.seq }, (_, i) => ({ key: storageKeys.ledgerEntry(repository, i + 1), entityName: DOCUMENT_ENTITY }));
+    const found = await batchRead(items);
+    return items.flatMap((item) => {
+      const doc = found(item.key) as VersionedDocument<SignedLedgerEntry> | undefined;
+      return doc ? [doc.document] : [];
+    });
+  }
+
+  /**
+   * Reads `keys` and the ledger head, asks `writes` what to change, and commits those writes with the
+   * next ledger entry in one transaction; on a lost race, reads again. `writes` may answer 'done' when
+   * nothing is left to do. Returns false when the transaction was refused and `retry` says not to try
+   * again (a condition that will not come true by itself, such as a spent challenge).
+   */
+  private async commit(
+    ledger: string,
+    at: string,
+    event: LedgerEventOf,
+    keys: string[],
+    writes: (found: (key: string) => unknown, head: LedgerHead) => Write[] | 'done' | Promise<Write[] | 'done'>,
+    retry: () => Promise<boolean> = async () => true,
+  ): Promise<boolean> {
+    const headKey = storageKeys.ledgerHead(ledger);
+    const { signing } = await this.appSecrets();
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const found = await batchRead([headKey, ...keys].map((key) => ({ key, entityName: DOCUMENT_ENTITY })));
+      const headDoc = found(headKey) as VersionedDocument<LedgerHead> | undefined;
+      const entry = await nextEntry(headDoc?.document, { ledger, at, event: event as unknown as LedgerEvent }, signing);
+      const head: LedgerHead = { seq: (headDoc?.document.seq ?? 0) + 1, hash: entry.hash };
+      const planned = await writes(found, head);
+      if (planned === 'done') return true;
+      const all: Write[] = [
+        ...planned,
+        { key: headKey, value: { version: head.seq, document: head }, entityName: DOCUMENT_ENTITY, conditions: versionIs(headDoc?.version ?? 0) },
+        { key: storageKeys.ledgerEntry(ledger, head.seq), value: { version: head.seq, document: entry }, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) },
+      ];
+      try {
+        await transact(all);
+        return true;
+      } catch (error) {
+        if (!isConflict(error)) throw toStorageError(error);
+        if (!(await retry())) return false;
+        await backOff(attempt);
+      }
+    }
+    throw new RequestError('CONFLICT', 'Too many changes are being saved in this repository at the same moment; try again in a few seconds.');
+  }
+}
+
+async function loadSecrets(): Promise<AppSecrets> {
+  let stored = await storage(() => kvs.getSecret<StoredSecrets>(SECRETS_KEY));
+  if (!stored) {
+    const fresh: StoredSecrets = { signing: (await generateAppKey()).privateJwk, seal: encodeBase64url(crypto.getRandomValues(new Uint8Array(32))) };
+    try {
+      await kvs.setSecret(SECRETS_KEY, fresh, { keyPolicy: 'FAIL_IF_EXISTS' });
+      stored = fresh;
+    } catch (error) {
+      // Another container made them first: theirs are the installation's.
+      if (!isConflict(error)) throw toStorageError(error);
+      stored = await storage(() => kvs.getSecret<StoredSecrets>(SECRETS_KEY));
+    }
+  }
+  const signingJwk = AppPrivateJwk.safeParse(stored?.signing);
+  const sealBytes = typeof stored?.seal === 'string' ? decodeBase64url(stored.seal) : undefined;
+  if (!signingJwk.success || sealBytes?.length !== 32) {
+    throw new RequestError('STORAGE_ERROR', "Countersign's own keys in secret storage are unreadable; contact Countersign support.");
+  }
+  const { d: _d, ...publicJwk } = signingJwk.data;
+  return {
+    signing: { privateKey: await importAppSigningKey(signingJwk.data), keyId: await appKeyId(publicJwk) },
+    publicJwk,
+    seal: await importSealKey(sealBytes),
+  };
+}
+
+/** A stored document with its seal checked; a missing one is intact and empty. */
+async function openSealed<T>(key: CryptoKey, place: string, value: unknown): Promise<{ document?: T; intact: boolean }> {
+  const doc = value as VersionedDocument<T> | undefined;
+  if (!doc) return { intact: true };
+  return { document: doc.document, intact: await hasValidSeal(key, place, { version: doc.version, document: doc.document }, doc.seal) };
+}
+
+async function transact(writes: Write[]): Promise<void> {
+  let tx = kvs.transact();
+  for (const w of writes) {
+    const entity = w.entityName ? ({ entityName: w.entityName, conditions: w.conditions } as Parameters<typeof tx.set>[2]) : undefined;
+    tx = tx.set(w.key, w.value, entity, w.ttlSeconds ? { ttl: { value: w.ttlSeconds, unit: 'SECONDS' } } : undefined);
+  }
+  await tx.execute();
 }
 
 /** The write that marks a challenge used, and the conditions under which it may: live, unused, and the claimant's. */
@@ -246,19 +407,6 @@ function consumption(value: string, claim: ChallengeClaim): [string, ChallengeRe
     .and('consumed', FilterConditions.equalTo(false))
     .and('expiresAt', FilterConditions.greaterThan(now));
   return [storageKeys.challenge(value), used, conditions];
-}
-
-/** Whether a stored challenge would pass `consumption`'s conditions now. */
-function isUsable(found: ChallengeRecord | undefined, claim: ChallengeClaim): boolean {
-  return (
-    found !== undefined &&
-    !found.consumed &&
-    found.accountId === claim.accountId &&
-    found.workspace === claim.workspace &&
-    found.repository === claim.repository &&
-    found.pullRequest === claim.pullRequest &&
-    found.expiresAt > claim.now.toISOString()
-  );
 }
 
 function versionIs(version: number): Condition<VersionedDocument<unknown>> {

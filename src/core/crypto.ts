@@ -101,3 +101,25 @@ export function encodeBase64url(bytes: Uint8Array): string {
 export function randomToken(bytes = 32): string {
   return encodeBase64url(crypto.getRandomValues(new Uint8Array(bytes)));
 }
+
+const HMAC_SHA256 = { name: 'HMAC', hash: 'SHA-256' } as const;
+
+/** The app's storage-seal key (32 random bytes kept in KVS secret storage) as an HMAC-SHA-256 key. */
+export function importSealKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  return crypto.subtle.importKey('raw', raw, HMAC_SHA256, false, ['sign', 'verify']);
+}
+
+/**
+ * A seal over a stored record: HMAC-SHA-256 of the JCS bytes of where it is kept and what it holds.
+ * Anyone who can change storage but does not hold the app's secret cannot make a changed, moved or
+ * replayed record carry a valid seal.
+ */
+export async function sealOf(key: CryptoKey, place: string, value: unknown): Promise<string> {
+  return encodeBase64url(new Uint8Array(await crypto.subtle.sign(HMAC_SHA256, key, canonicalBytes({ place, value }))));
+}
+
+export async function hasValidSeal(key: CryptoKey, place: string, value: unknown, seal: unknown): Promise<boolean> {
+  const mac = typeof seal === 'string' ? decodeBase64url(seal) : undefined;
+  if (!mac || mac.length !== 32) return false;
+  return crypto.subtle.verify(HMAC_SHA256, key, mac, canonicalBytes({ place, value }));
+}

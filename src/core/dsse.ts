@@ -18,7 +18,7 @@ export const EnvelopeSignature = z.strictObject({
 
 export const Envelope = z.strictObject({
   payloadType: z.string().check(z.minLength(1), z.maxLength(200)),
-  payload: Base64.check(z.minLength(1), z.maxLength(32 * 1024)),
+  payload: Base64.check(z.minLength(1), z.maxLength(200 * 1024)),
   signatures: z.array(EnvelopeSignature).check(z.minLength(1), z.maxLength(4)),
 });
 export type Envelope = z.infer<typeof Envelope>;
@@ -71,7 +71,7 @@ export async function signEnvelopeEcdsa(
   payload: Uint8Array,
 ): Promise<Envelope> {
   const p1363 = new Uint8Array(await crypto.subtle.sign(ECDSA_SHA256, privateKey, pae(payloadType, payload)));
-  return Envelope.parse({ payloadType, payload: encodeBase64(payload), signatures: [{ keyid, sig: encodeBase64(p1363ToDer(p1363)) }] });
+  return { payloadType, payload: encodeBase64(payload), signatures: [{ keyid, sig: encodeBase64(p1363ToDer(p1363)) }] };
 }
 
 /**

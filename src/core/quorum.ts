@@ -1,16 +1,10 @@
-import type { CheckedApproval } from './approvals';
+import { standingFinding, type CheckedApproval, type StandingFinding } from './assessment';
 import { shortCommit } from './formats';
 import { rulesFor, type Policy, type Rule } from './policy';
 import type { PullRequestFacts } from './pullRequest';
 
-export type NotCountedReason =
-  | 'stale'
-  | 'retargeted'
-  | 'author'
-  | 'commit-author'
-  | 'revoked-key'
-  | 'bad-signature'
-  | 'not-eligible';
+/** Why a signature present in storage does not count toward a requirement (see `standingFinding`). */
+export type NotCountedReason = StandingFinding;
 
 export interface RequirementResult {
   group: string;
@@ -93,20 +87,6 @@ function tieKey(a: CheckedApproval): string {
   return JSON.stringify([a.problem ? 1 : 0, a.problem ?? '', a.decision, a.commit, a.targetBranch, a.policy, a.keyId]);
 }
 
-function disqualification(
-  approval: CheckedApproval,
-  rule: Rule,
-  pr: PullRequestFacts,
-): NotCountedReason | undefined {
-  if (approval.problem === 'revoked-key') return 'revoked-key';
-  if (approval.problem) return 'bad-signature';
-  if (rule.excludeAuthor && approval.signer === pr.author) return 'author';
-  if (rule.excludeCommitAuthors && pr.commitAuthors.includes(approval.signer)) return 'commit-author';
-  if (approval.commit !== pr.headCommit) return 'stale';
-  if (approval.targetBranch !== pr.targetBranch) return 'retargeted';
-  return undefined;
-}
-
 function evaluateRule(rule: Rule, pr: PullRequestFacts, latest: Map<string, CheckedApproval>): RuleResult {
   const eligible = new Set(rule.requirements.flatMap((r) => r.members));
   const rejectedBy = new Set<string>();
@@ -116,7 +96,7 @@ function evaluateRule(rule: Rule, pr: PullRequestFacts, latest: Map<string, Chec
     for (const member of requirement.members) {
       const approval = latest.get(member);
       if (!approval) continue;
-      const reason = disqualification(approval, rule, pr);
+      const reason = standingFinding(approval, rule, pr);
       if (reason) notCounted.push({ accountId: member, reason });
       else if (approval.decision === 'reject') rejectedBy.add(member);
       else counted.push(member);

@@ -42,7 +42,7 @@ export async function refreshBuildStatuses(deps: Deps, workspace: string, reposi
       await Promise.all(
         ids.slice(i, i + REFRESH_CONCURRENCY).map(async (id) => {
           const [pr, gate] = await Promise.all([deps.bitbucket.getPullRequest(workspace, repository, id, 'app'), deps.gate.loadGate(repository, id)]);
-          const { verdict } = await judge(pr, gate, deps.verified);
+          const { verdict } = await judge(pr, gate);
           const wanted = (policy: Policy | undefined) => rulesFor(policy, pr.targetBranch).some((rule) => rule.commitStatus);
           await publishBuildStatus(deps, pr, gate.policy, verdict, { withdraw: wanted(previous) && !wanted(gate.policy) });
         }),

@@ -1,30 +1,26 @@
-import {
-  CHALLENGE_RETENTION_SECONDS,
-  explainRefusedChallenge,
-  SignedStatement,
-  verifySubmission,
-  type StoredApproval,
-} from '../core';
+import { assessSubmission, CHALLENGE_RETENTION_SECONDS, explainRefusedChallenge, SubmittedDecision, submittedFacts } from '../core';
 import type { Deps } from '../ports';
 import { publishBuildStatus } from './buildStatus';
 import { judge } from './judge';
 import { callerOf, parsePayload, pullRequestOf } from './requests';
 
 /**
- * Accepts a signed approval or rejection only after every check in `verifySubmission` and an atomic
- * consume of its challenge; anything else is refused with a reason and nothing is stored.
+ * Accepts a signed approval or rejection (a DSSE envelope) only after every check in
+ * `assessSubmission`; then consumes its challenge, records it as the signer's position and appends it
+ * to the ledger in one transaction. Anything else is refused with a reason and nothing is stored.
  */
 export async function submitDecision(deps: Deps, payload: unknown, context: unknown) {
   const caller = callerOf(context);
   const pullRequest = pullRequestOf(caller);
-  const signed = parsePayload(SignedStatement, payload);
+  const { envelope } = parsePayload(SubmittedDecision, payload);
+  const facts = submittedFacts(envelope);
 
   const [pr, gate] = await Promise.all([
     deps.bitbucket.getPullRequest(caller.workspace, caller.repository, pullRequest, 'user'),
-    deps.gate.loadGate(caller.repository, pullRequest, { key: { accountId: caller.accountId, keyId: signed.statement.keyId } }),
+    deps.gate.loadGate(caller.repository, pullRequest, { key: { accountId: caller.accountId, keyId: facts.keyId } }),
   ]);
   const now = deps.now();
-  await verifySubmission(signed, {
+  await assessSubmission(envelope, facts, {
     caller: caller.accountId,
     workspace: caller.workspace,
     repository: caller.repository,
@@ -36,14 +32,21 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
     now,
   });
   const claim = { accountId: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, now };
-  const approval: StoredApproval = { ...signed, publicKey: gate.key!.publicKey, receivedAt: now.toISOString() };
-  const challenge = { value: signed.statement.challenge, claim, ttlSeconds: CHALLENGE_RETENTION_SECONDS };
-  const outcome = await deps.gate.recordDecision(caller.repository, pullRequest, approval, challenge);
+  const { subject, decision, policy, keyId: signedKey, issuedAt } = facts;
+  const outcome = await deps.gate.recordDecision({
+    repository: caller.repository,
+    pullRequest,
+    signer: caller.accountId,
+    record: { decision, commit: subject.commit, targetBranch: subject.targetBranch, policy, keyId: signedKey, issuedAt },
+    event: { type: 'decision.accepted', subject, signer: caller.accountId, keyId: signedKey, decision, publicKey: gate.key!.publicKey, envelope },
+    at: now.toISOString(),
+    challenge: { value: facts.challenge, claim, ttlSeconds: CHALLENGE_RETENTION_SECONDS },
+  });
   if (!outcome.consumed) explainRefusedChallenge(outcome.found, claim);
 
   // Judged from a read after the write, so signatures that landed concurrently are counted too.
   const after = await deps.gate.loadGate(caller.repository, pullRequest);
-  const { verdict } = await judge(pr, after, deps.verified);
+  const { verdict } = await judge(pr, after);
   await publishBuildStatus(deps, pr, after.policy, verdict);
   return { verdict };
 }

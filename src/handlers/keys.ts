@@ -33,7 +33,7 @@ export async function enrollKey(deps: Deps, payload: unknown, context: unknown):
     throw new RequestError('LIMIT_REACHED', `You already have ${MAX_KEYS_PER_ACCOUNT} keys enrolled; revoke one you no longer use first.`);
   }
   const record: KeyRecord = { keyId, accountId: caller.accountId, publicKey: parsed.data, label, createdAt: deps.now().toISOString() };
-  return { key: await deps.keys.enrollKey(record) };
+  return { key: await deps.keys.enrollKey(record, caller.repository) };
 }
 
 /**
@@ -58,7 +58,7 @@ export async function revokeKey(deps: Deps, payload: unknown, context: unknown):
     revokedAt: deps.now().toISOString(),
     revokedBy: caller.accountId,
     ...(own ? {} : { repository: caller.repository }),
-  });
+  }, caller.repository);
   await refreshBuildStatuses(deps, caller.workspace, caller.repository);
   return { keyId, repository: own ? null : caller.repository };
 }

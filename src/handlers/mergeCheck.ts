@@ -19,7 +19,7 @@ export interface MergeCheckResult {
 
 /**
  * Bitbucket asks "may this pull request merge?". One round of I/O (the pull request and the stored
- * gate, read at once), every signature re-verified, quorum evaluated. Any error fails closed.
+ * gate, read at once), storage seals checked, every decision judged, quorum evaluated. Any error fails closed.
  */
 export async function checkMerge(deps: Deps, event: unknown): Promise<MergeCheckResult> {
   try {
@@ -30,7 +30,7 @@ export async function checkMerge(deps: Deps, event: unknown): Promise<MergeCheck
       deps.bitbucket.getPullRequest(workspace.uuid, repository.uuid, pullrequest.id, 'app'),
       deps.gate.loadGate(repository.uuid, pullrequest.id),
     ]);
-    const { verdict } = await judge(pr, gate, deps.verified);
+    const { verdict } = await judge(pr, gate);
     if (trigger.type === 'on-code-pushed') await publishBuildStatus(deps, pr, gate.policy, verdict);
     return { success: verdict.pass, message: verdict.message };
   } catch (error) {

@@ -26,7 +26,7 @@ export async function getPanelState(deps: Deps, context: unknown) {
   ]);
   // Only once Bitbucket has shown this user the pull request: a refused read leaves nothing behind.
   await deps.challenges.issueChallenge(challenge, record, CHALLENGE_RETENTION_SECONDS);
-  const { verdict, approvals } = await judge(pr, gate, deps.verified);
+  const { verdict, approvals } = await judge(pr, gate);
   const mine = approvals.find((a) => a.signer === caller.accountId);
 
   return {

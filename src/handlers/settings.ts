@@ -49,7 +49,7 @@ export async function saveSettings(deps: Deps, payload: unknown, context: unknow
   const rules = parseRules(rawRules);
   const policy = await buildPolicy({ version: baseVersion + 1, rules, savedAt: deps.now().toISOString(), savedBy: caller.accountId });
   const previous = baseVersion > 0 ? await deps.gate.loadPolicyVersion(caller.repository, baseVersion) : undefined;
-  await deps.gate.savePolicy(caller.repository, policy, baseVersion);
+  await deps.gate.savePolicy(caller.repository, policy, baseVersion, previous);
   await refreshBuildStatuses(deps, caller.workspace, caller.repository, previous);
   return { policy };
 }

@@ -2,7 +2,6 @@ import { randomToken } from '../core';
 import { BitbucketRest } from '../adapters/bitbucketRest';
 import { KvsStore } from '../adapters/kvsStore';
 import type { Deps } from '../ports';
-import { boundedVerifiedCache } from './verifiedCache';
 
 /**
  * The one place where the real adapters are put together. The Forge entry points use it as it is;
@@ -14,10 +13,10 @@ export function productionDeps(overrides: Partial<Pick<Deps, 'now' | 'randomToke
     gate: store,
     keys: store,
     challenges: store,
+    ledger: store,
     bitbucket: new BitbucketRest(),
     now: () => new Date(),
     randomToken: () => randomToken(),
-    verified: boundedVerifiedCache(),
     ...overrides,
   };
 }

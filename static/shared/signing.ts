@@ -1,5 +1,5 @@
-import { encodeBase64url } from '../../src/core/crypto';
-import { buildStatement, statementBytes, type Decision, type SignedStatement } from '../../src/core/statement';
+import { IN_TOTO_PAYLOAD_TYPE, signEnvelopeEcdsa, type Envelope } from '../../src/core/dsse';
+import { buildStatement, statementPayload, type Decision, type DecisionStatement } from '../../src/core/statement';
 import type { DeviceKey } from './deviceKeys';
 
 export interface SigningScope {
@@ -13,9 +13,21 @@ export interface SigningScope {
   challenge: string;
 }
 
-/** Signs exactly what the server will check: the canonical statement, with this device's key. */
-export async function signDecision(key: DeviceKey, scope: SigningScope, decision: Decision, now: Date): Promise<SignedStatement> {
-  const statement = buildStatement({ ...scope, decision, keyId: key.keyId, issuedAt: now.toISOString() });
-  const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key.privateKey, statementBytes(statement));
-  return { statement, signature: encodeBase64url(new Uint8Array(signature)) };
+/**
+ * Signs exactly what the server will check: an in-toto statement about the head commit, serialised
+ * once, in a DSSE envelope signed with this device's key (DER signature, as DSSE tools expect).
+ */
+export async function signDecision(key: DeviceKey, scope: SigningScope, decision: Decision, now: Date): Promise<{ envelope: Envelope; statement: DecisionStatement }> {
+  const { workspace, repository, pullRequest, commit, targetBranch, policy, signer, challenge } = scope;
+  const statement = buildStatement({
+    subject: { kind: 'pull-request', workspace, repository, pullRequest, commit, targetBranch },
+    decision,
+    policy,
+    signer,
+    keyId: key.keyId,
+    issuedAt: now.toISOString(),
+    challenge,
+  });
+  const envelope = await signEnvelopeEcdsa(key.privateKey, key.keyId, IN_TOTO_PAYLOAD_TYPE, statementPayload(statement));
+  return { envelope, statement };
 }

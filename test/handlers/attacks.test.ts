@@ -1,5 +1,6 @@
 import { OTHER_REPOSITORY, PEOPLE, aRule, aSigner, commitHash, signStatement, World, type Signer } from '../fixtures/world';
 import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
+import { encodeBase64, statementPayload } from '../../src/core';
 import { REPOSITORY, WORKSPACE } from '../fixtures/world';
 
 /**
@@ -34,8 +35,9 @@ describe('attacks on submission', () => {
 
   it('refuses a signature over a different statement than the one submitted', async () => {
     const statement = await world.statementFor(alice);
-    const signature = await signStatement(alice, { ...statement, decision: 'reject' });
-    await expectRefused(() => world.submit(alice, statement, PEOPLE.alice, signature), 'BAD_SIGNATURE');
+    const rejection = await signStatement(alice, await world.statementFor(alice, 'reject', { challenge: statement.predicate.challenge }));
+    const swapped = { ...rejection, payload: encodeBase64(statementPayload(statement)) };
+    await expectRefused(() => world.submit(alice, statement, PEOPLE.alice, swapped), 'BAD_SIGNATURE');
   });
 
   it.each([
@@ -190,27 +192,57 @@ describe('attacks on submission', () => {
   });
 
   describe('tampered storage', () => {
-    const approvalsKey = storageKeys.approvalBucket(REPOSITORY, 1, storageKeys.approvalBucketOf(PEOPLE.alice));
+    const bucketOf = (person: string) => storageKeys.approvalBucket(REPOSITORY, 1, storageKeys.approvalBucketOf(person));
+    const tamperRecord = (person: string, change: (doc: any) => void) =>
+      world.host.kvs.tamper(bucketOf(person), (doc) => {
+        change(doc);
+        return doc;
+      }, DOCUMENT_ENTITY);
 
-    beforeEach(async () => {
+    it('stops counting a rejection rewritten into an approval', async () => {
+      const bob = await world.enrolledSigner(PEOPLE.bob);
+      expect(await world.sign(alice)).toMatchObject({ ok: true });
+      expect(await world.sign(bob, 'reject')).toMatchObject({ ok: true });
+      tamperRecord(PEOPLE.bob, (doc) => (doc.document[PEOPLE.bob].decision = 'approve'));
+      expect((await world.mergeCheck()).success).toBe(false);
+      const panel = await world.panel(PEOPLE.alice);
+      expect(panel.verdict.rules[0].requirements[0].notCounted).toContainEqual({ accountId: PEOPLE.bob, reason: 'bad-signature' });
+    });
+
+    it('stops counting an approval added by hand for someone who never signed', async () => {
+      expect(await world.sign(alice)).toMatchObject({ ok: true });
+      world.host.kvs.tamper(bucketOf(PEOPLE.alice), (doc) => {
+        const forged = { ...doc.document[PEOPLE.alice] };
+        if (storageKeys.approvalBucketOf(PEOPLE.dave) === storageKeys.approvalBucketOf(PEOPLE.alice)) doc.document[PEOPLE.dave] = forged;
+        return doc;
+      }, DOCUMENT_ENTITY);
+      if (storageKeys.approvalBucketOf(PEOPLE.dave) !== storageKeys.approvalBucketOf(PEOPLE.alice)) {
+        const { seal: _seal, ...unsealed } = world.host.kvs.peek(bucketOf(PEOPLE.alice), DOCUMENT_ENTITY) as any;
+        world.host.kvs.plant(bucketOf(PEOPLE.dave), { ...unsealed, document: { [PEOPLE.dave]: unsealed.document[PEOPLE.alice] } }, DOCUMENT_ENTITY);
+      }
+      expect((await world.mergeCheck()).success).toBe(false);
+    });
+
+    it('stops counting stale approvals moved onto the new head commit', async () => {
       const bob = await world.enrolledSigner(PEOPLE.bob);
       await world.sign(alice);
       await world.sign(bob);
       expect((await world.mergeCheck()).success).toBe(true);
+      const head = world.push('c2');
+      for (const person of [PEOPLE.alice, PEOPLE.bob]) tamperRecord(person, (doc) => (doc.document[person].commit = head));
+      expect((await world.mergeCheck()).success).toBe(false);
     });
 
-    it.each([
-      ['the decision', (a: any) => (a.statement.decision = 'reject')],
-      ['the commit', (a: any) => (a.statement.commit = commitHash('other'))],
-      ['the signature', (a: any) => (a.signature = a.signature.slice(0, -2) + (a.signature.endsWith('AA') ? 'AB' : 'AA'))],
-      ['the public key', (a: any) => (a.publicKey.x = a.publicKey.y)],
-    ])('notices a changed %s and stops counting the approval', async (_what, change) => {
-      world.host.kvs.tamper(approvalsKey, (doc) => {
-        change(doc.document[PEOPLE.alice]);
-        return doc;
-      }, DOCUMENT_ENTITY);
-      const merge = await world.mergeCheck();
-      expect(merge.success).toBe(false);
+    it('fails closed when a revocation is removed from the index', async () => {
+      const bob = await world.enrolledSigner(PEOPLE.bob);
+      await world.sign(alice);
+      await world.sign(bob);
+      expect(await world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId })).toMatchObject({ ok: true });
+      for (let shard = 0; shard < 3; shard++) {
+        const key = storageKeys.revokedShard(shard);
+        if (world.host.kvs.peek(key, DOCUMENT_ENTITY)) world.host.kvs.tamper(key, (doc) => ({ ...doc, document: {} }), DOCUMENT_ENTITY);
+      }
+      expect(await world.mergeCheck()).toEqual({ success: false, message: expect.stringContaining('revocation index was changed') });
     });
 
     it('fails closed when the stored policy no longer matches its hash', async () => {
@@ -256,7 +288,7 @@ describe('attacks on submission', () => {
     it("refuses a signature for a repository the caller cannot see, even with the statement pointing there", async () => {
       const statement = await world.statementFor(alice, 'approve', { repository: secret, commit: commitHash('hidden') });
       const before = world.host.kvs.snapshot();
-      const result = await world.call('submitDecision', PEOPLE.alice, { statement, signature: await signStatement(alice, statement) }, world.context(PEOPLE.alice, 1, secret));
+      const result = await world.call('submitDecision', PEOPLE.alice, { envelope: await signStatement(alice, statement) }, world.context(PEOPLE.alice, 1, secret));
       expect(result).toMatchObject({ ok: false, code: 'FORBIDDEN' });
       expect(world.host.kvs.snapshot()).toBe(before);
     });
@@ -277,10 +309,13 @@ describe('attacks on submission', () => {
     it.each([
       ['no payload', undefined],
       ['a string', 'approve'],
-      ['missing fields', { statement: { type: 'countersign.approval/v1' } }],
-      ['wrong types', { statement: { pullRequest: '1' }, signature: 42 }],
-      ['a huge signature', { statement: {}, signature: huge }],
-      ['extra fields', { statement: {}, signature: 'x', admin: true }],
+      ['missing fields', { envelope: { payloadType: 'application/vnd.in-toto+json' } }],
+      ['wrong types', { envelope: { payloadType: 1, payload: [], signatures: 'x' } }],
+      ['a huge signature', { envelope: { payloadType: 'application/vnd.in-toto+json', payload: 'e30=', signatures: [{ keyid: 'k', sig: huge }] } }],
+      ['a huge payload', { envelope: { payloadType: 'application/vnd.in-toto+json', payload: btoa(huge), signatures: [{ keyid: 'k', sig: 'AAAA' }] } }],
+      ['a v1 statement', { statement: { type: 'countersign.approval/v1' }, signature: 'x' }],
+      ['extra fields', { envelope: { payloadType: 'application/vnd.in-toto+json', payload: 'e30=', signatures: [{ keyid: 'k', sig: 'AAAA' }] }, admin: true }],
+      ['an envelope carrying no decision statement', { envelope: { payloadType: 'application/vnd.in-toto+json', payload: 'e30=', signatures: [{ keyid: 'k', sig: 'AAAA' }] } }],
     ])('answers %s with INVALID_INPUT and stores nothing', async (_what, payload) => {
       const before = world.host.kvs.snapshot();
       const result = await world.call('submitDecision', PEOPLE.alice, payload);

@@ -1,6 +1,6 @@
-import { CHALLENGE_RETENTION_SECONDS, type StoredApproval } from '../../src/core';
+import { CHALLENGE_RETENTION_SECONDS, factsOf } from '../../src/core';
 import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
-import { aRule, aSigner, PEOPLE, REPOSITORY, signStatement, WORKSPACE, World } from '../fixtures/world';
+import { aRule, aSigner, PEOPLE, REPOSITORY, signStatement, statementOf, WORKSPACE, World } from '../fixtures/world';
 
 jest.setTimeout(180_000);
 
@@ -34,22 +34,29 @@ describe('storage at scale', () => {
       const value = `c${String(i).padStart(42, '0')}`;
       const expiresAt = new Date(now.getTime() + 600_000).toISOString();
       await world.deps.challenges.issueChallenge(value, { accountId, workspace: WORKSPACE, repository: REPOSITORY, pullRequest: 1, expiresAt, consumed: false }, 700);
-      const statement = {
-        type: 'countersign.approval/v1' as const,
+      const statement = statementOf({
         workspace: WORKSPACE,
         repository: REPOSITORY,
         pullRequest: 1,
         commit: world.head,
         targetBranch: 'main',
-        decision: 'approve' as const,
+        decision: 'approve',
         policy: policy.hash,
         signer: accountId,
         keyId: signer.keyId,
         issuedAt: now.toISOString(),
         challenge: value,
-      };
-      const approval: StoredApproval = { statement, signature: await signStatement(signer, statement), publicKey: signer.publicKey, receivedAt: now.toISOString() };
-      const outcome = await world.deps.gate.recordDecision(REPOSITORY, 1, approval, challengeFor(accountId, value));
+      });
+      const { subject, decision, keyId, issuedAt } = factsOf(statement);
+      const outcome = await world.deps.gate.recordDecision({
+        repository: REPOSITORY,
+        pullRequest: 1,
+        signer: accountId,
+        record: { decision, commit: subject.commit, targetBranch: subject.targetBranch, policy: policy.hash, keyId, issuedAt },
+        event: { type: 'decision.accepted', subject, signer: accountId, keyId, decision, publicKey: signer.publicKey, envelope: await signStatement(signer, statement) },
+        at: now.toISOString(),
+        challenge: challengeFor(accountId, value),
+      });
       expect(outcome).toEqual({ consumed: true });
     }
 
@@ -72,7 +79,7 @@ describe('storage at scale', () => {
   it('accepts 10,000 revocations, and the merge check still sees each one', async () => {
     const alice = await world.enrolledSigner(PEOPLE.alice);
     for (let i = 0; i < 10_000; i++) {
-      await world.deps.keys.revokeKey({ keyId: alice.keyId.slice(0, -6) + String(i).padStart(6, '0'), accountId: `557058:gone-${i % 97}`, revokedAt: world.clock.toISOString(), revokedBy: PEOPLE.admin });
+      await world.deps.keys.revokeKey({ keyId: alice.keyId.slice(0, -6) + String(i).padStart(6, '0'), accountId: `557058:gone-${i % 97}`, revokedAt: world.clock.toISOString(), revokedBy: PEOPLE.admin }, REPOSITORY);
     }
     await world.savePolicy([aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice], count: 1 }] })]);
     expect(await world.sign(alice)).toMatchObject({ ok: true });

@@ -1,6 +1,7 @@
 import { generateKeyPair, suggestedDeviceLabel, type DeviceKey } from '../../static/shared/deviceKeys';
 import { signDecision, type SigningScope } from '../../static/shared/signing';
 import { aRule, PEOPLE, World, type PanelData } from '../fixtures/world';
+import { toSigstoreBundle, verifyWithSigstore } from '../support/sigstoreBundle';
 
 describe('signing in the card', () => {
   let world: World;
@@ -40,15 +41,34 @@ describe('signing in the card', () => {
   it('produces a statement and signature the backend accepts and counts', async () => {
     const key = await enrolDevice(PEOPLE.alice);
     const signed = await signDecision(key, scopeFrom(await world.panel(PEOPLE.alice), PEOPLE.alice), 'approve', world.clock);
-    const result = await world.call('submitDecision', PEOPLE.alice, signed);
+    const result = await world.call('submitDecision', PEOPLE.alice, { envelope: signed.envelope });
     expect(result).toMatchObject({ ok: true, data: { verdict: { rules: [{ requirements: [{ counted: [PEOPLE.alice] }] }] } } });
+  });
+
+  it("makes envelopes that Sigstore's own verifier accepts with the approver's public key alone, and refuses once any byte changes", async () => {
+    const key = await enrolDevice(PEOPLE.alice);
+    const { envelope } = await signDecision(key, scopeFrom(await world.panel(PEOPLE.alice), PEOPLE.alice), 'approve', world.clock);
+    await expect(verifyWithSigstore(toSigstoreBundle(envelope, key.keyId), key.publicKey, key.keyId)).resolves.toBeUndefined();
+
+    const payload = Buffer.from(envelope.payload, 'base64');
+    const signature = Buffer.from(envelope.signatures[0]!.sig, 'base64');
+    for (const index of [0, Math.floor(payload.length / 2), payload.length - 1]) {
+      const changed = Buffer.from(payload);
+      changed[index]! ^= 0x01;
+      const tampered = { ...envelope, payload: changed.toString('base64') };
+      await expect(verifyWithSigstore(toSigstoreBundle(tampered, key.keyId), key.publicKey, key.keyId)).rejects.toThrow();
+    }
+    const bent = Buffer.from(signature);
+    bent[bent.length - 1]! ^= 0x01;
+    const forged = { ...envelope, signatures: [{ ...envelope.signatures[0]!, sig: bent.toString('base64') }] };
+    await expect(verifyWithSigstore(toSigstoreBundle(forged, key.keyId), key.publicKey, key.keyId)).rejects.toThrow();
   });
 
   it('is refused when the signer in the statement is not the caller', async () => {
     const key = await enrolDevice(PEOPLE.alice);
     // Bob's challenge, Alice's key and name: the statement names someone other than the caller.
     const signed = await signDecision(key, scopeFrom(await world.panel(PEOPLE.bob), PEOPLE.alice), 'approve', world.clock);
-    expect(await world.call('submitDecision', PEOPLE.bob, signed)).toMatchObject({ ok: false, code: 'WRONG_SIGNER' });
+    expect(await world.call('submitDecision', PEOPLE.bob, { envelope: signed.envelope })).toMatchObject({ ok: false, code: 'WRONG_SIGNER' });
   });
 
   it.each([

@@ -86,11 +86,11 @@ function Sign({ panel, state, onPanel, onReload }: Omit<Props, 'onDeviceKey' | '
         decision,
         new Date(),
       );
-      const result = await call<{ verdict: Verdict }>('submitDecision', signed);
+      const result = await call<{ verdict: Verdict }>('submitDecision', { envelope: signed.envelope });
       if (!result.ok) return fail(result);
       setBusy(false);
       setConfirming(undefined);
-      const mine = { decision, commit: signed.statement.commit, issuedAt: signed.statement.issuedAt, stale: false, problem: undefined };
+      const mine = { decision, commit: signed.statement.subject[0].digest.gitCommit, issuedAt: signed.statement.predicate.issuedAt, stale: false, problem: undefined };
       onPanel({ ...current, verdict: result.data.verdict, me: { ...current.me, decision: mine }, challenge: null });
     } catch (e) {
       fail({ code: 'DEVICE', message: `This browser could not sign with the key on this device: ${(e as Error).message}` });
