@@ -17,6 +17,8 @@ const principal = new AsyncLocalStorage<string>();
 export class ForgeHost {
   readonly calls: CallLog = { kvs: [], bitbucket: [] };
   latencyMs = 0;
+  /** Per-service latency, where it differs (KVS answers faster than Bitbucket); overrides `latencyMs`. */
+  latency: { kvs?: number; bitbucket?: number } = {};
   /** Accounts that have not yet allowed the app to act as them: their asUser() calls get the consent prompt. */
   readonly awaitingConsent = new Set<string>();
 
@@ -48,7 +50,8 @@ export class ForgeHost {
   }
 
   private async fetch(descriptor: any, path: string, init: RequestInit): Promise<Response> {
-    const delay = this.latencyMs / 2;
+    const service = descriptor?.type === 'kvs' ? 'kvs' : 'bitbucket';
+    const delay = (this.latency[service] ?? this.latencyMs) / 2;
     if (delay) await sleep(delay);
     try {
       if (descriptor?.type === 'kvs') {

@@ -5,11 +5,12 @@ import type { KvsState } from '../dev/fakeKvs';
 import type { ForgeHost } from '../dev/forgeHost';
 
 /**
- * 2: approvals in buckets, revocations per key with an index, policy versions kept. A version-1 file
- * (one approvals record per pull request, one installation-wide revocation list) is refused rather
- * than read, since reading it would silently drop its approvals and, worse, its revocations.
+ * 3: approvals in sealed buckets, revocations per key with a sealed index, policy versions kept, the
+ * app-signed ledger and the app's secrets. An older file (version 1: one approvals record per pull
+ * request, one installation-wide revocation list; version 2: unsealed buckets, no ledger) is refused
+ * rather than read, since reading it would silently drop its approvals and, worse, its revocations.
  */
-const STATE_VERSION = 2;
+const STATE_VERSION = 3;
 
 interface HostState {
   version: number;

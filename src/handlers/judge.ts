@@ -2,10 +2,11 @@ import { checkedApproval, evaluateQuorum, hasIntactHash, RequestError, type Chec
 import type { GateState } from '../ports';
 
 /**
- * Judges the stored decisions in force against the pull request as Bitbucket says it is now; shared
- * by the merge check, the card and submission. A decision whose storage seal is broken does not count.
+ * Everything about stored decisions that does not depend on the pull request: the policy's hash and
+ * each decision's standing. Run as soon as storage answers, while Bitbucket may still be pending.
+ * A decision whose storage seal is broken does not count.
  */
-export async function judge(pr: PullRequestFacts, gate: GateState): Promise<{ verdict: Verdict; approvals: CheckedApproval[] }> {
+export async function prepareJudgement(gate: GateState): Promise<{ gate: GateState; approvals: CheckedApproval[] }> {
   if (gate.policy && !(await hasIntactHash(gate.policy))) {
     throw new RequestError('STORAGE_ERROR', 'The stored policy does not match its hash; an admin should review and save the policy again.');
   }
@@ -13,5 +14,11 @@ export async function judge(pr: PullRequestFacts, gate: GateState): Promise<{ ve
     const checked = checkedApproval(signer, record, gate.revokedKeys);
     return intact ? checked : { ...checked, problem: 'bad-signature' as const };
   });
+  return { gate, approvals };
+}
+
+/** Judges the stored decisions against the pull request as Bitbucket says it is now; shared by the merge check, the card and submission. */
+export async function judge(pr: PullRequestFacts, gate: GateState): Promise<{ verdict: Verdict; approvals: CheckedApproval[] }> {
+  const { approvals } = await prepareJudgement(gate);
   return { verdict: evaluateQuorum({ policy: gate.policy, pr, approvals }), approvals };
 }

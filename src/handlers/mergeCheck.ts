@@ -1,9 +1,9 @@
 import * as z from 'zod/mini';
-import { BitbucketUuid, isCountersignError } from '../core';
+import { BitbucketUuid, evaluateQuorum, isCountersignError } from '../core';
 import { PositiveIdFromText } from './requests';
 import type { Deps } from '../ports';
 import { publishBuildStatus } from './buildStatus';
-import { judge } from './judge';
+import { prepareJudgement } from './judge';
 
 const MergeCheckEvent = z.object({
   workspace: z.looseObject({ uuid: BitbucketUuid }),
@@ -18,19 +18,20 @@ export interface MergeCheckResult {
 }
 
 /**
- * Bitbucket asks "may this pull request merge?". One round of I/O (the pull request and the stored
- * gate, read at once), storage seals checked, every decision judged, quorum evaluated. Any error fails closed.
+ * Bitbucket asks "may this pull request merge?". One round of I/O: the pull request and the stored
+ * gate are read at once, and storage seals and each decision's standing are checked as soon as storage
+ * answers, while Bitbucket is still pending; then the quorum. Writes nothing. Any error fails closed.
  */
 export async function checkMerge(deps: Deps, event: unknown): Promise<MergeCheckResult> {
   try {
     const parsed = MergeCheckEvent.safeParse(event);
     if (!parsed.success) return { success: false, message: 'Countersign: the merge check event was not understood, so merging is blocked.' };
     const { workspace, repository, pullrequest, trigger } = parsed.data;
-    const [pr, gate] = await Promise.all([
+    const [pr, { gate, approvals }] = await Promise.all([
       deps.bitbucket.getPullRequest(workspace.uuid, repository.uuid, pullrequest.id, 'app'),
-      deps.gate.loadGate(repository.uuid, pullrequest.id),
+      deps.gate.loadGate(repository.uuid, pullrequest.id).then(prepareJudgement),
     ]);
-    const { verdict } = await judge(pr, gate);
+    const verdict = evaluateQuorum({ policy: gate.policy, pr, approvals });
     if (trigger.type === 'on-code-pushed') await publishBuildStatus(deps, pr, gate.policy, verdict);
     return { success: verdict.pass, message: verdict.message };
   } catch (error) {

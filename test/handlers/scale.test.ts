@@ -1,6 +1,5 @@
-import { CHALLENGE_RETENTION_SECONDS, factsOf } from '../../src/core';
 import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
-import { aRule, aSigner, PEOPLE, REPOSITORY, signStatement, statementOf, WORKSPACE, World } from '../fixtures/world';
+import { aRule, PEOPLE, REPOSITORY, World } from '../fixtures/world';
 
 jest.setTimeout(180_000);
 
@@ -23,42 +22,7 @@ describe('storage at scale', () => {
       }),
     );
     const policy = await world.savePolicy(rules);
-    const now = world.clock;
-    const challengeFor = (accountId: string, value: string) => ({
-      value,
-      claim: { accountId, workspace: WORKSPACE, repository: REPOSITORY, pullRequest: 1, now },
-      ttlSeconds: CHALLENGE_RETENTION_SECONDS,
-    });
-    for (const [i, accountId] of members.entries()) {
-      const signer = await aSigner(accountId);
-      const value = `c${String(i).padStart(42, '0')}`;
-      const expiresAt = new Date(now.getTime() + 600_000).toISOString();
-      await world.deps.challenges.issueChallenge(value, { accountId, workspace: WORKSPACE, repository: REPOSITORY, pullRequest: 1, expiresAt, consumed: false }, 700);
-      const statement = statementOf({
-        workspace: WORKSPACE,
-        repository: REPOSITORY,
-        pullRequest: 1,
-        commit: world.head,
-        targetBranch: 'main',
-        decision: 'approve',
-        policy: policy.hash,
-        signer: accountId,
-        keyId: signer.keyId,
-        issuedAt: now.toISOString(),
-        challenge: value,
-      });
-      const { subject, decision, keyId, issuedAt } = factsOf(statement);
-      const outcome = await world.deps.gate.recordDecision({
-        repository: REPOSITORY,
-        pullRequest: 1,
-        signer: accountId,
-        record: { decision, commit: subject.commit, targetBranch: subject.targetBranch, policy: policy.hash, keyId, issuedAt },
-        event: { type: 'decision.accepted', subject, signer: accountId, keyId, decision, publicKey: signer.publicKey, envelope: await signStatement(signer, statement) },
-        at: now.toISOString(),
-        challenge: challengeFor(accountId, value),
-      });
-      expect(outcome).toEqual({ consumed: true });
-    }
+    await world.seedApprovals(members, policy.hash);
 
     world.host.resetCalls();
     world.host.latencyMs = 20;
