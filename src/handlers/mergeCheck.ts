@@ -1,9 +1,10 @@
 import * as z from 'zod/mini';
-import { BitbucketUuid, evaluateQuorum, isCountersignError } from '../core';
+import { BitbucketUuid, evaluateQuorum } from '../core';
 import { PositiveIdFromText } from './requests';
 import type { Deps } from '../ports';
 import { publishBuildStatus } from './buildStatus';
 import { prepareJudgement } from './judge';
+import { blockedMerge } from './result';
 
 const MergeCheckEvent = z.object({
   workspace: z.looseObject({ uuid: BitbucketUuid }),
@@ -35,8 +36,6 @@ export async function checkMerge(deps: Deps, event: unknown): Promise<MergeCheck
     if (trigger.type === 'on-code-pushed') await publishBuildStatus(deps, pr, gate.policy, verdict);
     return { success: verdict.pass, message: verdict.message };
   } catch (error) {
-    const reason = isCountersignError(error) ? error.message : 'an unexpected error occurred.';
-    if (!isCountersignError(error)) console.error('Countersign merge check failed', error);
-    return { success: false, message: `Countersign could not verify approvals, so merging is blocked: ${reason}` };
+    return blockedMerge(error);
   }
 }

@@ -1,3 +1,4 @@
+import type { Answer, FunctionName } from '../contract';
 import type { Deps } from '../ports';
 import { submitDecision } from './decision';
 import { enrollKey, revokeKey } from './keys';
@@ -6,12 +7,15 @@ import { toResult, type Result } from './result';
 import { getSettings, saveSettings } from './settings';
 
 export interface ResolverRequest {
+  /** Untrusted: every handler validates what it uses. */
   payload?: unknown;
   context: unknown;
 }
 
-/** Resolver functions by name, each returning a `Result` envelope. */
-export function resolverFunctions(deps: Deps): Record<string, (req: ResolverRequest) => Promise<Result<unknown>>> {
+export type Resolvers = { [K in FunctionName]: (req: ResolverRequest) => Promise<Result<Answer<K>>> };
+
+/** Resolver functions by name, each answering in the shape `Contract` promises, inside a `Result`. */
+export function resolverFunctions(deps: Deps): Resolvers {
   return {
     getPanelState: (req) => toResult(() => getPanelState(deps, req.context)),
     enrollKey: (req) => toResult(() => enrollKey(deps, req.payload, req.context)),
@@ -19,5 +23,6 @@ export function resolverFunctions(deps: Deps): Record<string, (req: ResolverRequ
     submitDecision: (req) => toResult(() => submitDecision(deps, req.payload, req.context)),
     getSettings: (req) => toResult(() => getSettings(deps, req.context)),
     saveSettings: (req) => toResult(() => saveSettings(deps, req.payload, req.context)),
+    getLedgerKey: () => toResult(() => deps.ledger.appPublicKey()),
   };
 }

@@ -8,7 +8,7 @@ import { reviewerState, type CardPanel } from './reviewerState';
 
 /** The PR card: one `getPanelState` call, then the quorum, the verdict in words, and what the viewer can do. */
 export function Card() {
-  const { state, reload, setData } = useResolver<CardPanel>('getPanelState');
+  const { state, reload, setData } = useResolver<'getPanelState', CardPanel>('getPanelState');
   const accountId = 'ok' in state && state.ok ? state.data.me.accountId : undefined;
   const [deviceKey, setDeviceKey] = useState<DeviceKey | undefined | 'loading'>('loading');
   const [keyError, setKeyError] = useState<string>();

@@ -1,5 +1,4 @@
 import { useId, useState } from 'react';
-import type { KeyRecord } from '../../../src/core/records';
 import { call } from '../../shared/bridge';
 import { generateKeyPair, saveDeviceKey, suggestedDeviceLabel, type DeviceKey } from '../../shared/deviceKeys';
 import { ErrorBanner } from '../../shared/ui';
@@ -17,7 +16,7 @@ export function Enrol({ panel, onPanel, onDeviceKey }: { panel: CardPanel; onPan
     setError(undefined);
     try {
       const { privateKey, publicKey } = await generateKeyPair();
-      const result = await call<{ key: KeyRecord }>('enrollKey', { publicKey, label: label.trim() });
+      const result = await call('enrollKey', { publicKey, label: label.trim() });
       if (!result.ok) return setError(result);
       const { key } = result.data;
       const deviceKey = { keyId: key.keyId, label: key.label, privateKey, publicKey, createdAt: key.createdAt };

@@ -1,6 +1,5 @@
 import { useState } from 'react';
 import type { Decision } from '../../../src/core/statement';
-import type { Verdict } from '../../../src/core/quorum';
 import { call } from '../../shared/bridge';
 import type { DeviceKey } from '../../shared/deviceKeys';
 import { signDecision } from '../../shared/signing';
@@ -58,7 +57,7 @@ function Sign({ panel, state, onPanel, onReload }: Omit<Props, 'onDeviceKey' | '
       // A challenge is single use; after a signature (or once expired) a fresh one comes with fresh state.
       let current = panel;
       if (!current.challenge || Date.parse(current.challenge.expiresAt) <= Date.now() + 5_000) {
-        const fresh = await call<CardPanel>('getPanelState');
+        const fresh = await call('getPanelState');
         if (!fresh.ok) return fail(fresh);
         current = fresh.data;
       }
@@ -86,7 +85,7 @@ function Sign({ panel, state, onPanel, onReload }: Omit<Props, 'onDeviceKey' | '
         decision,
         new Date(),
       );
-      const result = await call<{ verdict: Verdict }>('submitDecision', { envelope: signed.envelope });
+      const result = await call('submitDecision', { envelope: signed.envelope });
       if (!result.ok) return fail(result);
       setBusy(false);
       setConfirming(undefined);

@@ -18,7 +18,7 @@ export function KeyList({ settings, names, onChanged }: { settings: SettingsStat
   async function revoke(key: Key) {
     setBusy(true);
     const result = await call('revokeKey', { accountId: key.accountId, keyId: key.keyId });
-    const fresh = result.ok ? await call<SettingsState>('getSettings') : result;
+    const fresh = result.ok ? await call('getSettings') : result;
     setBusy(false);
     setRevoking(undefined);
     if (!fresh.ok) return setError(fresh);

@@ -27,7 +27,7 @@ export function PolicyEditor({ settings, members, names, onSaved }: { settings: 
     setTouched(true);
     if (!validation.ok) return;
     setSave({ kind: 'saving' });
-    const result = await call<{ policy: Policy }>('saveSettings', { baseVersion: settings.policy?.version ?? 0, rules: validation.rules });
+    const result = await call('saveSettings', { baseVersion: settings.policy?.version ?? 0, rules: validation.rules });
     if (!result.ok) return setSave({ kind: 'failed', code: result.code, message: result.message });
     onSaved(result.data.policy);
     setDraft(result.data.policy.rules);

@@ -1,5 +1,4 @@
 import { useEffect, useState } from 'react';
-import type { SettingsState } from '../../../src/handlers/settings';
 import { useResolver } from '../../shared/bridge';
 import { ErrorBanner, formatTime, Loading } from '../../shared/ui';
 import { KeyList } from './KeyList';
@@ -9,7 +8,7 @@ import { PolicyView } from './PolicyView';
 
 /** Repository settings → Countersign: the policy (editable by admins) and the enrolled keys. */
 export function SettingsPage() {
-  const { state, reload, setData } = useResolver<SettingsState>('getSettings');
+  const { state, reload, setData } = useResolver('getSettings');
   const [members, setMembers] = useState<Member[]>([]);
   const [membersError, setMembersError] = useState<string>();
   const workspace = 'ok' in state && state.ok ? state.data.workspace : undefined;

@@ -1,0 +1,22 @@
+import type { KeyRecord, Policy, PublicJwk, RuleInput, SubmittedDecision, Verdict, AppPublicJwk } from './core';
+import type { PanelState } from './handlers/panel';
+import type { SettingsState } from './handlers/settings';
+
+/**
+ * The bridge between the Custom UI apps and the resolvers: each function's payload and answer. The
+ * resolvers are typed against it (src/handlers/resolvers.ts) and so are the apps' calls
+ * (static/shared/bridge.ts): a change on one side that the other does not follow fails to compile.
+ */
+export interface Contract {
+  getPanelState: { payload: void; answer: PanelState };
+  enrollKey: { payload: { publicKey: PublicJwk; label: string }; answer: { key: KeyRecord } };
+  revokeKey: { payload: { accountId?: string; keyId: string }; answer: { keyId: string; repository: string | null } };
+  submitDecision: { payload: SubmittedDecision; answer: { verdict: Verdict } };
+  getSettings: { payload: void; answer: SettingsState };
+  saveSettings: { payload: { baseVersion: number; rules: RuleInput[] }; answer: { policy: Policy } };
+  getLedgerKey: { payload: void; answer: { keyId: string; publicJwk: AppPublicJwk } };
+}
+
+export type FunctionName = keyof Contract;
+export type Payload<K extends FunctionName> = Contract[K]['payload'];
+export type Answer<K extends FunctionName> = Contract[K]['answer'];
