@@ -4,8 +4,8 @@ import { bareUuid } from '../core';
  * How many documents one pull request's approvals are spread over (by signer), and the installation's
  * revocation index over (by key). Both are fixed, so the merge check knows every key it needs before
  * it reads anything: 2 policy records + 20 buckets + 3 shards = 25 keys, one KVS batch. Sized so 5,000
- * signers on one pull request stay far below 240 KiB a bucket, and the index holds about 26,000
- * revocations before a shard is full.
+ * signers on one pull request stay far below 240 KiB a bucket, and the index's first pages hold
+ * 3 × 8,000 revocations before a shard spills into overflow pages (read in a second round).
  */
 export const APPROVAL_BUCKETS = 20;
 export const REVOCATION_SHARDS = 3;
@@ -39,8 +39,12 @@ export const storageKeys = {
   approvalBucketOf: (signer: string) => bucketOf(signer, APPROVAL_BUCKETS),
   /** One key's revocations (everywhere, or per repository), with who revoked it and when. */
   revocation: (accountId: string, keyId: string) => `revocation:${accountId}:${keyId}`,
-  /** The index the merge check reads: `revocationEntry` hashes, spread over fixed shards. */
-  revokedShard: (shard: number) => `revoked:${shard}`,
+  /**
+   * The index the merge check reads: `revocationEntry` hashes, spread over fixed shards. Page 0 of each
+   * shard is read with everything else; once it is full, entries go to overflow pages 1, 2, …, which
+   * page 0 counts and the merge check then reads in a second round.
+   */
+  revokedShard: (shard: number, page = 0) => (page === 0 ? `revoked:${shard}` : `revoked:${shard}:${page}`),
   revokedShardOf: (entry: string) => bucketOf(entry, REVOCATION_SHARDS),
   key: (accountId: string, keyId: string) => `key:${accountId}:${keyId}`,
   keysOf: (accountId?: string) => (accountId ? `key:${accountId}:` : 'key:'),

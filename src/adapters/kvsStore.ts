@@ -1,4 +1,5 @@
 import { Filter, FilterConditions, ForgeKvsAPIError, kvs } from '@forge/kvs';
+import * as z from 'zod/mini';
 import {
   ApprovalRecord,
   bareUuid,
@@ -41,8 +42,13 @@ interface VersionedDocument<T> {
 type ApprovalsDocument = Record<string, ApprovalRecord>;
 /** One key's revocations: everywhere, and per repository. */
 type RevocationsDocument = Revocation[];
-/** One shard of the revocation index: `revocationEntry` hashes present. */
-type RevokedShard = Record<string, 1>;
+/** One page of a revocation index shard: `revocationEntry` hashes present; page 0 also counts the overflow pages. */
+interface RevokedPage {
+  entries: Record<string, 1>;
+  pages?: number;
+}
+/** Entries in one index page: about 180 KB, under KVS's 240 KiB. */
+const PAGE_CAPACITY = 8000;
 
 /** The app's own secrets, generated once per installation and kept in KVS secret storage. */
 interface StoredSecrets {
@@ -71,6 +77,10 @@ const QUERY_PAGE = 20;
 /** Keys in one KVS batch read. */
 const BATCH = 25;
 const SECRETS_KEY = 'app-secrets';
+/** Where version 1 kept every revocation, in one document. */
+const LEGACY_REVOCATIONS = 'revocations';
+/** The ledger for events that belong to no repository: revocations everywhere migrated from version 1. */
+const INSTALLATION_LEDGER = 'installation';
 
 /** The index entry for a revocation of `accountId`'s key, everywhere (`repository` undefined) or in one repository. */
 function revocationEntry(id: string, repository?: string): string {
@@ -83,6 +93,10 @@ function revocationEntry(id: string, repository?: string): string {
  */
 export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStore {
   private secrets?: Promise<AppSecrets>;
+  private legacy?: Promise<void>;
+
+  /** `pageCapacity`: entries per revocation index page (smaller only in tests of overflow). */
+  constructor(private readonly options: { pageCapacity?: number } = {}) {}
 
   /** The app's signing and seal keys: read (or, the first time ever, made) once per warm container. */
   appSecrets(): Promise<AppSecrets> {
@@ -105,6 +119,8 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     const bucketKeys = Array.from({ length: APPROVAL_BUCKETS }, (_, b) => storageKeys.approvalBucket(repository, pullRequest, b));
     const shardKeys = Array.from({ length: REVOCATION_SHARDS }, (_, s) => storageKeys.revokedShard(s));
     const keyKey = options.key && storageKeys.key(options.key.accountId, options.key.keyId);
+    // Accepting a signature needs every revocation, including any an earlier version kept.
+    if (keyKey) await this.migrateLegacy();
     const [found, secrets] = await Promise.all([
       batchRead([
         { key: policyKey, entityName: DOCUMENT_ENTITY },
@@ -125,18 +141,15 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     }
     const [buckets, shards] = await Promise.all([
       Promise.all(bucketKeys.map((key) => openSealed<ApprovalsDocument>(secrets.seal, key, found(key)))),
-      Promise.all(shardKeys.map((key) => openSealed<RevokedShard>(secrets.seal, key, found(key)))),
+      this.revocationIndex(shardKeys.map(found), secrets.seal),
     ]);
-    if (shards.some((shard) => !shard.intact)) {
-      throw new RequestError('STORAGE_ERROR', "Countersign's revocation index was changed outside Countersign, so no signature can be trusted; contact your administrator.");
-    }
     const approvals: StoredApproval[] = buckets.flatMap(({ document, intact }) =>
       Object.entries(document ?? {}).flatMap(([signer, value]) => {
         const record = ApprovalRecord.safeParse(value);
         return record.success ? [{ signer, record: record.data, intact }] : [];
       }),
     );
-    const indexed = (entry: string) => shards[storageKeys.revokedShardOf(entry)]!.document?.[entry] === 1;
+    const indexed = (entry: string) => shards[storageKeys.revokedShardOf(entry)]!.some((page) => page[entry] === 1);
     const revokedKeys: RevokedKeys = { has: (id) => indexed(revocationEntry(id)) || indexed(revocationEntry(id, repository)) };
     return {
       policy: policyDoc ? toPolicy(policyDoc.document) : undefined,
@@ -204,10 +217,9 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     const { seal } = await this.appSecrets();
     const committed = await this.commit(repository, args.at, args.event, [bucketKey], async (found, head) => {
       const current = found(bucketKey) as VersionedDocument<ApprovalsDocument> | undefined;
-      const version = (current?.version ?? 0) + 1;
-      const document: ApprovalsDocument = { ...current?.document, [signer]: { ...args.record, seq: version, entry: head.seq } };
+      const document: ApprovalsDocument = { ...current?.document, [signer]: { ...args.record, seq: (current?.version ?? 0) + 1, entry: head.seq } };
       return [
-        { key: bucketKey, value: { version, document, seal: await sealOf(seal, bucketKey, { version, document }) }, entityName: DOCUMENT_ENTITY, conditions: versionIs(current?.version ?? 0) },
+        await sealedWrite(seal, bucketKey, current, document),
         { key: challengeKey, value: used, entityName: CHALLENGE_ENTITY, conditions, ttlSeconds: challenge.ttlSeconds },
       ];
     }, async () => isUsableChallenge(await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)), challenge.claim));
@@ -233,6 +245,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
   }
 
   async loadRevocations(keys: { accountId: string; keyId: string }[]): Promise<Revocation[]> {
+    await this.migrateLegacy();
     if (keys.length === 0) return [];
     const items = keys.map((k) => ({ key: storageKeys.revocation(k.accountId, k.keyId), entityName: DOCUMENT_ENTITY }));
     const found = await batchRead(items);
@@ -254,11 +267,20 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     return toKeyRecord(await storage(() => kvs.get(storageKeys.key(accountId, keyId))));
   }
 
-  /** The key's record of revocations, the merge check's index and the ledger entry, in one transaction. */
+  /**
+   * The key's record of revocations, the merge check's index and the ledger entry, in one transaction.
+   * The index entry goes to its shard's last page; a full page starts the next, so none is ever refused.
+   */
   async revokeKey(revocation: Revocation, ledger: string): Promise<void> {
+    await this.migrateLegacy();
+    await this.recordRevocation(revocation, ledger);
+  }
+
+  private async recordRevocation(revocation: Revocation, ledger: string): Promise<void> {
     const entry = revocationEntry(revocationId(revocation.accountId, revocation.keyId), revocation.repository);
     const recordKey = storageKeys.revocation(revocation.accountId, revocation.keyId);
-    const shardKey = storageKeys.revokedShard(storageKeys.revokedShardOf(entry));
+    const shard = storageKeys.revokedShardOf(entry);
+    const firstKey = storageKeys.revokedShard(shard);
     const { seal } = await this.appSecrets();
     const event: LedgerEventOf = {
       type: 'key.revoked',
@@ -267,19 +289,76 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       revokedBy: revocation.revokedBy,
       scope: revocation.repository ? 'repository' : 'everywhere',
     };
-    await this.commit(ledger, revocation.revokedAt, event, [recordKey, shardKey], async (found) => {
+    // Which page is last is only known from page 0, so it is read first and checked again in the write.
+    let pages = 0;
+    const keys = async () => {
+      pages = ((await readDocument<RevokedPage>(firstKey))?.document.pages ?? 0);
+      return [recordKey, firstKey, ...(pages > 0 ? [storageKeys.revokedShard(shard, pages)] : [])];
+    };
+    await this.commit(ledger, revocation.revokedAt, event, keys, async (found) => {
       const record = found(recordKey) as VersionedDocument<RevocationsDocument> | undefined;
-      const shard = found(shardKey) as VersionedDocument<RevokedShard> | undefined;
-      if (record?.document.some((r) => r.repository === revocation.repository) && shard?.document[entry]) return 'done';
-      const opened = await openSealed<RevokedShard>(seal, shardKey, shard);
-      if (!opened.intact) throw new RequestError('STORAGE_ERROR', "Countersign's revocation index was changed outside Countersign; contact your administrator.");
-      const version = (shard?.version ?? 0) + 1;
-      const document: RevokedShard = { ...shard?.document, [entry]: 1 };
-      return [
+      const first = found(firstKey) as VersionedDocument<RevokedPage> | undefined;
+      if ((first?.document.pages ?? 0) !== pages) return 'again';
+      const lastKey = storageKeys.revokedShard(shard, pages);
+      const last = found(lastKey) as VersionedDocument<RevokedPage> | undefined;
+      if (record?.document.some((r) => r.repository === revocation.repository) && last?.document.entries[entry]) return 'done';
+      for (const [key, doc] of [[firstKey, first], [lastKey, last]] as const) {
+        if (!(await openSealed(seal, key, doc)).intact) throw new RequestError('STORAGE_ERROR', "Countersign's revocation index was changed outside Countersign; contact your administrator.");
+      }
+      const full = Object.keys(last?.document.entries ?? {}).length >= (this.options.pageCapacity ?? PAGE_CAPACITY);
+      const writes: Write[] = [
         { key: recordKey, value: { version: (record?.version ?? 0) + 1, document: [...(record?.document ?? []), revocation] }, entityName: DOCUMENT_ENTITY, conditions: versionIs(record?.version ?? 0) },
-        { key: shardKey, value: { version, document, seal: await sealOf(seal, shardKey, { version, document }) }, entityName: DOCUMENT_ENTITY, conditions: versionIs(shard?.version ?? 0) },
       ];
+      if (!full) {
+        writes.push(await sealedWrite(seal, lastKey, last, { ...last?.document, entries: { ...last?.document.entries, [entry]: 1 } }));
+        return writes;
+      }
+      // This page is full: open the next one with the entry, and count it on page 0.
+      const nextKey = storageKeys.revokedShard(shard, pages + 1);
+      writes.push(await sealedWrite(seal, nextKey, undefined, { entries: { [entry]: 1 } }));
+      const firstNow = lastKey === firstKey ? last : first;
+      writes.push(await sealedWrite(seal, firstKey, firstNow, { entries: firstNow?.document.entries ?? {}, pages: pages + 1 }));
+      return writes;
     });
+  }
+
+  /**
+   * The revocation index, each shard as its pages of entries: page 0 of every shard from the merge
+   * check's batch, and overflow pages, if there are any, read now in one more round. A page whose seal
+   * does not match fails closed: a removed entry would otherwise bring a revoked key back.
+   */
+  private async revocationIndex(firstPages: unknown[], seal: CryptoKey): Promise<Record<string, 1>[][]> {
+    const opened = await Promise.all(firstPages.map((doc, shard) => openSealed<RevokedPage>(seal, storageKeys.revokedShard(shard), doc)));
+    const overflow = opened.flatMap((page, shard) => Array.from({ length: page.document?.pages ?? 0 }, (_, i) => storageKeys.revokedShard(shard, i + 1)));
+    const found = overflow.length ? await batchRead(overflow.map((key) => ({ key, entityName: DOCUMENT_ENTITY }))) : () => undefined;
+    const more = await Promise.all(overflow.map(async (key) => ({ key, ...(await openSealed<RevokedPage>(seal, key, found(key))) })));
+    if ([...opened, ...more].some((page) => !page.intact) || more.some((page) => !page.document)) {
+      throw new RequestError('STORAGE_ERROR', "Countersign's revocation index was changed outside Countersign, so no signature can be trusted; contact your administrator.");
+    }
+    return opened.map((page, shard) => [
+      page.document?.entries ?? {},
+      ...more.filter((m) => m.key.startsWith(`${storageKeys.revokedShard(shard)}:`)).map((m) => m.document!.entries),
+    ]);
+  }
+
+  /**
+   * Version 1 kept one installation-wide revocation list under `revocations`. It is moved into the
+   * v2 index once (each revocation recorded in the ledger of its repository, or of the installation),
+   * before anything reads revocations to accept a signature or enrol a key, and then deleted.
+   */
+  private migrateLegacy(): Promise<void> {
+    this.legacy ??= (async () => {
+      const doc = await readDocument<unknown>(LEGACY_REVOCATIONS);
+      if (!doc) return;
+      const parsed = z.array(Revocation).safeParse(doc.document);
+      if (!parsed.success) throw new RequestError('STORAGE_ERROR', 'The revocation list kept by an earlier version of Countersign is unreadable; contact Countersign support.');
+      for (const revocation of parsed.data) await this.recordRevocation(revocation, revocation.repository ?? INSTALLATION_LEDGER);
+      await storage(() => kvs.entity(DOCUMENT_ENTITY).delete(LEGACY_REVOCATIONS));
+    })().catch((error) => {
+      this.legacy = undefined;
+      throw error;
+    });
+    return this.legacy;
   }
 
   async issueChallenge(value: string, record: ChallengeRecord, ttlSeconds: number): Promise<void> {
@@ -315,26 +394,28 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
   /**
    * Reads `keys` and the ledger head, asks `writes` what to change, and commits those writes with the
    * next ledger entry in one transaction; on a lost race, reads again. `writes` may answer 'done' when
-   * nothing is left to do. Returns false when the transaction was refused and `retry` says not to try
+   * nothing is left to do, or 'again' when what was read has already changed. Returns false when the transaction was refused and `retry` says not to try
    * again (a condition that will not come true by itself, such as a spent challenge).
    */
   private async commit(
     ledger: string,
     at: string,
     event: LedgerEventOf,
-    keys: string[],
-    writes: (found: (key: string) => unknown, head: LedgerHead) => Write[] | 'done' | Promise<Write[] | 'done'>,
+    keys: string[] | (() => Promise<string[]>),
+    writes: (found: (key: string) => unknown, head: LedgerHead) => Write[] | 'done' | 'again' | Promise<Write[] | 'done' | 'again'>,
     retry: () => Promise<boolean> = async () => true,
   ): Promise<boolean> {
     const headKey = storageKeys.ledgerHead(ledger);
     const { signing } = await this.appSecrets();
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const found = await batchRead([headKey, ...keys].map((key) => ({ key, entityName: DOCUMENT_ENTITY })));
+      const keysNow = typeof keys === 'function' ? await keys() : keys;
+      const found = await batchRead([headKey, ...keysNow].map((key) => ({ key, entityName: DOCUMENT_ENTITY })));
       const headDoc = found(headKey) as VersionedDocument<LedgerHead> | undefined;
       const entry = await nextEntry(headDoc?.document, { ledger, at, event: event as unknown as LedgerEvent }, signing);
       const head: LedgerHead = { seq: (headDoc?.document.seq ?? 0) + 1, hash: entry.hash };
       const planned = await writes(found, head);
       if (planned === 'done') return true;
+      if (planned === 'again') continue;
       const all: Write[] = [
         ...planned,
         { key: headKey, value: { version: head.seq, document: head }, entityName: DOCUMENT_ENTITY, conditions: versionIs(headDoc?.version ?? 0) },
@@ -377,6 +458,12 @@ async function loadSecrets(): Promise<AppSecrets> {
     publicJwk,
     seal: await importSealKey(sealBytes),
   };
+}
+
+/** A write of `document` at `key` as the next version after `current`, sealed. */
+async function sealedWrite<T>(seal: CryptoKey, key: string, current: VersionedDocument<unknown> | undefined, document: T): Promise<Write> {
+  const version = (current?.version ?? 0) + 1;
+  return { key, value: { version, document, seal: await sealOf(seal, key, { version, document }) }, entityName: DOCUMENT_ENTITY, conditions: versionIs(current?.version ?? 0) };
 }
 
 /** A stored document with its seal checked; a missing one is intact and empty. */

@@ -1,5 +1,7 @@
 import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
-import { aRule, PEOPLE, REPOSITORY, World } from '../fixtures/world';
+import { KvsStore } from '../../src/adapters/kvsStore';
+import { readEntry } from '../../src/core';
+import { aRule, aSigner, PEOPLE, REPOSITORY, World } from '../fixtures/world';
 
 jest.setTimeout(180_000);
 
@@ -66,5 +68,34 @@ describe('storage at scale', () => {
     const result = await world.submit(alice, statement);
     expect(result).toMatchObject({ ok: false, code: 'LIMIT_REACHED' });
     expect(world.host.kvs.snapshot()).toBe(before);
+  });
+
+  it('never refuses a revocation for size: a full index page spills into overflow pages, still seen and still sealed', async () => {
+    const store = new KvsStore({ pageCapacity: 5 });
+    const ids = Array.from({ length: 40 }, (_, i) => ({ accountId: `557058:spill-${i}`, keyId: `${'k'.repeat(37)}${String(i).padStart(6, '0')}` }));
+    for (const { accountId, keyId } of ids) {
+      await store.revokeKey({ accountId, keyId, revokedAt: world.clock.toISOString(), revokedBy: PEOPLE.admin }, REPOSITORY);
+    }
+    const pages = [0, 1, 2].map((shard) => (world.host.kvs.peek(storageKeys.revokedShard(shard), DOCUMENT_ENTITY) as any)?.document.pages ?? 0);
+    expect(pages.reduce((a, b) => a + b, 0)).toBeGreaterThan(3);
+    const gate = await store.loadGate(REPOSITORY, 1);
+    for (const { accountId, keyId } of ids) expect(gate.revokedKeys.has(`${accountId} ${keyId}`)).toBe(true);
+    expect(gate.revokedKeys.has(`557058:spill-99 ${'k'.repeat(43)}`)).toBe(false);
+
+    const shard = pages.findIndex((p) => p > 0);
+    world.host.kvs.tamper(storageKeys.revokedShard(shard, 1), (doc) => ({ ...doc, document: { entries: {} } }), DOCUMENT_ENTITY);
+    await expect(store.loadGate(REPOSITORY, 1)).rejects.toThrow('revocation index was changed');
+  });
+
+  it('moves the revocation list of version 1 into the index before accepting a signature', async () => {
+    const alice = await aSigner(PEOPLE.alice);
+    world.host.kvs.plant('revocations', { version: 1, document: [{ keyId: alice.keyId, accountId: PEOPLE.alice, revokedAt: world.clock.toISOString(), revokedBy: PEOPLE.alice }] }, DOCUMENT_ENTITY);
+    await world.savePolicy([aRule()]);
+    await world.ok('enrollKey', PEOPLE.alice, { publicKey: alice.publicKey, label: 'Old laptop' });
+    const statement = await world.statementFor(alice);
+    expect(await world.submit(alice, statement)).toMatchObject({ ok: false, code: 'KEY_REVOKED' });
+    expect(world.host.kvs.peek('revocations', DOCUMENT_ENTITY)).toBeUndefined();
+    const ledger = await world.deps.ledger.readLedger('installation');
+    expect(ledger.map((e) => readEntry(e)!.event)).toEqual([expect.objectContaining({ type: 'key.revoked', accountId: PEOPLE.alice, keyId: alice.keyId, scope: 'everywhere' })]);
   });
 });
