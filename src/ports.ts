@@ -33,6 +33,17 @@ export interface GateState {
   key?: KeyRecord;
 }
 
+/** An accepted decision, as it is written: the signer's new position, its ledger event, and the challenge it spends. */
+export interface DecisionWrite {
+  repository: string;
+  pullRequest: number;
+  signer: string;
+  record: Omit<ApprovalRecord, 'seq' | 'entry'>;
+  event: LedgerEventOf;
+  at: string;
+  challenge: { value: string; claim: ChallengeClaim; ttlSeconds: number };
+}
+
 export type ChallengeOutcome = { consumed: true } | { consumed: false; found: unknown };
 
 export interface GateStore {
@@ -46,15 +57,7 @@ export interface GateStore {
    * all or nothing, without losing anyone else's however many sign at once. A refused challenge
    * stores nothing and says what was found.
    */
-  recordDecision(args: {
-    repository: string;
-    pullRequest: number;
-    signer: string;
-    record: Omit<ApprovalRecord, 'seq' | 'entry'>;
-    event: LedgerEventOf;
-    at: string;
-    challenge: { value: string; claim: ChallengeClaim; ttlSeconds: number };
-  }): Promise<ChallengeOutcome>;
+  recordDecision(args: DecisionWrite): Promise<ChallengeOutcome>;
   /** Saves a new policy version, keeps it for good and records it in the ledger; throws CONFLICT if someone else saved since `expectedVersion`. */
   savePolicy(repository: string, policy: Policy, expectedVersion: number, previous: Policy | undefined): Promise<void>;
 }

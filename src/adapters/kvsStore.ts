@@ -28,7 +28,7 @@ import {
   type LedgerHead,
   type SignedLedgerEntry,
 } from '../core';
-import type { ChallengeOutcome, ChallengeStore, GateState, GateStore, KeyStore, LedgerStore, RevokedKeys, StoredApproval } from '../ports';
+import type { ChallengeOutcome, ChallengeStore, DecisionWrite, GateState, GateStore, KeyStore, LedgerStore, RevokedKeys, StoredApproval } from '../ports';
 import { APPROVAL_BUCKETS, CHALLENGE_ENTITY, DOCUMENT_ENTITY, layoutHash, REVOCATION_SHARDS, storageKeys } from './keys';
 
 /** A value updated by compare-and-set: `version` goes up by one with every write. Sealed where it guards a verdict. */
@@ -202,15 +202,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
    * in one transaction: a refused or failed write consumes and stores nothing. The server's order
    * decides a signer's position (`seq`), never the time a device wrote into the statement.
    */
-  async recordDecision(args: {
-    repository: string;
-    pullRequest: number;
-    signer: string;
-    record: Omit<ApprovalRecord, 'seq' | 'entry'>;
-    event: LedgerEventOf;
-    at: string;
-    challenge: { value: string; claim: ChallengeClaim; ttlSeconds: number };
-  }): Promise<ChallengeOutcome> {
+  async recordDecision(args: DecisionWrite): Promise<ChallengeOutcome> {
     const { repository, pullRequest, signer, challenge } = args;
     const bucketKey = storageKeys.approvalBucket(repository, pullRequest, storageKeys.approvalBucketOf(signer));
     const [challengeKey, used, conditions] = consumption(challenge.value, challenge.claim);

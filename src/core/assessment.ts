@@ -235,42 +235,24 @@ export interface ChallengeClaim {
   now: Date;
 }
 
+/** Why a stored challenge cannot be consumed by this claim now; undefined when it can. */
+function challengeRefusal(found: unknown, claim: ChallengeClaim): VerificationError | undefined {
+  const parsed = ChallengeRecord.safeParse(found);
+  if (!parsed.success) return new VerificationError('CHALLENGE_INVALID', 'The signing challenge is unknown; reload the card and sign again.');
+  const record = parsed.data;
+  const mine = record.accountId === claim.accountId && record.workspace === claim.workspace && record.repository === claim.repository && record.pullRequest === claim.pullRequest;
+  if (!mine) return new VerificationError('CHALLENGE_INVALID', 'The signing challenge was issued to someone else or for another pull request.');
+  if (record.consumed) return new VerificationError('CHALLENGE_USED', 'This signing challenge was already used; each signature needs a fresh one. Reload and sign again.');
+  if (Date.parse(record.expiresAt) <= claim.now.getTime()) return new VerificationError('CHALLENGE_EXPIRED', 'The signing challenge expired; reload the card and sign again.');
+  return undefined;
+}
+
 /** Whether a stored challenge may be consumed by this claim now. */
 export function isUsableChallenge(found: unknown, claim: ChallengeClaim): boolean {
-  const parsed = ChallengeRecord.safeParse(found);
-  if (!parsed.success) return false;
-  const r = parsed.data;
-  return (
-    !r.consumed &&
-    r.accountId === claim.accountId &&
-    r.workspace === claim.workspace &&
-    r.repository === claim.repository &&
-    r.pullRequest === claim.pullRequest &&
-    Date.parse(r.expiresAt) > claim.now.getTime()
-  );
+  return challengeRefusal(found, claim) === undefined;
 }
 
 /** Explains why a challenge could not be consumed, from what storage held. Always throws. */
 export function explainRefusedChallenge(found: unknown, claim: ChallengeClaim): never {
-  const parsed = ChallengeRecord.safeParse(found);
-  if (!parsed.success) {
-    throw new VerificationError('CHALLENGE_INVALID', 'The signing challenge is unknown; reload the card and sign again.');
-  }
-  const record = parsed.data;
-  if (
-    record.accountId !== claim.accountId ||
-    record.workspace !== claim.workspace ||
-    record.repository !== claim.repository ||
-    record.pullRequest !== claim.pullRequest
-  ) {
-    throw new VerificationError('CHALLENGE_INVALID', 'The signing challenge was issued to someone else or for another pull request.');
-  }
-  if (record.consumed) {
-    throw new VerificationError('CHALLENGE_USED', 'This signing challenge was already used; each signature needs a fresh one. Reload and sign again.');
-  }
-  if (Date.parse(record.expiresAt) <= claim.now.getTime()) {
-    throw new VerificationError('CHALLENGE_EXPIRED', 'The signing challenge expired; reload the card and sign again.');
-  }
-  throw new VerificationError('CHALLENGE_INVALID', 'The signing challenge could not be used; reload the card and sign again.');
+  throw challengeRefusal(found, claim) ?? new VerificationError('CHALLENGE_INVALID', 'The signing challenge could not be used; reload the card and sign again.');
 }
-
