@@ -128,6 +128,9 @@ export class FakeKvs {
     item.value = mutate(structuredClone(item.value));
   }
 
+  /** Transactions still to refuse with a 500, as the service does when it fails: for tests of failed writes. */
+  failTransactions = 0;
+
   /** Direct write of a new value that bypasses the API, for tests that forge records. */
   plant(key: string, value: unknown, entityName?: string): void {
     const now = this.now();
@@ -272,6 +275,10 @@ export class FakeKvs {
   }
 
   private transact(body: any) {
+    if (this.failTransactions > 0) {
+      this.failTransactions--;
+      throw new KvsHttpError(500, 'INTERNAL_SERVER_ERROR', 'The transaction could not be completed');
+    }
     const sets: any[] = body.set ?? [];
     const deletes: any[] = body.delete ?? [];
     const checks: any[] = body.check ?? [];

@@ -16,11 +16,10 @@ export interface RevokedKeys {
   has(revocationId: string): boolean;
 }
 
-/** A signer's decision in force, as storage holds it; `intact` is false when its seal no longer matches. */
+/** A signer's decision in force, as storage holds it (its bucket's seal already checked). */
 export interface StoredApproval {
   signer: string;
   record: ApprovalRecord;
-  intact: boolean;
 }
 
 /** What the merge check and the PR card read together, in one storage round trip. */

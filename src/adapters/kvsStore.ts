@@ -7,6 +7,7 @@ import {
   encodeBase64url,
   generateAppKey,
   hasValidSeal,
+  INSTALLATION_LEDGER,
   importAppSigningKey,
   importSealKey,
   isUsableChallenge,
@@ -15,6 +16,7 @@ import {
   Policy,
   RequestError,
   Revocation,
+  VerificationError,
   revocationId,
   sealOf,
   AppPrivateJwk,
@@ -70,6 +72,8 @@ interface Write {
   entityName?: string;
   conditions?: Condition<any>;
   ttlSeconds?: number;
+  /** Writes nothing: the transaction only requires `conditions` to hold on `key`. */
+  checkOnly?: true;
 }
 
 const MAX_WRITE_ATTEMPTS = 60;
@@ -79,8 +83,6 @@ const BATCH = 25;
 const SECRETS_KEY = 'app-secrets';
 /** Where version 1 kept every revocation, in one document. */
 const LEGACY_REVOCATIONS = 'revocations';
-/** The ledger for events that belong to no repository: revocations everywhere migrated from version 1. */
-const INSTALLATION_LEDGER = 'installation';
 
 /** The index entry for a revocation of `accountId`'s key, everywhere (`repository` undefined) or in one repository. */
 function revocationEntry(id: string, repository?: string): string {
@@ -133,20 +135,29 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     ]);
 
     const policyDoc = found(policyKey) as VersionedDocument<unknown> | undefined;
+    const policyGuarded = policyDoc !== undefined || found(firstPolicyKey) !== undefined;
     if (!policyDoc && found(firstPolicyKey)) {
       throw new RequestError(
         'STORAGE_ERROR',
         "This repository's policy record is missing although a policy was saved before, so nothing can be approved; a repository admin should open Countersign settings and save the policy again.",
       );
     }
-    const [buckets, shards] = await Promise.all([
+    // Once a policy exists, so does page 0 of every index shard (savePolicy makes them): a missing one was removed.
+    if (policyGuarded && shardKeys.some((key) => found(key) === undefined)) throw indexTampered();
+    const [policyIntact, buckets, shards] = await Promise.all([
+      policyDoc ? openSealed(secrets.seal, policyKey, policyDoc).then((p) => p.intact) : true,
       Promise.all(bucketKeys.map((key) => openSealed<ApprovalsDocument>(secrets.seal, key, found(key)))),
       this.revocationIndex(shardKeys.map(found), secrets.seal),
     ]);
-    const approvals: StoredApproval[] = buckets.flatMap(({ document, intact }) =>
+    if (!policyIntact) throw policyTampered();
+    // A changed bucket could hide a rejection as easily as add an approval: nothing in it can be trusted.
+    if (buckets.some((bucket) => !bucket.intact)) {
+      throw new RequestError('STORAGE_ERROR', "This pull request's stored signatures were changed outside Countersign, so none can be trusted; contact your administrator.");
+    }
+    const approvals: StoredApproval[] = buckets.flatMap(({ document }) =>
       Object.entries(document ?? {}).flatMap(([signer, value]) => {
         const record = ApprovalRecord.safeParse(value);
-        return record.success ? [{ signer, record: record.data, intact }] : [];
+        return record.success ? [{ signer, record: record.data }] : [];
       }),
     );
     const indexed = (entry: string) => shards[storageKeys.revokedShardOf(entry)]!.some((page) => page[entry] === 1);
@@ -161,22 +172,31 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
 
   /** The current policy; should its record be lost, the newest kept version, so an admin can save it again. */
   async loadPolicy(repository: string): Promise<Policy | undefined> {
-    const doc = await readDocument<unknown>(storageKeys.policy(repository));
-    if (doc) return toPolicy(doc.document);
+    const key = storageKeys.policy(repository);
+    const doc = await readDocument<unknown>(key);
+    if (doc) return this.sealedPolicy(key, doc);
     // Kept versions are numbered 1, 2, 3, … without gaps; read them a batch at a time to the last one.
     let newest: unknown;
     for (let first = 1; ; first += BATCH) {
       const items = Array.from({ length: BATCH }, (_, i) => ({ key: storageKeys.policyVersion(repository, first + i), entityName: DOCUMENT_ENTITY }));
       const found = await batchRead(items);
-      const present = items.map((item) => found(item.key) as VersionedDocument<unknown> | undefined).filter((v) => v !== undefined);
-      newest = present.at(-1)?.document ?? newest;
-      if (present.length < BATCH) return newest === undefined ? undefined : toPolicy(newest);
+      const present = items.filter((item) => found(item.key) !== undefined);
+      const last = present.at(-1);
+      if (last) newest = await this.sealedPolicy(last.key, found(last.key) as VersionedDocument<unknown>);
+      if (present.length < BATCH) return newest as Policy | undefined;
     }
   }
 
   async loadPolicyVersion(repository: string, version: number): Promise<Policy | undefined> {
-    const doc = await readDocument<unknown>(storageKeys.policyVersion(repository, version));
-    return doc ? toPolicy(doc.document) : undefined;
+    const key = storageKeys.policyVersion(repository, version);
+    const doc = await readDocument<unknown>(key);
+    return doc ? this.sealedPolicy(key, doc) : undefined;
+  }
+
+  /** A stored policy whose seal matches; a policy's own hash is no defence, since anyone can recompute it. */
+  private async sealedPolicy(key: string, doc: VersionedDocument<unknown>): Promise<Policy | undefined> {
+    if (!(await openSealed((await this.appSecrets()).seal, key, doc)).intact) throw policyTampered();
+    return toPolicy(doc.document);
   }
 
   /**
@@ -186,12 +206,25 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
    */
   async savePolicy(repository: string, policy: Policy, expectedVersion: number, previous: Policy | undefined): Promise<void> {
     if (policy.version !== expectedVersion + 1) throw new RequestError('CONFLICT', 'A policy must be saved as the version after the one it was edited from.');
-    const document: VersionedDocument<Policy> = { version: policy.version, document: policy };
+    const { seal } = await this.appSecrets();
+    const currentKey = storageKeys.policy(repository);
+    const keptKey = storageKeys.policyVersion(repository, policy.version);
+    const shardKeys = Array.from({ length: REVOCATION_SHARDS }, (_, s) => storageKeys.revokedShard(s));
     const event: LedgerEventOf = { type: 'policy.saved', savedBy: policy.savedBy, previous: previous ? { version: previous.version, hash: previous.hash } : null, policy };
-    const committed = await this.commit(repository, policy.savedAt, event, [], () => [
-      { key: storageKeys.policy(repository), value: document, entityName: DOCUMENT_ENTITY },
-      { key: storageKeys.policyVersion(repository, policy.version), value: document, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) },
-    ]);
+    const committed = await this.commit(
+      repository,
+      policy.savedAt,
+      event,
+      shardKeys,
+      async (found) => [
+        { key: currentKey, value: await sealedValue(seal, currentKey, policy.version, policy), entityName: DOCUMENT_ENTITY },
+        { key: keptKey, value: await sealedValue(seal, keptKey, policy.version, policy), entityName: DOCUMENT_ENTITY, conditions: versionIs(0) },
+        // From the first policy on, the merge check expects page 0 of every index shard to exist.
+        ...(await Promise.all(shardKeys.filter((key) => found(key) === undefined).map((key) => sealedWrite(seal, key, undefined, { entries: {} })))),
+      ],
+      // A version already written stays written: that is someone else's save, not a race to retry.
+      async () => (await readDocument(keptKey)) === undefined,
+    );
     if (!committed) {
       throw new RequestError('CONFLICT', 'Someone else saved this policy while you were editing it; reload to see their version, then save again.');
     }
@@ -207,10 +240,20 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     const bucketKey = storageKeys.approvalBucket(repository, pullRequest, storageKeys.approvalBucketOf(signer));
     const [challengeKey, used, conditions] = consumption(challenge.value, challenge.claim);
     const { seal } = await this.appSecrets();
-    const committed = await this.commit(repository, args.at, args.event, [bucketKey], async (found, head) => {
+    const revocationKey = storageKeys.revocation(signer, args.record.keyId);
+    const committed = await this.commit(repository, args.at, args.event, [bucketKey, revocationKey], async (found, head) => {
       const current = found(bucketKey) as VersionedDocument<ApprovalsDocument> | undefined;
+      if (!(await openSealed(seal, bucketKey, current)).intact) {
+        throw new RequestError('STORAGE_ERROR', "This pull request's stored signatures were changed outside Countersign; nothing was stored. Contact your administrator.");
+      }
+      // A revocation that landed after the checks were made: the transaction below re-checks this record.
+      const revocations = found(revocationKey) as VersionedDocument<RevocationsDocument> | undefined;
+      if (revocations?.document.some((r) => r.repository === undefined || r.repository === repository)) {
+        throw new VerificationError('KEY_REVOKED', 'This key was revoked while you were signing; enrol a new key on this device to sign.');
+      }
       const document: ApprovalsDocument = { ...current?.document, [signer]: { ...args.record, seq: (current?.version ?? 0) + 1, entry: head.seq } };
       return [
+        { key: revocationKey, value: undefined, entityName: DOCUMENT_ENTITY, conditions: versionIs(revocations?.version ?? 0), checkOnly: true },
         await sealedWrite(seal, bucketKey, current, document),
         { key: challengeKey, value: used, entityName: CHALLENGE_ENTITY, conditions, ttlSeconds: challenge.ttlSeconds },
       ];
@@ -246,10 +289,13 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
 
   /** Stores a key with its ledger entry (in the repository it was enrolled from); the same key twice returns the stored record. */
   async enrollKey(record: KeyRecord, ledger: string): Promise<KeyRecord> {
-    await claimKeyId(record);
     const key = storageKeys.key(record.accountId, record.keyId);
-    const existing = toKeyRecord(await storage(() => kvs.get(key)));
-    if (existing) return existing;
+    // Only the enrolment that claimed the key id writes the record, so two at once cannot both write.
+    if (!(await claimKeyId(record))) {
+      const existing = toKeyRecord(await storage(() => kvs.get(key)));
+      if (existing) return existing;
+      throw new RequestError('CONFLICT', 'This key is being enrolled by another request right now; try again in a moment.');
+    }
     const event: LedgerEventOf = { type: 'key.enrolled', accountId: record.accountId, keyId: record.keyId, publicKey: record.publicKey, label: record.label };
     await this.commit(ledger, record.createdAt, event, [], () => [{ key, value: record }]);
     return record;
@@ -293,9 +339,10 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       if ((first?.document.pages ?? 0) !== pages) return 'again';
       const lastKey = storageKeys.revokedShard(shard, pages);
       const last = found(lastKey) as VersionedDocument<RevokedPage> | undefined;
-      if (record?.document.some((r) => r.repository === revocation.repository) && last?.document.entries[entry]) return 'done';
+      // The record and the index entry are written together, so the record alone says it is done.
+      if (record?.document.some((r) => r.repository === revocation.repository)) return 'done';
       for (const [key, doc] of [[firstKey, first], [lastKey, last]] as const) {
-        if (!(await openSealed(seal, key, doc)).intact) throw new RequestError('STORAGE_ERROR', "Countersign's revocation index was changed outside Countersign; contact your administrator.");
+        if (!(await openSealed(seal, key, doc)).intact) throw indexTampered();
       }
       const full = Object.keys(last?.document.entries ?? {}).length >= (this.options.pageCapacity ?? PAGE_CAPACITY);
       const writes: Write[] = [
@@ -324,9 +371,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     const overflow = opened.flatMap((page, shard) => Array.from({ length: page.document?.pages ?? 0 }, (_, i) => storageKeys.revokedShard(shard, i + 1)));
     const found = overflow.length ? await batchRead(overflow.map((key) => ({ key, entityName: DOCUMENT_ENTITY }))) : () => undefined;
     const more = await Promise.all(overflow.map(async (key) => ({ key, ...(await openSealed<RevokedPage>(seal, key, found(key))) })));
-    if ([...opened, ...more].some((page) => !page.intact) || more.some((page) => !page.document)) {
-      throw new RequestError('STORAGE_ERROR', "Countersign's revocation index was changed outside Countersign, so no signature can be trusted; contact your administrator.");
-    }
+    if ([...opened, ...more].some((page) => !page.intact) || more.some((page) => !page.document)) throw indexTampered();
     return opened.map((page, shard) => [
       page.document?.entries ?? {},
       ...more.filter((m) => m.key.startsWith(`${storageKeys.revokedShard(shard)}:`)).map((m) => m.document!.entries),
@@ -345,7 +390,11 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       const parsed = z.array(Revocation).safeParse(doc.document);
       if (!parsed.success) throw new RequestError('STORAGE_ERROR', 'The revocation list kept by an earlier version of Countersign is unreadable; contact Countersign support.');
       for (const revocation of parsed.data) await this.recordRevocation(revocation, revocation.repository ?? INSTALLATION_LEDGER);
-      await storage(() => kvs.entity(DOCUMENT_ENTITY).delete(LEGACY_REVOCATIONS));
+      // Deleted only as it was read: one added meanwhile (by an older container) means running again.
+      await kvs.transact().delete(LEGACY_REVOCATIONS, { entityName: DOCUMENT_ENTITY, conditions: versionIs(doc.version) }).execute().catch((error: unknown) => {
+        if (!isConflict(error)) throw toStorageError(error);
+        throw new RequestError('CONFLICT', 'Revocations kept by an earlier version changed while they were being moved; try again.');
+      });
     })().catch((error) => {
       this.legacy = undefined;
       throw error;
@@ -452,10 +501,23 @@ async function loadSecrets(): Promise<AppSecrets> {
   };
 }
 
+/** `document` as version `version` at `key`, with its seal. */
+async function sealedValue<T>(seal: CryptoKey, key: string, version: number, document: T): Promise<VersionedDocument<T>> {
+  return { version, document, seal: await sealOf(seal, key, { version, document }) };
+}
+
 /** A write of `document` at `key` as the next version after `current`, sealed. */
 async function sealedWrite<T>(seal: CryptoKey, key: string, current: VersionedDocument<unknown> | undefined, document: T): Promise<Write> {
   const version = (current?.version ?? 0) + 1;
-  return { key, value: { version, document, seal: await sealOf(seal, key, { version, document }) }, entityName: DOCUMENT_ENTITY, conditions: versionIs(current?.version ?? 0) };
+  return { key, value: await sealedValue(seal, key, version, document), entityName: DOCUMENT_ENTITY, conditions: versionIs(current?.version ?? 0) };
+}
+
+function indexTampered(): RequestError {
+  return new RequestError('STORAGE_ERROR', "Countersign's revocation index was changed outside Countersign, so no signature can be trusted; contact your administrator.");
+}
+
+function policyTampered(): RequestError {
+  return new RequestError('STORAGE_ERROR', "This repository's stored policy was changed outside Countersign; a repository admin should review it and save it again.");
 }
 
 /** A stored document with its seal checked; a missing one is intact and empty. */
@@ -469,7 +531,9 @@ async function transact(writes: Write[]): Promise<void> {
   let tx = kvs.transact();
   for (const w of writes) {
     const entity = w.entityName ? ({ entityName: w.entityName, conditions: w.conditions } as Parameters<typeof tx.set>[2]) : undefined;
-    tx = tx.set(w.key, w.value, entity, w.ttlSeconds ? { ttl: { value: w.ttlSeconds, unit: 'SECONDS' } } : undefined);
+    tx = w.checkOnly
+      ? tx.check(w.key, entity as Parameters<typeof tx.check>[1])
+      : tx.set(w.key, w.value, entity, w.ttlSeconds ? { ttl: { value: w.ttlSeconds, unit: 'SECONDS' } } : undefined);
   }
   await tx.execute();
 }
@@ -512,17 +576,22 @@ async function batchRead(items: { key: string; entityName?: string }[]): Promise
   return (key) => values.get(key);
 }
 
-/** One key, one account: the first enrolment of a key id claims it for good. */
-async function claimKeyId(record: KeyRecord): Promise<void> {
+/**
+ * One key, one account: the first enrolment of a key id claims it for good. True when this call made
+ * the claim; false when the same account had already claimed it.
+ */
+async function claimKeyId(record: KeyRecord): Promise<boolean> {
   const claim = storageKeys.keyOwner(record.keyId);
   try {
     await kvs.set(claim, record.accountId, { keyPolicy: 'FAIL_IF_EXISTS' });
+    return true;
   } catch (error) {
     if (!isConflict(error)) throw toStorageError(error);
     const owner = await storage(() => kvs.get<string>(claim));
     if (owner !== record.accountId) {
       throw new RequestError('CONFLICT', 'This key is already enrolled to another account; create a new key on this device.');
     }
+    return false;
   }
 }
 

@@ -76,8 +76,8 @@ export interface CheckedApproval {
   issuedAt: string;
   /** Server order of acceptance: of one signer's statements, the highest is in force. */
   seq: number;
-  /** A finding that holds whatever the rule: the key was revoked, or storage no longer vouches for it. */
-  problem?: 'revoked-key' | 'bad-signature';
+  /** A finding that holds whatever the rule: the key was revoked. */
+  problem?: 'revoked-key';
 }
 
 /** What storage keeps of a decision in force (the envelope itself is in the ledger). */
@@ -102,7 +102,7 @@ export function checkedApproval(signer: string, record: ApprovalRecord, revokedK
 }
 
 /** The findings that can hold against a decision already stored. */
-export type StandingFinding = Extract<Finding, 'revoked-key' | 'bad-signature' | 'not-eligible' | 'author' | 'commit-author' | 'stale' | 'retargeted'>;
+export type StandingFinding = Extract<Finding, 'revoked-key' | 'not-eligible' | 'author' | 'commit-author' | 'stale' | 'retargeted'>;
 
 /** Why a checked approval does not count under `rule` now, in the order a person would want to hear it. */
 export function standingFinding(approval: CheckedApproval, rule: Rule, pr: PullRequestFacts): StandingFinding | undefined {

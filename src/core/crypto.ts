@@ -111,8 +111,9 @@ export function importSealKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> 
 
 /**
  * A seal over a stored record: HMAC-SHA-256 of the JCS bytes of where it is kept and what it holds.
- * Anyone who can change storage but does not hold the app's secret cannot make a changed, moved or
- * replayed record carry a valid seal.
+ * Anyone who can change storage but does not hold the app's secret cannot make a changed, added or
+ * moved record carry a valid seal. A seal cannot show that an older sealed copy was put back, or
+ * that a record was deleted: callers that must notice those keep other evidence (see the README).
  */
 export async function sealOf(key: CryptoKey, place: string, value: unknown): Promise<string> {
   return encodeBase64url(new Uint8Array(await crypto.subtle.sign(HMAC_SHA256, key, canonicalBytes({ place, value }))));

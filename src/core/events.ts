@@ -3,6 +3,9 @@ import type { PublicJwk } from './crypto';
 import type { Policy } from './policy';
 import type { PullRequestSubject } from './subject';
 
+/** The ledger for events that belong to no repository the caller may write to (a repository's ledger is named by its UUID). */
+export const INSTALLATION_LEDGER = 'installation';
+
 /**
  * What the per-repository ledger records, one entry each, in the same transaction as the change to
  * current state. The decision entry carries the approver's envelope exactly as received, with the

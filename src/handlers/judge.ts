@@ -4,16 +4,12 @@ import type { GateState } from '../ports';
 /**
  * Everything about stored decisions that does not depend on the pull request: the policy's hash and
  * each decision's standing. Run as soon as storage answers, while Bitbucket may still be pending.
- * A decision whose storage seal is broken does not count.
  */
 export async function prepareJudgement(gate: GateState): Promise<{ gate: GateState; approvals: CheckedApproval[] }> {
   if (gate.policy && !(await hasIntactHash(gate.policy))) {
     throw new RequestError('STORAGE_ERROR', 'The stored policy does not match its hash; an admin should review and save the policy again.');
   }
-  const approvals = gate.approvals.map(({ signer, record, intact }) => {
-    const checked = checkedApproval(signer, record, gate.revokedKeys);
-    return intact ? checked : { ...checked, problem: 'bad-signature' as const };
-  });
+  const approvals = gate.approvals.map(({ signer, record }) => checkedApproval(signer, record, gate.revokedKeys));
   return { gate, approvals };
 }
 

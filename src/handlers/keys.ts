@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { AccountId, importPublicKey, KeyId, KeyLabel, keyIdOf, PublicJwk, RequestError, revocationId, revokedIn, type KeyRecord } from '../core';
+import { AccountId, importPublicKey, INSTALLATION_LEDGER, KeyId, KeyLabel, keyIdOf, PublicJwk, RequestError, revocationId, revokedIn, type KeyRecord } from '../core';
 import type { Deps } from '../ports';
 import { refreshBuildStatuses } from './buildStatus';
 import { callerOf, parsePayload } from './requests';
@@ -22,6 +22,10 @@ export async function enrollKey(deps: Deps, payload: unknown, context: unknown):
     throw new RequestError('INVALID_INPUT', 'The public key is not a valid point on P-256.');
   });
   const keyId = await keyIdOf(parsed.data);
+  // The enrolment is recorded in this repository's ledger: only for someone Bitbucket shows it to.
+  if ((await deps.bitbucket.getMyPermission(caller.workspace, caller.repository)) === 'none') {
+    throw new RequestError('FORBIDDEN', 'You have no access to this repository in Bitbucket, so Countersign cannot enrol a key from here.');
+  }
   const existing = await deps.keys.listKeys(caller.accountId);
   const same = existing.find((k) => k.keyId === keyId);
   if (same) return { key: same };
@@ -44,12 +48,12 @@ export async function revokeKey(deps: Deps, payload: unknown, context: unknown):
   const caller = callerOf(context);
   const { accountId = caller.accountId, keyId } = parsePayload(RevokePayload, payload);
   const own = accountId === caller.accountId;
-  if (!own) {
-    const permission = await deps.bitbucket.getMyPermission(caller.workspace, caller.repository);
-    if (permission !== 'admin') {
-      throw new RequestError('FORBIDDEN', "Only repository admins can revoke someone else's key.");
-    }
+  const permission = await deps.bitbucket.getMyPermission(caller.workspace, caller.repository);
+  if (!own && permission !== 'admin') {
+    throw new RequestError('FORBIDDEN', "Only repository admins can revoke someone else's key.");
   }
+  // Your own key can always be revoked; from a repository you cannot see, it is recorded installation-wide.
+  const visible = permission !== 'none';
   const key = await deps.keys.getKey(accountId, keyId);
   if (!key) throw new RequestError('NOT_FOUND', 'No such key is enrolled for that account.');
   await deps.keys.revokeKey({
@@ -58,7 +62,8 @@ export async function revokeKey(deps: Deps, payload: unknown, context: unknown):
     revokedAt: deps.now().toISOString(),
     revokedBy: caller.accountId,
     ...(own ? {} : { repository: caller.repository }),
-  }, caller.repository);
-  await refreshBuildStatuses(deps, caller.workspace, caller.repository);
+  }, visible ? caller.repository : INSTALLATION_LEDGER);
+  // Statuses are refreshed in this repository; a revocation everywhere reaches others' statuses at their next push.
+  if (visible) await refreshBuildStatuses(deps, caller.workspace, caller.repository);
   return { keyId, repository: own ? null : caller.repository };
 }

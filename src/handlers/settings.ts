@@ -49,6 +49,9 @@ export async function saveSettings(deps: Deps, payload: unknown, context: unknow
   const rules = parseRules(rawRules);
   const policy = await buildPolicy({ version: baseVersion + 1, rules, savedAt: deps.now().toISOString(), savedBy: caller.accountId });
   const previous = baseVersion > 0 ? await deps.gate.loadPolicyVersion(caller.repository, baseVersion) : undefined;
+  if (baseVersion > 0 && !previous) {
+    throw new RequestError('CONFLICT', `There is no policy version ${baseVersion} to edit; reload to see the current policy, then save again.`);
+  }
   await deps.gate.savePolicy(caller.repository, policy, baseVersion, previous);
   await refreshBuildStatuses(deps, caller.workspace, caller.repository, previous);
   return { policy };

@@ -1,6 +1,6 @@
 import { OTHER_REPOSITORY, PEOPLE, aRule, aSigner, commitHash, signStatement, World, type Signer } from '../fixtures/world';
 import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
-import { encodeBase64, statementPayload } from '../../src/core';
+import { buildPolicy, encodeBase64, statementPayload } from '../../src/core';
 import { REPOSITORY, WORKSPACE } from '../fixtures/world';
 
 /**
@@ -199,14 +199,18 @@ describe('attacks on submission', () => {
         return doc;
       }, DOCUMENT_ENTITY);
 
-    it('stops counting a rejection rewritten into an approval', async () => {
+    it('fails closed on a rejection rewritten into an approval, and never re-seals the changed bucket', async () => {
       const bob = await world.enrolledSigner(PEOPLE.bob);
       expect(await world.sign(alice)).toMatchObject({ ok: true });
       expect(await world.sign(bob, 'reject')).toMatchObject({ ok: true });
+      const later = await world.statementFor(bob);
       tamperRecord(PEOPLE.bob, (doc) => (doc.document[PEOPLE.bob].decision = 'approve'));
+      expect(await world.mergeCheck()).toEqual({ success: false, message: expect.stringContaining('stored signatures were changed outside Countersign') });
+      // A later signature landing in the same bucket must not launder the change with a fresh seal.
+      const before = world.host.kvs.snapshot();
+      expect(await world.submit(bob, later)).toMatchObject({ ok: false, code: 'STORAGE_ERROR' });
+      expect(world.host.kvs.snapshot()).toBe(before);
       expect((await world.mergeCheck()).success).toBe(false);
-      const panel = await world.panel(PEOPLE.alice);
-      expect(panel.verdict.rules[0].requirements[0].notCounted).toContainEqual({ accountId: PEOPLE.bob, reason: 'bad-signature' });
     });
 
     it('stops counting an approval added by hand for someone who never signed', async () => {
@@ -250,8 +254,23 @@ describe('attacks on submission', () => {
         doc.document.rules[0].requirements[0].count = 1;
         return doc;
       }, DOCUMENT_ENTITY);
-      const merge = await world.mergeCheck();
-      expect(merge).toEqual({ success: false, message: expect.stringContaining('does not match its hash') });
+      expect((await world.mergeCheck()).success).toBe(false);
+    });
+
+    it('fails closed on a policy rewritten with its hash recomputed, which anyone could do', async () => {
+      await world.sign(alice);
+      const weaker = await buildPolicy({ ...(await world.deps.gate.loadPolicy(REPOSITORY))!, rules: [aRule({ requirements: [{ group: 'Maintainers', members: [PEOPLE.alice], count: 1 }] })] });
+      world.host.kvs.tamper(storageKeys.policy(REPOSITORY), (doc) => ({ ...doc, document: weaker }), DOCUMENT_ENTITY);
+      expect(await world.mergeCheck()).toEqual({ success: false, message: expect.stringContaining('stored policy was changed outside Countersign') });
+    });
+
+    it('fails closed when a page of the revocation index is deleted', async () => {
+      await world.sign(alice);
+      const bob = await world.enrolledSigner(PEOPLE.bob);
+      await world.sign(bob);
+      expect(await world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId })).toMatchObject({ ok: true });
+      for (const shard of [0, 1, 2]) world.host.kvs.drop(storageKeys.revokedShard(shard), DOCUMENT_ENTITY);
+      expect(await world.mergeCheck()).toEqual({ success: false, message: expect.stringContaining('revocation index was changed') });
     });
   });
 

@@ -1,5 +1,6 @@
 import { KvsStore } from '../../src/adapters/kvsStore';
-import { aRule, PEOPLE, REPOSITORY, WORKSPACE, World, type Signer } from '../fixtures/world';
+import { readEntry } from '../../src/core';
+import { aRule, aSigner, PEOPLE, REPOSITORY, WORKSPACE, World, type Signer } from '../fixtures/world';
 
 describe('concurrency', () => {
   let world: World;
@@ -70,6 +71,26 @@ describe('concurrency', () => {
       world.call('saveSettings', PEOPLE.carol, { baseVersion: 0, rules: [aRule({ branchPattern: 'release/*' })] }),
     ]);
     expect([first.ok, second.ok].sort()).toEqual([false, true]);
-    expect([first, second].find((r) => !r.ok)).toMatchObject({ code: 'CONFLICT' });
+    expect([first, second].find((r) => !r.ok)).toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('Someone else saved this policy') });
+  });
+});
+
+describe('one key enrolled twice at once', () => {
+  it('is stored once, with one ledger entry, and neither request overwrites the other', async () => {
+    const world = new World();
+    try {
+      const signer = await aSigner(PEOPLE.alice);
+      world.host.latencyMs = 4;
+      const results = await Promise.all(['Laptop', 'Phone'].map((label) => world.call('enrollKey', PEOPLE.alice, { publicKey: signer.publicKey, label })));
+      world.host.latencyMs = 0;
+      expect(results.filter((r) => r.ok)).not.toHaveLength(0);
+      for (const r of results) if (!r.ok) expect(r).toMatchObject({ code: 'CONFLICT' });
+      const stored = await world.deps.keys.getKey(PEOPLE.alice, signer.keyId);
+      for (const r of results) if (r.ok) expect((r.data as any).key).toEqual(stored);
+      const entries = await world.deps.ledger.readLedger(REPOSITORY);
+      expect(entries.map((e) => readEntry(e)!.event.type)).toEqual(['key.enrolled']);
+    } finally {
+      world.dispose();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { readEntry, verifyEnvelopeEcdsa, verifyLedger, type LedgerEventOf } from '../../src/core';
 import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
-import { aRule, PEOPLE, REPOSITORY, World } from '../fixtures/world';
+import { aRule, PEOPLE, REPOSITORY, signStatement, World } from '../fixtures/world';
 
 jest.setTimeout(120_000);
 
@@ -79,5 +79,47 @@ describe('the ledger', () => {
     expect(check).toMatchObject({ ok: true, entries: 1 + 50 + 50 });
     expect(entries.map((e) => readEntry(e)!.seq)).toEqual(Array.from({ length: 101 }, (_, i) => i + 1));
     console.log(`ledger: 50 concurrent decisions appended in ${seconds.toFixed(2)} s (${(50 / seconds).toFixed(1)} appends/s at 2 ms per storage call)`);
+  });
+});
+
+describe('who may write to a repository ledger', () => {
+  let world: World;
+  const hidden = '{66666666-6666-4666-8666-666666666666}';
+  beforeEach(() => {
+    world = new World();
+    world.host.bitbucket.addRepository({ uuid: hidden, slug: 'hidden', workspace: { uuid: '{11111111-1111-4111-8111-111111111111}', slug: 'acme' }, permissions: { [PEOPLE.admin]: 'admin' } });
+  });
+  afterEach(() => world.dispose());
+
+  it('enrols no key from a repository the caller cannot see, and records their own revocation installation-wide instead', async () => {
+    const alice = await world.enrolledSigner(PEOPLE.alice);
+    const context = world.context(PEOPLE.alice, undefined, hidden);
+    const other = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign']);
+    const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', (other as CryptoKeyPair).publicKey);
+    expect(await world.call('enrollKey', PEOPLE.alice, { publicKey: { kty, crv, x, y }, label: 'Sneaky' }, context)).toMatchObject({ ok: false, code: 'FORBIDDEN' });
+    expect(await world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId }, context)).toMatchObject({ ok: true });
+    expect(await world.deps.ledger.readLedger(hidden)).toEqual([]);
+    expect((await world.deps.ledger.readLedger('installation')).map((e) => readEntry(e)!.event.type)).toEqual(['key.revoked']);
+  });
+
+  it('refuses to store a decision whose key was revoked after the checks, in the same transaction', async () => {
+    const policy = await world.savePolicy([aRule()]);
+    const alice = await world.enrolledSigner(PEOPLE.alice);
+    const statement = await world.statementFor(alice);
+    await world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId });
+    const before = world.host.kvs.snapshot();
+    const claim = { accountId: PEOPLE.alice, workspace: statement.predicate.workspace, repository: REPOSITORY, pullRequest: 1, now: world.clock };
+    await expect(
+      world.deps.gate.recordDecision({
+        repository: REPOSITORY,
+        pullRequest: 1,
+        signer: PEOPLE.alice,
+        record: { decision: 'approve', commit: world.head, targetBranch: 'main', policy: policy.hash, keyId: alice.keyId, issuedAt: world.clock.toISOString() },
+        event: { type: 'decision.accepted', subject: { kind: 'pull-request', workspace: claim.workspace, repository: REPOSITORY, pullRequest: 1, commit: world.head, targetBranch: 'main' }, signer: PEOPLE.alice, keyId: alice.keyId, decision: 'approve', publicKey: alice.publicKey, envelope: await signStatement(alice, statement) },
+        at: world.clock.toISOString(),
+        challenge: { value: statement.predicate.challenge, claim, ttlSeconds: 600 },
+      }),
+    ).rejects.toMatchObject({ code: 'KEY_REVOKED' });
+    expect(world.host.kvs.snapshot()).toBe(before);
   });
 });

@@ -171,6 +171,13 @@ describe('policy history', () => {
     expect(kept?.hash).toBe((results.find((r) => r.ok) as any).data.policy.hash);
   });
 
+  it('refuses to save on a base version that was never saved, so versions never skip', async () => {
+    await world.savePolicy([aRule()]);
+    const result = await world.call('saveSettings', PEOPLE.admin, { baseVersion: 40, rules: [aRule()] });
+    expect(result).toMatchObject({ ok: false, code: 'CONFLICT', message: expect.stringContaining('no policy version 40') });
+    expect(await world.deps.gate.loadPolicyVersion(REPOSITORY, 41)).toBeUndefined();
+  });
+
   it('fails closed when the current policy record is lost, and an admin can save it again', async () => {
     await world.savePolicy([aRule()]);
     await world.savePolicy([aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice, PEOPLE.bob], count: 1 }] })]);

@@ -7,7 +7,6 @@ const WHY_NOT_COUNTED: Record<NotCountedReason, string> = {
   author: 'opened this pull request',
   'commit-author': 'authored a commit here',
   'revoked-key': 'key revoked',
-  'bad-signature': 'signature does not verify',
   'not-eligible': 'not in this group',
 };
 
