@@ -5,12 +5,13 @@ import type { KvsState } from '../dev/fakeKvs';
 import type { ForgeHost } from '../dev/forgeHost';
 
 /**
- * 4: approvals in sealed buckets, revocations per key with a sealed index, sealed policy versions, the
- * app-signed ledger and the app's secrets. An older file (version 1: one approvals record per pull
- * request, one installation-wide revocation list; 2 and 3: earlier v2 drafts) is refused
+ * 5: approvals in sealed buckets, revocations per key with a sealed index (entries packed in one string
+ * a page), sealed policy versions, the app-signed ledger and the app's secrets. An older file (version 1:
+ * one approvals record per pull request, one installation-wide revocation list; 2 to 4: earlier v2
+ * drafts) is refused
  * rather than read, since reading it would silently drop its approvals and, worse, its revocations.
  */
-const STATE_VERSION = 4;
+const STATE_VERSION = 5;
 
 interface HostState {
   version: number;

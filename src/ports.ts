@@ -58,7 +58,9 @@ export interface GateStore {
    */
   recordDecision(args: DecisionWrite): Promise<ChallengeOutcome>;
   /** Saves a new policy version, keeps it for good and records it in the ledger; throws CONFLICT if someone else saved since `expectedVersion`. */
-  savePolicy(repository: string, policy: Policy, expectedVersion: number, previous: Policy | undefined): Promise<void>;
+  savePolicy(workspace: string, repository: string, policy: Policy, expectedVersion: number, previous: Policy | undefined): Promise<void>;
+  /** The repositories whose current policy asks for a commit status somewhere. */
+  statusRepositories(): Promise<{ workspace: string; repository: string }[]>;
 }
 
 export interface KeyStore {

@@ -44,13 +44,24 @@ interface VersionedDocument<T> {
 type ApprovalsDocument = Record<string, ApprovalRecord>;
 /** One key's revocations: everywhere, and per repository. */
 type RevocationsDocument = Revocation[];
-/** One page of a revocation index shard: `revocationEntry` hashes present; page 0 also counts the overflow pages. */
+/**
+ * One page of a revocation index shard: the `revocationEntry` hashes present, 16 hex digits each, one
+ * after another in one string (a page is rewritten and sealed with every revocation, and one string is
+ * far cheaper to canonicalise, store and parse than thousands of object keys); page 0 also counts the
+ * overflow pages.
+ */
 interface RevokedPage {
-  entries: Record<string, 1>;
+  entries: string;
   pages?: number;
 }
-/** Entries in one index page: about 180 KB, under KVS's 240 KiB. */
+const ENTRY_LENGTH = 16;
+/** Entries in one index page: 128 KB, under KVS's 240 KiB. */
 const PAGE_CAPACITY = 8000;
+
+/** The entries of an index page, one by one. */
+function pageEntries(entries: string): string[] {
+  return Array.from({ length: Math.floor(entries.length / ENTRY_LENGTH) }, (_, i) => entries.slice(i * ENTRY_LENGTH, (i + 1) * ENTRY_LENGTH));
+}
 
 /** The app's own secrets, generated once per installation and kept in KVS secret storage. */
 interface StoredSecrets {
@@ -160,7 +171,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
         return record.success ? [{ signer, record: record.data }] : [];
       }),
     );
-    const indexed = (entry: string) => shards[storageKeys.revokedShardOf(entry)]!.some((page) => page[entry] === 1);
+    const indexed = (entry: string) => shards[storageKeys.revokedShardOf(entry)]!.has(entry);
     const revokedKeys: RevokedKeys = { has: (id) => indexed(revocationEntry(id)) || indexed(revocationEntry(id, repository)) };
     return {
       policy: policyDoc ? toPolicy(policyDoc.document) : undefined,
@@ -204,23 +215,26 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
    * The copy may be written only once, which is the compare-and-set: of two admins saving on one base
    * version, one wins; and a lost current record is simply written again by the next save.
    */
-  async savePolicy(repository: string, policy: Policy, expectedVersion: number, previous: Policy | undefined): Promise<void> {
+  async savePolicy(workspace: string, repository: string, policy: Policy, expectedVersion: number, previous: Policy | undefined): Promise<void> {
     if (policy.version !== expectedVersion + 1) throw new RequestError('CONFLICT', 'A policy must be saved as the version after the one it was edited from.');
     const { seal } = await this.appSecrets();
     const currentKey = storageKeys.policy(repository);
     const keptKey = storageKeys.policyVersion(repository, policy.version);
     const shardKeys = Array.from({ length: REVOCATION_SHARDS }, (_, s) => storageKeys.revokedShard(s));
+    const statusKey = storageKeys.statusRepositories();
+    const wantsStatus = policy.rules.some((rule) => rule.commitStatus);
     const event: LedgerEventOf = { type: 'policy.saved', savedBy: policy.savedBy, previous: previous ? { version: previous.version, hash: previous.hash } : null, policy };
     const committed = await this.commit(
       repository,
       policy.savedAt,
       event,
-      shardKeys,
+      [...shardKeys, statusKey],
       async (found) => [
+        ...statusListWrite(found(statusKey) as VersionedDocument<Record<string, string>> | undefined, repository, wantsStatus ? workspace : undefined),
         { key: currentKey, value: await sealedValue(seal, currentKey, policy.version, policy), entityName: DOCUMENT_ENTITY },
         { key: keptKey, value: await sealedValue(seal, keptKey, policy.version, policy), entityName: DOCUMENT_ENTITY, conditions: versionIs(0) },
         // From the first policy on, the merge check expects page 0 of every index shard to exist.
-        ...(await Promise.all(shardKeys.filter((key) => found(key) === undefined).map((key) => sealedWrite(seal, key, undefined, { entries: {} })))),
+        ...(await Promise.all(shardKeys.filter((key) => found(key) === undefined).map((key) => sealedWrite(seal, key, undefined, { entries: '' })))),
       ],
       // A version already written stays written: that is someone else's save, not a race to retry.
       async () => (await readDocument(keptKey)) === undefined,
@@ -260,6 +274,11 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     }, async () => isUsableChallenge(await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)), challenge.claim));
     if (committed) return { consumed: true };
     return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)) };
+  }
+
+  async statusRepositories(): Promise<{ workspace: string; repository: string }[]> {
+    const doc = await readDocument<Record<string, string>>(storageKeys.statusRepositories());
+    return Object.entries(doc?.document ?? {}).map(([repository, workspace]) => ({ workspace, repository }));
   }
 
   async listKeys(accountId?: string): Promise<KeyRecord[]> {
@@ -341,22 +360,22 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       const last = found(lastKey) as VersionedDocument<RevokedPage> | undefined;
       // The record and the index entry are written together, so the record alone says it is done.
       if (record?.document.some((r) => r.repository === revocation.repository)) return 'done';
-      for (const [key, doc] of [[firstKey, first], [lastKey, last]] as const) {
+      for (const [key, doc] of lastKey === firstKey ? [[firstKey, first] as const] : ([[firstKey, first], [lastKey, last]] as const)) {
         if (!(await openSealed(seal, key, doc)).intact) throw indexTampered();
       }
-      const full = Object.keys(last?.document.entries ?? {}).length >= (this.options.pageCapacity ?? PAGE_CAPACITY);
+      const full = (last?.document.entries.length ?? 0) >= (this.options.pageCapacity ?? PAGE_CAPACITY) * ENTRY_LENGTH;
       const writes: Write[] = [
         { key: recordKey, value: { version: (record?.version ?? 0) + 1, document: [...(record?.document ?? []), revocation] }, entityName: DOCUMENT_ENTITY, conditions: versionIs(record?.version ?? 0) },
       ];
       if (!full) {
-        writes.push(await sealedWrite(seal, lastKey, last, { ...last?.document, entries: { ...last?.document.entries, [entry]: 1 } }));
+        writes.push(await sealedWrite(seal, lastKey, last, { ...last?.document, entries: (last?.document.entries ?? '') + entry }));
         return writes;
       }
       // This page is full: open the next one with the entry, and count it on page 0.
       const nextKey = storageKeys.revokedShard(shard, pages + 1);
-      writes.push(await sealedWrite(seal, nextKey, undefined, { entries: { [entry]: 1 } }));
+      writes.push(await sealedWrite(seal, nextKey, undefined, { entries: entry }));
       const firstNow = lastKey === firstKey ? last : first;
-      writes.push(await sealedWrite(seal, firstKey, firstNow, { entries: firstNow?.document.entries ?? {}, pages: pages + 1 }));
+      writes.push(await sealedWrite(seal, firstKey, firstNow, { entries: firstNow?.document.entries ?? '', pages: pages + 1 }));
       return writes;
     });
   }
@@ -366,16 +385,16 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
    * check's batch, and overflow pages, if there are any, read now in one more round. A page whose seal
    * does not match fails closed: a removed entry would otherwise bring a revoked key back.
    */
-  private async revocationIndex(firstPages: unknown[], seal: CryptoKey): Promise<Record<string, 1>[][]> {
+  private async revocationIndex(firstPages: unknown[], seal: CryptoKey): Promise<Set<string>[]> {
     const opened = await Promise.all(firstPages.map((doc, shard) => openSealed<RevokedPage>(seal, storageKeys.revokedShard(shard), doc)));
     const overflow = opened.flatMap((page, shard) => Array.from({ length: page.document?.pages ?? 0 }, (_, i) => storageKeys.revokedShard(shard, i + 1)));
     const found = overflow.length ? await batchRead(overflow.map((key) => ({ key, entityName: DOCUMENT_ENTITY }))) : () => undefined;
     const more = await Promise.all(overflow.map(async (key) => ({ key, ...(await openSealed<RevokedPage>(seal, key, found(key))) })));
     if ([...opened, ...more].some((page) => !page.intact) || more.some((page) => !page.document)) throw indexTampered();
-    return opened.map((page, shard) => [
-      page.document?.entries ?? {},
+    return opened.map((page, shard) => new Set([
+      page.document?.entries ?? '',
       ...more.filter((m) => m.key.startsWith(`${storageKeys.revokedShard(shard)}:`)).map((m) => m.document!.entries),
-    ]);
+    ].flatMap(pageEntries)));
   }
 
   /**
@@ -510,6 +529,15 @@ async function sealedValue<T>(seal: CryptoKey, key: string, version: number, doc
 async function sealedWrite<T>(seal: CryptoKey, key: string, current: VersionedDocument<unknown> | undefined, document: T): Promise<Write> {
   const version = (current?.version ?? 0) + 1;
   return { key, value: await sealedValue(seal, key, version, document), entityName: DOCUMENT_ENTITY, conditions: versionIs(current?.version ?? 0) };
+}
+
+/** The write that keeps `repository` in the list of status repositories (with its workspace) or out of it; none when nothing changes. */
+function statusListWrite(current: VersionedDocument<Record<string, string>> | undefined, repository: string, workspace: string | undefined): Write[] {
+  const list = { ...current?.document };
+  if (list[repository] === workspace) return [];
+  if (workspace) list[repository] = workspace;
+  else delete list[repository];
+  return [{ key: storageKeys.statusRepositories(), value: { version: (current?.version ?? 0) + 1, document: list }, entityName: DOCUMENT_ENTITY, conditions: versionIs(current?.version ?? 0) }];
 }
 
 function indexTampered(): RequestError {

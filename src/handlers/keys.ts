@@ -63,7 +63,9 @@ export async function revokeKey(deps: Deps, payload: unknown, context: unknown):
     revokedBy: caller.accountId,
     ...(own ? {} : { repository: caller.repository }),
   }, visible ? caller.repository : INSTALLATION_LEDGER);
-  // Statuses are refreshed in this repository; a revocation everywhere reaches others' statuses at their next push.
-  if (visible) await refreshBuildStatuses(deps, caller.workspace, caller.repository);
+  // A revocation everywhere can move verdicts in every repository that reports a status; one here, only here.
+  const affected = own ? (await deps.gate.statusRepositories()).filter((r) => r.workspace === caller.workspace).map((r) => r.repository) : [];
+  const repositories = new Set([...(visible ? [caller.repository] : []), ...affected]);
+  for (const repository of repositories) await refreshBuildStatuses(deps, caller.workspace, repository);
   return { keyId, repository: own ? null : caller.repository };
 }

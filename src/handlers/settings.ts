@@ -52,7 +52,7 @@ export async function saveSettings(deps: Deps, payload: unknown, context: unknow
   if (baseVersion > 0 && !previous) {
     throw new RequestError('CONFLICT', `There is no policy version ${baseVersion} to edit; reload to see the current policy, then save again.`);
   }
-  await deps.gate.savePolicy(caller.repository, policy, baseVersion, previous);
+  await deps.gate.savePolicy(caller.workspace, caller.repository, policy, baseVersion, previous);
   await refreshBuildStatuses(deps, caller.workspace, caller.repository, previous);
   return { policy };
 }

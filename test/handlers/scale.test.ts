@@ -82,7 +82,7 @@ describe('storage at scale', () => {
     expect(gate.revokedKeys.has(`557058:spill-99 ${'k'.repeat(43)}`)).toBe(false);
 
     const shard = pages.findIndex((p) => p > 0);
-    world.host.kvs.tamper(storageKeys.revokedShard(shard, 1), (doc) => ({ ...doc, document: { entries: {} } }), DOCUMENT_ENTITY);
+    world.host.kvs.tamper(storageKeys.revokedShard(shard, 1), (doc) => ({ ...doc, document: { entries: '' } }), DOCUMENT_ENTITY);
     await expect(store.loadGate(REPOSITORY, 1)).rejects.toThrow('revocation index was changed');
   });
 

@@ -1,4 +1,4 @@
-import { aRule, PEOPLE, World } from '../fixtures/world';
+import { aRule, commitHash, PEOPLE, signStatement, statementOf, WORKSPACE, World } from '../fixtures/world';
 
 /** The commit status never says SUCCESSFUL while the merge check says no. */
 describe('commit status after changes that move the verdict without a push', () => {
@@ -32,5 +32,53 @@ describe('commit status after changes that move the verdict without a push', () 
   it('is withdrawn when the policy stops asking for it', async () => {
     await world.savePolicy([aRule({ commitStatus: false, requirements: [{ group: 'Maintainers', members: [PEOPLE.alice, PEOPLE.bob, PEOPLE.dave], count: 3 }] })]);
     expect(latest()).toMatchObject({ state: 'STOPPED' });
+  });
+});
+
+describe('commit status after a revocation everywhere', () => {
+  it('is re-evaluated in every repository that reports one, not only where the key was revoked', async () => {
+    const world = new World();
+    try {
+      const second = '{77777777-7777-4777-8777-777777777777}';
+      const repo2 = world.host.bitbucket.addRepository({
+        uuid: second,
+        slug: 'ledger',
+        workspace: { uuid: WORKSPACE, slug: 'acme' },
+        permissions: { [PEOPLE.admin]: 'admin', [PEOPLE.alice]: 'write', [PEOPLE.bob]: 'write', [PEOPLE.author]: 'write' },
+      });
+      world.host.bitbucket.addPullRequest(repo2, {
+        id: 1,
+        title: 'Other work',
+        author: PEOPLE.author,
+        sourceBranch: 'feature/other',
+        targetBranch: 'main',
+        state: 'OPEN',
+        reviewers: [PEOPLE.alice, PEOPLE.bob],
+        commits: [{ hash: commitHash('other-1'), author: PEOPLE.author, message: 'Other' }],
+      });
+      const rule = aRule({ commitStatus: true, requirements: [{ group: 'Maintainers', members: [PEOPLE.alice, PEOPLE.bob], count: 2 }] });
+      await world.savePolicy([rule]);
+      expect(await world.call('saveSettings', PEOPLE.admin, { baseVersion: 0, rules: [rule] }, world.context(PEOPLE.admin, 1, second))).toMatchObject({ ok: true });
+
+      const alice = await world.enrolledSigner(PEOPLE.alice);
+      const bob = await world.enrolledSigner(PEOPLE.bob);
+      for (const signer of [alice, bob]) {
+        expect(await world.sign(signer)).toMatchObject({ ok: true });
+        const panel = (await world.call<any>('getPanelState', signer.accountId, undefined, world.context(signer.accountId, 1, second))) as any;
+        const statement = statementOf({
+          workspace: WORKSPACE, repository: second, pullRequest: 1, commit: panel.data.pullRequest.headCommit, targetBranch: 'main', decision: 'approve',
+          policy: panel.data.policy.hash, signer: signer.accountId, keyId: signer.keyId, issuedAt: world.clock.toISOString(), challenge: panel.data.challenge.value,
+        });
+        expect(await world.call('submitDecision', signer.accountId, { envelope: await signStatement(signer, statement) }, world.context(signer.accountId, 1, second))).toMatchObject({ ok: true });
+      }
+      const latestIn = (repo: typeof repo2) => repo.statuses.filter((s) => s.key === 'countersign').at(-1);
+      expect(latestIn(repo2)?.state).toBe('SUCCESSFUL');
+
+      expect(await world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId })).toMatchObject({ ok: true });
+      expect(latestIn(world.repo)?.state).toBe('INPROGRESS');
+      expect(latestIn(repo2)).toMatchObject({ state: 'INPROGRESS', description: expect.stringContaining('1 of 2') });
+    } finally {
+      world.dispose();
+    }
   });
 });
