@@ -50,8 +50,9 @@ export const storageKeys = {
   keysOf: (accountId?: string) => (accountId ? `key:${accountId}:` : 'key:'),
   keyOwner: (keyId: string) => `keyowner:${keyId}`,
   challenge: (value: string) => `challenge:${value}`,
-  /** The repositories (with their workspace) whose policy asks for a commit status. */
-  statusRepositories: () => 'status-repositories',
+  /** Whether the repository's current policy asks for a commit status (with its workspace), so a revocation everywhere can find every status to re-evaluate. */
+  statusReporting: (repository: string) => `statusreporting:${bareUuid(repository)}`,
+  statusReportingAll: () => 'statusreporting:',
   /** The repository's ledger: its head (`{ seq, hash }`) and each entry by number, written once. */
   ledgerHead: (repository: string) => `ledger:${bareUuid(repository)}:head`,
   ledgerEntry: (repository: string, seq: number) => `ledger:${bareUuid(repository)}:${seq}`,

@@ -88,7 +88,12 @@ interface Write {
 }
 
 const MAX_WRITE_ATTEMPTS = 60;
+/** The most results one KVS query page returns. */
 const QUERY_PAGE = 20;
+
+/** Whether a repository's current policy asks for a commit status: one record a repository, written with each policy save. */
+const StatusReporting = z.object({ workspace: z.string(), repository: z.string(), commitStatus: z.boolean() });
+type StatusReporting = z.infer<typeof StatusReporting>;
 /** Keys in one KVS batch read. */
 const BATCH = 25;
 const SECRETS_KEY = 'app-secrets';
@@ -221,16 +226,16 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     const currentKey = storageKeys.policy(repository);
     const keptKey = storageKeys.policyVersion(repository, policy.version);
     const shardKeys = Array.from({ length: REVOCATION_SHARDS }, (_, s) => storageKeys.revokedShard(s));
-    const statusKey = storageKeys.statusRepositories();
-    const wantsStatus = policy.rules.some((rule) => rule.commitStatus);
+    const statusKey = storageKeys.statusReporting(repository);
+    const statusReporting: StatusReporting = { workspace, repository, commitStatus: policy.rules.some((rule) => rule.commitStatus) };
     const event: LedgerEventOf = { type: 'policy.saved', savedBy: policy.savedBy, previous: previous ? { version: previous.version, hash: previous.hash } : null, policy };
     const committed = await this.commit(
       repository,
       policy.savedAt,
       event,
-      [...shardKeys, statusKey],
+      shardKeys,
       async (found) => [
-        ...statusListWrite(found(statusKey) as VersionedDocument<Record<string, string>> | undefined, repository, wantsStatus ? workspace : undefined),
+        { key: statusKey, value: statusReporting },
         { key: currentKey, value: await sealedValue(seal, currentKey, policy.version, policy), entityName: DOCUMENT_ENTITY },
         { key: keptKey, value: await sealedValue(seal, keptKey, policy.version, policy), entityName: DOCUMENT_ENTITY, conditions: versionIs(0) },
         // From the first policy on, the merge check expects page 0 of every index shard to exist.
@@ -276,9 +281,21 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)) };
   }
 
+  /** One record per repository with a policy, so the list has no size limit; read a query page at a time. */
   async statusRepositories(): Promise<{ workspace: string; repository: string }[]> {
-    const doc = await readDocument<Record<string, string>>(storageKeys.statusRepositories());
-    return Object.entries(doc?.document ?? {}).map(([repository, workspace]) => ({ workspace, repository }));
+    const found: { workspace: string; repository: string }[] = [];
+    let cursor: string | undefined;
+    do {
+      let query = kvs.query().where('key', { condition: 'BEGINS_WITH', values: [storageKeys.statusReportingAll()] }).limit(QUERY_PAGE);
+      if (cursor) query = query.cursor(cursor);
+      const page = await storage(() => query.getMany<unknown>());
+      for (const result of page.results) {
+        const record = StatusReporting.safeParse(result.value);
+        if (record.success && record.data.commitStatus) found.push({ workspace: record.data.workspace, repository: record.data.repository });
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
+    return found;
   }
 
   async listKeys(accountId?: string): Promise<KeyRecord[]> {
@@ -529,15 +546,6 @@ async function sealedValue<T>(seal: CryptoKey, key: string, version: number, doc
 async function sealedWrite<T>(seal: CryptoKey, key: string, current: VersionedDocument<unknown> | undefined, document: T): Promise<Write> {
   const version = (current?.version ?? 0) + 1;
   return { key, value: await sealedValue(seal, key, version, document), entityName: DOCUMENT_ENTITY, conditions: versionIs(current?.version ?? 0) };
-}
-
-/** The write that keeps `repository` in the list of status repositories (with its workspace) or out of it; none when nothing changes. */
-function statusListWrite(current: VersionedDocument<Record<string, string>> | undefined, repository: string, workspace: string | undefined): Write[] {
-  const list = { ...current?.document };
-  if (list[repository] === workspace) return [];
-  if (workspace) list[repository] = workspace;
-  else delete list[repository];
-  return [{ key: storageKeys.statusRepositories(), value: { version: (current?.version ?? 0) + 1, document: list }, entityName: DOCUMENT_ENTITY, conditions: versionIs(current?.version ?? 0) }];
 }
 
 function indexTampered(): RequestError {

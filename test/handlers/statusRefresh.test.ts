@@ -77,6 +77,14 @@ describe('commit status after a revocation everywhere', () => {
       expect(await world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId })).toMatchObject({ ok: true });
       expect(latestIn(world.repo)?.state).toBe('INPROGRESS');
       expect(latestIn(repo2)).toMatchObject({ state: 'INPROGRESS', description: expect.stringContaining('1 of 2') });
+
+      // Once the other repository stops asking for a status, a later revocation leaves it alone.
+      const quiet = { ...rule, commitStatus: false };
+      expect(await world.call('saveSettings', PEOPLE.admin, { baseVersion: 1, rules: [quiet] }, world.context(PEOPLE.admin, 1, second))).toMatchObject({ ok: true });
+      const posted = repo2.statuses.length;
+      expect(await world.call('revokeKey', PEOPLE.bob, { keyId: bob.keyId })).toMatchObject({ ok: true });
+      expect(repo2.statuses).toHaveLength(posted);
+      expect(latestIn(world.repo)?.state).toBe('INPROGRESS');
     } finally {
       world.dispose();
     }
