@@ -8,6 +8,15 @@ import { join } from 'node:path';
 const apps = (await readdir('static', { withFileTypes: true }))
   .filter((d) => d.isDirectory() && existsSync(join('static', d.name, 'src', 'index.tsx')))
   .map((d) => d.name);
+// The apps are React code run on Preact through preact/compat: the same components at a fraction of
+// React DOM's weight. To build them on React again, set this to {} (react and react-dom are installed).
+const reactOnPreact = {
+  react: 'preact/compat',
+  'react-dom': 'preact/compat',
+  'react-dom/client': 'preact/compat/client',
+  'react/jsx-runtime': 'preact/jsx-runtime',
+};
+
 for (const app of apps) {
   const out = join('static', app, 'build');
   await mkdir(out, { recursive: true });
@@ -18,6 +27,7 @@ for (const app of apps) {
     format: 'esm',
     target: 'es2020',
     jsx: 'automatic',
+    alias: reactOnPreact,
     define: { 'process.env.NODE_ENV': '"production"' },
     outfile: join(out, 'main.js'),
     logLevel: 'warning',

@@ -1,11 +1,14 @@
 import * as z from 'zod/mini';
-import { verifyEnvelopeEcdsa, type Envelope } from './dsse';
+import type { Envelope } from './dsse';
+import { verifyEnvelopeEcdsa } from './dsseVerify';
 import { CountersignError, PolicyError, RequestError, VerificationError } from './errors';
-import { BranchName, FullCommitHash, KeyId, shortCommit, UtcTimestamp } from './formats';
+import { BranchName, FullCommitHash, KeyId, UtcTimestamp } from './formats';
+import { shortCommit } from './subject';
 import { rulesFor, type Policy, type Rule } from './policy';
 import type { PullRequestFacts } from './pullRequest';
 import { ChallengeRecord, revocationId, type KeyRecord } from './records';
-import { Decision, factsOf, readStatement, type DecisionFacts } from './statement';
+import type { Decision, DecisionFacts } from './statement';
+import { DecisionSchema, readFacts } from './statementSchema';
 
 /**
  * Everything that can keep a decision from counting, as one closed set. The same functions decide it
@@ -82,7 +85,7 @@ export interface CheckedApproval {
 
 /** What storage keeps of a decision in force (the envelope itself is in the ledger). */
 export const ApprovalRecord = z.strictObject({
-  decision: Decision,
+  decision: DecisionSchema,
   commit: FullCommitHash,
   targetBranch: BranchName,
   policy: z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/)),
@@ -142,9 +145,9 @@ export async function assessSubmission(envelope: Envelope, facts: DecisionFacts,
 
 /** The decision an envelope carries, read once from its exact payload bytes; INVALID_INPUT if it carries none. */
 export function submittedFacts(envelope: Envelope): DecisionFacts {
-  const read = readStatement(envelope);
-  if (!read) throw new RequestError('INVALID_INPUT', 'The envelope does not carry a Countersign decision statement (in-toto Statement v1); nothing was stored.');
-  return factsOf(read.statement);
+  const facts = readFacts(envelope);
+  if (!facts) throw new RequestError('INVALID_INPUT', 'The envelope does not carry a Countersign decision statement (in-toto Statement v1); nothing was stored.');
+  return facts;
 }
 
 type Check = (facts: DecisionFacts, ctx: Submission) => Finding | undefined;

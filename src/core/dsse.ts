@@ -1,27 +1,22 @@
-import * as z from 'zod/mini';
-import type { PublicJwk } from './crypto';
-import { p1363ToDer, verifyDer } from './ecdsaDer';
+import { p1363ToDer } from './ecdsaDer';
 
 /**
  * DSSE (Dead Simple Signing Envelope, github.com/secure-systems-lab/dsse, protocol v1): what every
  * Countersign signature travels in. Payload and signatures are standard base64, as the spec and
  * Sigstore tools write them. Verifiers sign and check the PAE of the exact payload bytes they hold.
+ * This module is what signing needs, and nothing else, so the PR card carries no schema library;
+ * reading and verifying envelopes is in `dsseVerify.ts`.
  */
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 
-const Base64 = z.string().check(z.regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be standard base64'));
+export interface Envelope {
+  payloadType: string;
+  payload: string;
+  signatures: { keyid: string; sig: string }[];
+}
 
-export const EnvelopeSignature = z.strictObject({
-  keyid: z.string().check(z.maxLength(256)),
-  sig: Base64.check(z.minLength(1), z.maxLength(200)),
-});
-
-export const Envelope = z.strictObject({
-  payloadType: z.string().check(z.minLength(1), z.maxLength(200)),
-  payload: Base64.check(z.minLength(1), z.maxLength(200 * 1024)),
-  signatures: z.array(EnvelopeSignature).check(z.minLength(1), z.maxLength(4)),
-});
-export type Envelope = z.infer<typeof Envelope>;
+/** Standard base64 with padding, in its one canonical length. */
+export const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
  * DSSE's pre-authentication encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, lengths
@@ -44,7 +39,7 @@ export function encodeBase64(bytes: Uint8Array): string {
 }
 
 export function decodeBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (!Base64.safeParse(text).success) return undefined;
+  if (!BASE64.test(text)) return undefined;
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -74,25 +69,3 @@ export async function signEnvelopeEcdsa(
   return { payloadType, payload: encodeBase64(payload), signatures: [{ keyid, sig: encodeBase64(p1363ToDer(p1363)) }] };
 }
 
-/**
- * The exact payload bytes when the envelope carries exactly one signature under `keyid` and it
- * verifies with `publicKey`; undefined for anything else, including a malformed envelope or
- * non-canonical base64. Signatures under other key ids are ignored.
- */
-export async function verifyEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJwk, keyid: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const parsed = Envelope.safeParse(envelope);
-  if (!parsed.success) return undefined;
-  const payload = payloadBytes(parsed.data);
-  const mine = parsed.data.signatures.filter((signature) => signature.keyid === keyid);
-  // Two signatures under one key id is not a thing this app writes: refuse rather than pick one.
-  if (!payload || mine.length !== 1 || !mine[0]) return undefined;
-  const message = pae(parsed.data.payloadType, payload);
-  return (await verifySignature(publicKey, message, mine[0].sig)) ? payload : undefined;
-}
-
-function verifySignature(publicKey: PublicJwk, message: Uint8Array<ArrayBuffer>, sig: string): Promise<boolean> {
-  const der = decodeBase64(sig);
-  // Like the payload, a signature has one spelling: spare base64 bits must not make a second one.
-  if (!der || encodeBase64(der) !== sig) return Promise.resolve(false);
-  return verifyDer(publicKey, message, der);
-}

@@ -1,6 +1,7 @@
 import { DER } from '@noble/curves/abstract/der.js';
 import { bytesToNumberBE, hexToBytes, numberToBytesBE } from '@noble/curves/utils.js';
-import { verifyP1363, type PublicJwk } from './crypto';
+import { verifyP1363 } from './crypto';
+import type { PublicJwk } from './publicKey';
 
 /**
  * ECDSA P-256 signatures in both spellings: WebCrypto writes IEEE P1363 (r‖s, 64 bytes), DSSE and

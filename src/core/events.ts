@@ -1,5 +1,5 @@
 import type { Envelope } from './dsse';
-import type { PublicJwk } from './crypto';
+import type { PublicJwk } from './publicKey';
 import type { Policy } from './policy';
 import type { PullRequestSubject } from './subject';
 

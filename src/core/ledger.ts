@@ -1,7 +1,8 @@
 import * as z from 'zod/mini';
 import { type AppPublicJwk, verifyEd25519 } from './appKey';
 import { canonicalBytes, sha256Hex } from './crypto';
-import { decodeBase64, Envelope, encodeBase64, pae, payloadBytes } from './dsse';
+import { decodeBase64, encodeBase64, pae, payloadBytes, type Envelope } from './dsse';
+import { EnvelopeSchema } from './dsseVerify';
 import { RequestError } from './errors';
 import { UtcTimestamp } from './formats';
 
@@ -97,7 +98,7 @@ export async function nextEntry(
   // A writer that produced bytes its own reader refuses would poison the ledger; stop here instead.
   if (!parsePayload(bytes)) throw new RequestError('INTERNAL', 'The ledger entry does not read back as itself from its JCS bytes.');
   const sig = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, appKey.privateKey, pae(LEDGER_PAYLOAD_TYPE, bytes)));
-  const envelope = Envelope.parse({
+  const envelope = EnvelopeSchema.parse({
     payloadType: LEDGER_PAYLOAD_TYPE,
     payload: encodeBase64(bytes),
     signatures: [{ keyid: appKey.keyId, sig: encodeBase64(sig) }],
@@ -222,7 +223,7 @@ async function checkSignature(envelope: Envelope, bytes: Uint8Array<ArrayBuffer>
  */
 function envelopePayload(signed: SignedLedgerEntry): Uint8Array<ArrayBuffer> | undefined {
   if (typeof signed !== 'object' || signed === null) return undefined;
-  const parsed = Envelope.safeParse(signed.envelope);
+  const parsed = EnvelopeSchema.safeParse(signed.envelope);
   if (!parsed.success || parsed.data.payloadType !== LEDGER_PAYLOAD_TYPE || parsed.data.signatures.length !== 1) return undefined;
   return payloadBytes(parsed.data);
 }

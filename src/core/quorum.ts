@@ -1,5 +1,5 @@
 import { standingFinding, type CheckedApproval, type StandingFinding } from './assessment';
-import { shortCommit } from './formats';
+import { shortCommit } from './subject';
 import { rulesFor, type Policy, type Rule } from './policy';
 import type { PullRequestFacts } from './pullRequest';
 

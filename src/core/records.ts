@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { PublicJwk } from './crypto';
+import { PublicJwk } from './publicKey';
 import { AccountId, BitbucketUuid, KeyId, PullRequestId, UtcTimestamp } from './formats';
 
 export const KeyLabel = z.string().check(z.trim(), z.minLength(1, 'Give this device a label'), z.maxLength(60, 'Labels are at most 60 characters'));

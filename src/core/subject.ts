@@ -1,5 +1,3 @@
-import { bareUuid } from './formats';
-
 /**
  * What a decision is about. Today a pull-request merge; a deployment of a commit to an environment
  * is the next kind, added beside this one. Statements, challenges, assessment and storage keys work
@@ -20,4 +18,13 @@ export type Subject = PullRequestSubject;
 /** The in-toto subject name: stable for the pull request, whatever its head commit (that is the digest). */
 export function subjectName(subject: Subject): string {
   return `bitbucket:${bareUuid(subject.workspace)}/${bareUuid(subject.repository)}/pull-requests/${subject.pullRequest}`;
+}
+
+/** Strips the braces from a Bitbucket UUID, for places (such as KVS keys) where braces are not allowed. */
+export function bareUuid(uuid: string): string {
+  return uuid.replace(/^\{|\}$/g, '');
+}
+
+export function shortCommit(hash: string): string {
+  return hash.slice(0, 7);
 }

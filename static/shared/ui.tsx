@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, type ReactNode } from 'react';
+import { useId, useLayoutEffect, useRef, type ReactNode } from 'react';
 import { view } from '@forge/bridge';
 import './styles.css';
 
@@ -38,7 +38,8 @@ export function ErrorBanner({ message, code, onRetry }: { message: string; code?
 export function Confirm(props: { title: string; children: ReactNode; confirmLabel: string; danger?: boolean; busy?: boolean; onConfirm: () => void; onCancel: () => void }) {
   const ref = useRef<HTMLDivElement>(null);
   const titleId = useId();
-  useEffect(() => {
+  // Before the browser paints, so a key pressed right after opening already lands in the dialog.
+  useLayoutEffect(() => {
     ref.current?.scrollIntoView({ block: 'nearest' });
     ref.current?.focus();
   }, []);

@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dsse as sigstoreDsse } from '@sigstore/core';
 import fc from 'fast-check';
-import { keyIdOf, PublicJwk, verifyP1363 } from '../../src/core/crypto';
-import { encodeBase64, IN_TOTO_PAYLOAD_TYPE, pae, signEnvelopeEcdsa, verifyEnvelopeEcdsa, type Envelope } from '../../src/core/dsse';
+import { keyIdOf, verifyP1363 } from '../../src/core/crypto';
+import { PublicJwk } from '../../src/core/publicKey';
+import { encodeBase64, IN_TOTO_PAYLOAD_TYPE, pae, signEnvelopeEcdsa, type Envelope } from '../../src/core/dsse';
+import { verifyEnvelopeEcdsa } from '../../src/core/dsseVerify';
 import { derToP1363, p1363ToDer, verifyDer } from '../../src/core/ecdsaDer';
 
 const hex = (value: string) => new Uint8Array(Buffer.from(value, 'hex'));

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
-import { keyIdOf, PublicJwk } from '../../src/core/crypto';
-import { encodeBase64, IN_TOTO_PAYLOAD_TYPE, signEnvelopeEcdsa, verifyEnvelopeEcdsa, type Envelope } from '../../src/core/dsse';
+import { keyIdOf } from '../../src/core/crypto';
+import { PublicJwk } from '../../src/core/publicKey';
+import { encodeBase64, IN_TOTO_PAYLOAD_TYPE, signEnvelopeEcdsa, type Envelope } from '../../src/core/dsse';
+import { verifyEnvelopeEcdsa } from '../../src/core/dsseVerify';
 import { toSigstoreBundle, verifyWithSigstore } from '../support/sigstoreBundle';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   canonicalBytes,
-  DecisionStatement,
+  DecisionStatementSchema,
   decodeBase64,
   encodeBase64,
   factsOf,
@@ -90,7 +90,7 @@ describe('decision statement v2 (in-toto Statement v1 in DSSE)', () => {
   ])('refuses %s', (_what, change) => {
     const statement = structuredClone(statementOf(fields));
     change(statement);
-    expect(DecisionStatement.safeParse(statement).success).toBe(false);
+    expect(DecisionStatementSchema.safeParse(statement).success).toBe(false);
   });
 
   it('refuses envelopes of another payload type or with non-JSON payloads', async () => {

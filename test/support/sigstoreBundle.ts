@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { bundleFromJSON, type SerializedBundle } from '@sigstore/bundle';
 import { crypto as sigstoreCrypto } from '@sigstore/core';
 import { toSignedEntity, toTrustMaterial, Verifier, VerificationError, type KeyFinderFunc } from '@sigstore/verify';
-import type { PublicJwk } from '../../src/core/crypto';
+import type { PublicJwk } from '../../src/core/publicKey';
 import type { Envelope } from '../../src/core/dsse';
 
 /**

@@ -1,0 +1,45 @@
+import * as z from 'zod/mini';
+import type { PublicJwk } from './publicKey';
+import { BASE64, decodeBase64, encodeBase64, pae, payloadBytes, type Envelope } from './dsse';
+import { verifyDer } from './ecdsaDer';
+
+/** A DSSE envelope as it may be received: sizes bounded, base64 checked. */
+const Base64 = z.string().check(z.regex(BASE64, 'must be standard base64'));
+
+export const EnvelopeSignature = z.strictObject({
+  keyid: z.string().check(z.maxLength(256)),
+  sig: Base64.check(z.minLength(1), z.maxLength(200)),
+});
+
+export const EnvelopeSchema = z.strictObject({
+  payloadType: z.string().check(z.minLength(1), z.maxLength(200)),
+  payload: Base64.check(z.minLength(1), z.maxLength(200 * 1024)),
+  signatures: z.array(EnvelopeSignature).check(z.minLength(1), z.maxLength(4)),
+});
+
+/** Compiles only while the schema reads exactly the shape `dsse.ts` writes. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+export const ENVELOPE_SCHEMA_MATCHES: Same<z.infer<typeof EnvelopeSchema>, Envelope> = true;
+
+/**
+ * The exact payload bytes when the envelope carries exactly one signature under `keyid` and it
+ * verifies with `publicKey`; undefined for anything else, including a malformed envelope or
+ * non-canonical base64. Signatures under other key ids are ignored.
+ */
+export async function verifyEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJwk, keyid: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const parsed = EnvelopeSchema.safeParse(envelope);
+  if (!parsed.success) return undefined;
+  const payload = payloadBytes(parsed.data);
+  const mine = parsed.data.signatures.filter((signature) => signature.keyid === keyid);
+  // Two signatures under one key id is not a thing this app writes: refuse rather than pick one.
+  if (!payload || mine.length !== 1 || !mine[0]) return undefined;
+  const message = pae(parsed.data.payloadType, payload);
+  return (await verifySignature(publicKey, message, mine[0].sig)) ? payload : undefined;
+}
+
+function verifySignature(publicKey: PublicJwk, message: Uint8Array<ArrayBuffer>, sig: string): Promise<boolean> {
+  const der = decodeBase64(sig);
+  // Like the payload, a signature has one spelling: spare base64 bits must not make a second one.
+  if (!der || encodeBase64(der) !== sig) return Promise.resolve(false);
+  return verifyDer(publicKey, message, der);
+}

@@ -1,0 +1,68 @@
+import * as z from 'zod/mini';
+import { EnvelopeSchema } from './dsseVerify';
+import { IN_TOTO_PAYLOAD_TYPE, payloadBytes, type Envelope } from './dsse';
+import { AccountId, BitbucketUuid, BranchName, ChallengeValue, FullCommitHash, KeyId, PullRequestId, UtcTimestamp } from './formats';
+import { factsOf, IN_TOTO_STATEMENT_TYPE, PULL_REQUEST_APPROVAL, subjectOf, type DecisionFacts, type DecisionStatement as StatementShape } from './statement';
+import { subjectName } from './subject';
+
+/** What the server accepts as a decision statement (`statement.ts` builds them; this reads them). */
+export const DecisionSchema = z.enum(['approve', 'reject']);
+
+const PolicyHash = z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/, 'must be a policy hash'));
+
+export const PullRequestApproval = z.strictObject({
+  workspace: BitbucketUuid,
+  repository: BitbucketUuid,
+  pullRequest: PullRequestId,
+  targetBranch: BranchName,
+  decision: DecisionSchema,
+  policy: PolicyHash,
+  signer: AccountId,
+  keyId: KeyId,
+  issuedAt: UtcTimestamp,
+  challenge: ChallengeValue,
+});
+
+/** Exactly what an approver signs. Unknown fields are refused, not ignored. */
+export const DecisionStatementSchema = z
+  .strictObject({
+    _type: z.literal(IN_TOTO_STATEMENT_TYPE),
+    subject: z.tuple([z.strictObject({ name: z.string().check(z.maxLength(300)), digest: z.strictObject({ gitCommit: FullCommitHash }) })]),
+    predicateType: z.literal(PULL_REQUEST_APPROVAL),
+    predicate: PullRequestApproval,
+  })
+  .check(z.refine((s) => s.subject[0].name === subjectName(subjectOf(s)), { message: 'the subject name does not match the predicate', path: ['subject'] }));
+
+/** Compiles only while the schema reads exactly the shape `statement.ts` builds. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+export const STATEMENT_SCHEMA_MATCHES: Same<z.infer<typeof DecisionStatementSchema>, StatementShape> = true;
+
+/**
+ * Reads the statement an envelope carries from its exact payload bytes, parsed once. Undefined when
+ * the envelope is not an in-toto envelope carrying one valid Countersign decision statement.
+ */
+export function readStatement(envelope: Envelope): { statement: StatementShape; payload: Uint8Array<ArrayBuffer> } | undefined {
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return undefined;
+  const payload = payloadBytes(envelope);
+  if (!payload) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+  } catch {
+    return undefined;
+  }
+  const parsed = DecisionStatementSchema.safeParse(json);
+  return parsed.success ? { statement: parsed.data, payload } : undefined;
+}
+
+/** The decision facts an envelope carries; undefined as for `readStatement`. */
+export function readFacts(envelope: Envelope): DecisionFacts | undefined {
+  const read = readStatement(envelope);
+  return read && factsOf(read.statement);
+}
+
+/** What the PR card sends: one envelope, of the size a decision statement has (about 1 kB). */
+export const SubmittedDecision = z.strictObject({
+  envelope: z.extend(EnvelopeSchema, { payload: z.string().check(z.maxLength(8 * 1024, 'A decision statement is at most 8 kB')) }),
+});
+export type SubmittedDecision = z.infer<typeof SubmittedDecision>;
