@@ -1,4 +1,4 @@
-import type { KeyRecord, Policy, PublicJwk, RuleInput, SubmittedDecision, Verdict, AppPublicJwk } from './core';
+import type { KeyRecord, Policy, PublicJwk, RuleInput, RulesValidation, SubmittedDecision, Verdict, AppPublicJwk } from './core';
 import type { PanelState } from './handlers/panel';
 import type { SettingsState } from './handlers/settings';
 
@@ -14,6 +14,7 @@ export interface Contract {
   submitDecision: { payload: SubmittedDecision; answer: { verdict: Verdict } };
   getSettings: { payload: void; answer: SettingsState };
   saveSettings: { payload: { baseVersion: number; rules: RuleInput[] }; answer: { policy: Policy } };
+  checkPolicy: { payload: { rules: RuleInput[] }; answer: RulesValidation };
   getLedgerKey: { payload: void; answer: { keyId: string; publicJwk: AppPublicJwk } };
 }
 

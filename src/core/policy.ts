@@ -90,6 +90,20 @@ export function parseRules(input: unknown): Rule[] {
   return parsed.data;
 }
 
+/** Field errors keyed by their path in the rules ("0.requirements.1.count"); "" holds errors about the whole list. */
+export type FieldErrors = Record<string, string>;
+
+export type RulesValidation = { ok: true; rules: Rule[] } | { ok: false; errors: FieldErrors; summary: string };
+
+/** What `parseRules` would say of a draft, as the first error on each field: the settings editor shows these in place. */
+export function validateRules(draft: unknown): RulesValidation {
+  const parsed = PolicyRules.safeParse(draft);
+  if (parsed.success) return { ok: true, rules: parsed.data };
+  const errors: FieldErrors = {};
+  for (const issue of parsed.error.issues) errors[issue.path.join('.')] ??= issueText(issue);
+  return { ok: false, errors, summary: describeIssues(parsed.error) };
+}
+
 export function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 5)

@@ -4,7 +4,7 @@ import { submitDecision } from './decision';
 import { enrollKey, revokeKey } from './keys';
 import { getPanelState } from './panel';
 import { toResult, type Result } from './result';
-import { getSettings, saveSettings } from './settings';
+import { checkPolicy, getSettings, saveSettings } from './settings';
 
 export interface ResolverRequest {
   /** Untrusted: every handler validates what it uses. */
@@ -23,6 +23,7 @@ export function resolverFunctions(deps: Deps): Resolvers {
     submitDecision: (req) => toResult(() => submitDecision(deps, req.payload, req.context)),
     getSettings: (req) => toResult(() => getSettings(deps, req.context)),
     saveSettings: (req) => toResult(() => saveSettings(deps, req.payload, req.context)),
+    checkPolicy: (req) => toResult(() => checkPolicy(req.payload, req.context)),
     getLedgerKey: () => toResult(() => deps.ledger.appPublicKey()),
   };
 }

@@ -1,10 +1,11 @@
 import * as z from 'zod/mini';
-import { buildPolicy, parseRules, RequestError, revocationApplies, revocationId } from '../core';
+import { buildPolicy, parseRules, RequestError, revocationApplies, revocationId, validateRules } from '../core';
 import type { Deps } from '../ports';
 import { refreshBuildStatuses } from './buildStatus';
 import { callerOf, parsePayload } from './requests';
 
 const SavePayload = z.strictObject({ baseVersion: z.int().check(z.nonnegative()), rules: z.unknown() });
+const CheckPayload = z.strictObject({ rules: z.unknown() });
 
 /**
  * The policy, whether the caller may edit it, and enrolled keys with their revocation state for this
@@ -58,3 +59,12 @@ export async function saveSettings(deps: Deps, payload: unknown, context: unknow
 }
 
 export type SettingsState = Awaited<ReturnType<typeof getSettings>>;
+
+/**
+ * Checks a draft of rules exactly as saving would, field by field, and stores nothing: the editor
+ * asks as the admin types, so the rules' schema lives only here and the app stays small.
+ */
+export async function checkPolicy(payload: unknown, context: unknown) {
+  callerOf(context);
+  return validateRules(parsePayload(CheckPayload, payload).rules);
+}

@@ -1,6 +1,6 @@
 import { checkMerge } from '../../src/handlers/mergeCheck';
 import { NeedsAuthenticationError } from '@forge/api';
-import { revocationId } from '../../src/core';
+import { parseRules, revocationId } from '../../src/core';
 import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
 import { aRule, aSigner, OTHER_REPOSITORY, PEOPLE, REPOSITORY, World } from '../fixtures/world';
 
@@ -33,6 +33,34 @@ describe('settings', () => {
   it('refuses an invalid policy with every problem named', async () => {
     const result = await world.call('saveSettings', PEOPLE.admin, { baseVersion: 0, rules: [aRule({ requirements: [{ group: 'M', members: [PEOPLE.alice], count: 3 }] })] });
     expect(result).toMatchObject({ ok: false, code: 'INVALID_POLICY', message: expect.stringContaining('count cannot exceed') });
+  });
+
+  it('checks a draft as saving would, field by field, and stores nothing', async () => {
+    const before = world.host.kvs.snapshot();
+    const draft = [aRule(), { branchPattern: ' ', requirements: [{ group: '', members: [], count: 0 }, { group: 'Ops', members: [PEOPLE.alice], count: 2 }] }];
+    const checked = await world.ok('checkPolicy', PEOPLE.admin, { rules: draft });
+    expect(checked).toMatchObject({
+      ok: false,
+      errors: {
+        '1.branchPattern': 'Enter a branch name or pattern',
+        '1.requirements.0.group': 'Give the group a name',
+        '1.requirements.0.members': 'A group needs at least one member',
+        '1.requirements.0.count': 'At least 1 signature is required',
+        '1.requirements.1.count': 'The count cannot exceed the number of members',
+      },
+    });
+    expect((checked as { errors: Record<string, string> }).errors['0.branchPattern']).toBeUndefined();
+    expect(await world.ok('checkPolicy', PEOPLE.admin, { rules: [aRule(), aRule()] })).toMatchObject({ ok: false, errors: { '': 'Two rules have the same branch pattern; merge them into one' } });
+    expect(world.host.kvs.snapshot()).toBe(before);
+  });
+
+  it('accepts in a check exactly what it saves, defaults applied, and refuses in a check what it refuses to save', async () => {
+    const good = [{ branchPattern: 'release/*', requirements: [{ group: 'Security', members: [PEOPLE.carol], count: 1 }] }];
+    expect(await world.ok('checkPolicy', PEOPLE.admin, { rules: good })).toEqual({ ok: true, rules: parseRules(good) });
+    for (const bad of [[aRule({ requirements: [] })], [aRule({ branchPattern: 'main[' })], [{ ...aRule(), extra: true }]]) {
+      expect(await world.ok('checkPolicy', PEOPLE.admin, { rules: bad })).toMatchObject({ ok: false });
+      expect(await world.call('saveSettings', PEOPLE.admin, { baseVersion: 0, rules: bad })).toMatchObject({ ok: false, code: 'INVALID_POLICY' });
+    }
   });
 
   it('refuses a save from a stale version', async () => {
