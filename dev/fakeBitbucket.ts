@@ -6,7 +6,7 @@
  * `commitstatus`, `paginated_workspace_memberships` and `workspace_membership` (paged by `pagelen` up to
  * 100 and `page`, with `next`/`previous` links; Bitbucket filters members only by `user.email`, which
  * this fake keeps none of, so it refuses every `q`), and `paginated_branches` (with the documented
- * `q=name = "…"` and `q=name ~ "…"` filters). Errors come back as Bitbucket's `{ type: "error", error: { message } }`.
+ * `q=name = "…"` and `q=name ~ "…"` filters, joined by AND). Errors come back as Bitbucket's `{ type: "error", error: { message } }`.
  */
 export interface FakeUser {
   accountId: string;
@@ -317,16 +317,15 @@ export class FakeBitbucket {
     };
   }
 
-  /** `paginated_branches`, in git's (lexical) order, 10 a page unless `pagelen` (at most 100), filtered by `name = "…"` or `name ~ "…"` (contains, ignoring case). */
+  /** `paginated_branches`, in git's (lexical) order, 10 a page unless `pagelen` (at most 100), filtered by `name = "…"` and `name ~ "…"` (contains, ignoring case) clauses joined by AND. */
   private branchesPage(repo: FakeRepository, query: URLSearchParams) {
     const { pagelen, page } = paging(query, 10, 100);
     const q = query.get('q');
     let names = branchesOf(repo);
     if (q !== null) {
-      const match = /^name\s*(=|~)\s*"((?:[^"\\]|\\.)*)"$/.exec(q.trim());
-      if (!match) throw new BitbucketHttpError(400, `Invalid query: ${q}`);
-      const value = match[2]!.replace(/\\(.)/g, '$1');
-      names = match[1] === '=' ? names.filter((n) => n === value) : names.filter((n) => n.toLowerCase().includes(value.toLowerCase()));
+      for (const { op, value } of nameClauses(q)) {
+        names = op === '=' ? names.filter((n) => n === value) : names.filter((n) => n.toLowerCase().includes(value.toLowerCase()));
+      }
     }
     const head = repo.pullRequests.size ? [...repo.pullRequests.values()][0]!.commits.at(-1)!.hash : 'a'.repeat(40);
     const self = `${API}/repositories/${repo.workspace.slug}/${repo.slug}`;
@@ -373,4 +372,19 @@ function paging(query: URLSearchParams, byDefault: number, max: number): { pagel
 export function branchesOf(repo: Pick<FakeRepository, 'branches' | 'pullRequests'>): string[] {
   const names = repo.branches ?? ['main', ...[...repo.pullRequests.values()].flatMap((pr) => [pr.targetBranch, pr.sourceBranch])];
   return [...new Set(names)].sort();
+}
+
+/** The part of BBQL the fake reads on branches: `name = "…"` and `name ~ "…"` clauses joined by AND; anything else is Bitbucket's 400. */
+function nameClauses(q: string): { op: '=' | '~'; value: string }[] {
+  const clause = /\s*name\s*(=|~)\s*"((?:[^"\\]|\\.)*)"\s*(AND\b|$)/y;
+  const clauses: { op: '=' | '~'; value: string }[] = [];
+  let last = '';
+  while (clause.lastIndex < q.length) {
+    const match = clause.exec(q);
+    if (!match) throw new BitbucketHttpError(400, `Invalid query: ${q}`);
+    clauses.push({ op: match[1] as '=' | '~', value: match[2]!.replace(/\\(.)/g, '$1') });
+    last = match[3]!;
+  }
+  if (clauses.length === 0 || last === 'AND') throw new BitbucketHttpError(400, `Invalid query: ${q}`);
+  return clauses;
 }

@@ -70,7 +70,9 @@ describe('fake Bitbucket: members and branches', () => {
     expect(get(paged.next).values.map((b: any) => b.name)).toEqual(['main', 'release/2026.11']);
     expect(get(`${repo}?q=${encodeURIComponent('name = "main"')}`).values.map((b: any) => b.name)).toEqual(['main']);
     expect(get(`${repo}?q=${encodeURIComponent('name ~ "DOCS"')}`).values.map((b: any) => b.name)).toEqual(['docs', 'docs/release']);
+    expect(get(`${repo}?q=${encodeURIComponent('name ~ "docs" AND name ~ "release"')}`).values.map((b: any) => b.name)).toEqual(['docs/release']);
     expect(refusal(`${repo}?q=${encodeURIComponent('name LIKE main')}`).status).toBe(400);
+    expect(refusal(`${repo}?q=${encodeURIComponent('name ~ "docs" AND')}`).status).toBe(400);
     expect(refusal(repo, '557058:gone').status).toBe(403);
   });
 });
