@@ -109,7 +109,10 @@ describe('the settings page on a workspace of 5,000 members', () => {
     expect(reads.filter((p) => p.includes('/members?'))).toHaveLength(1);
     expect(await settings.getByTestId('policy-version').innerText()).toContain('by Morgan Admin');
     await settings.getByLabel('Find people to add to Maintainers').fill('sakura');
-    await settings.getByRole('button', { name: 'Show more people' }).waitFor();
+    await settings.getByText('Showing the first 20 people matching “sakura”.').waitFor();
+    expect(await settings.getByRole('list', { name: 'People found for Maintainers' }).getByRole('listitem').allInnerTexts()).toEqual(Array(20).fill(expect.stringMatching(/^Sakura /)));
+    await settings.getByRole('button', { name: 'Show more people' }).click();
+    await settings.getByText('Showing the first 40 people matching “sakura”.').waitFor();
     await lb.screenshotPage('settings-member-search');
   });
 

@@ -18,9 +18,9 @@ export function MemberPicker(props: { group: string; selected: string[]; error?:
   const [query, setQuery] = useState('');
   const [debounced, setDebounced] = useState('');
   const [limit, setLimit] = useState(PAGE);
-  const [result, setResult] = useState<SearchResult>();
+  /** The last answer, and the query it answers: while a new query is searched, only its own matches show. */
+  const [result, setResult] = useState<SearchResult & { query: string }>();
   const [searching, setSearching] = useState(false);
-  const [, setProgress] = useState(0);
   const [failure, setFailure] = useState<string>();
   const [attempt, setAttempt] = useState(0);
   const chipsRef = useRef<HTMLUListElement>(null);
@@ -40,9 +40,12 @@ export function MemberPicker(props: { group: string; selected: string[]; error?:
     setSearching(true);
     setFailure(undefined);
     directory
-      .search(debounced, limit, { stillWanted: () => current, onProgress: () => current && setProgress(directory.loaded) })
+      .search(debounced, limit, {
+        stillWanted: () => current,
+        onProgress: (matches) => current && setResult({ query: debounced, matches, more: true, complete: false, loaded: directory.loaded, total: directory.total }),
+      })
       .then(
-        (found) => current && setResult(found),
+        (found) => current && setResult({ ...found, query: debounced }),
         (error: Error) => current && setFailure(`Could not search the workspace's members: ${error.message}.`),
       )
       .finally(() => current && setSearching(false));
@@ -64,7 +67,8 @@ export function MemberPicker(props: { group: string; selected: string[]; error?:
     props.onChange(props.selected.filter((_, k) => k !== index));
     setFocusChip(index);
   };
-  const summary = searching && result ? searchSummary(debounced, { ...result, loaded: directory.loaded, total: directory.total }, true) : searchSummary(debounced, result, searching);
+  const current = result?.query === debounced && debounced === query ? result : undefined;
+  const summary = searching && current ? searchSummary(debounced, current, true) : searchSummary(debounced, current, searching || debounced !== query);
 
   return (
     <fieldset className="members" aria-describedby={props.error ? errorId : undefined}>
@@ -108,9 +112,9 @@ export function MemberPicker(props: { group: string; selected: string[]; error?:
           Search again
         </button>
       )}
-      {result && result.matches.length > 0 && (
+      {current && current.matches.length > 0 && (
         <ul className="plain member-list" aria-label={`People found for ${group}`}>
-          {result.matches.map((m) => (
+          {current.matches.map((m) => (
             <li key={m.accountId}>
               <label className="inline">
                 <input type="checkbox" checked={props.selected.includes(m.accountId)} onChange={(e) => toggle(m.accountId, e.target.checked)} />
@@ -120,7 +124,7 @@ export function MemberPicker(props: { group: string; selected: string[]; error?:
           ))}
         </ul>
       )}
-      {result?.more && !searching && (
+      {current?.more && !searching && (
         <button type="button" className="btn link" onClick={() => setLimit((l) => l + PAGE)}>
           Show more people
         </button>

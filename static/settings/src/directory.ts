@@ -34,16 +34,16 @@ export class MemberDirectory {
    * The first `wanted` members whose names match `query` (every word, anywhere in the name, ignoring
    * case and accents), reading pages until there are `wanted + 1` (to know whether there are more) or
    * none are left. `stillWanted` is asked before each page, so a search the person has moved on from
-   * stops reading; `onProgress` hears of each page.
+   * stops reading; `onProgress` hears of each page, with the matches found so far.
    */
-  async search(query: string, wanted: number, options: { stillWanted?: () => boolean; onProgress?: () => void } = {}): Promise<SearchResult> {
+  async search(query: string, wanted: number, options: { stillWanted?: () => boolean; onProgress?: (matchesSoFar: Member[]) => void } = {}): Promise<SearchResult> {
     const words = wordsOf(query);
     const matching = () => this.members.filter((m) => matchesWords(m.name, words));
     let found = matching();
     while (found.length <= wanted && !this.complete && (options.stillWanted?.() ?? true)) {
       await this.readPage();
-      options.onProgress?.();
       found = matching();
+      options.onProgress?.(found.slice(0, wanted));
     }
     return { matches: found.slice(0, wanted), more: found.length > wanted || !this.complete, complete: this.complete, loaded: this.loaded, total: this.total };
   }
