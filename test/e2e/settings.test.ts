@@ -175,6 +175,8 @@ describe('the settings page on a workspace of 5,000 members', () => {
     await field.fill('Riley’s work laptop');
     await lb.page.keyboard.press('Enter');
     await settings.getByRole('cell', { name: 'Riley’s work laptop', exact: true }).waitFor();
+    const focused = () => frame().evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    expect(await focused()).toBe('Rename Riley’s work laptop');
     await lb.openSettings();
     await settings.getByRole('cell', { name: 'Riley’s work laptop', exact: true }).waitFor();
 
@@ -184,6 +186,7 @@ describe('the settings page on a workspace of 5,000 members', () => {
     await dialog.waitFor();
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     expect(await settings.getByRole('dialog').count()).toBe(0);
+    expect(await focused()).toBe('Revoke Riley’s work laptop of Riley Park (you)');
   });
 
   it('tells a read-only person with no keys that they have none', async () => {

@@ -19,6 +19,14 @@ export function KeyList({ settings, onChanged }: { settings: SettingsState; onCh
   const [renaming, setRenaming] = useState<Key>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Failure>();
+  /** The action button focus returns to when a rename or a revoke confirmation closes, so keyboard users keep their place. */
+  const [refocus, setRefocus] = useState<string>();
+  const listRef = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (!refocus) return;
+    listRef.current?.querySelector<HTMLElement>(`[data-action="${refocus}"]`)?.focus();
+    setRefocus(undefined);
+  }, [refocus]);
   const byPerson = new Map<string, Key[]>();
   for (const key of settings.keys) byPerson.set(key.accountId, [...(byPerson.get(key.accountId) ?? []), key]);
   const { label } = useNames([...byPerson.keys(), ...settings.keys.flatMap((k) => (k.revocation ? [k.revocation.revokedBy] : []))]);
@@ -30,6 +38,7 @@ export function KeyList({ settings, onChanged }: { settings: SettingsState; onCh
     const fresh = result.ok ? await call('getSettings') : result;
     setBusy(false);
     setRevoking(undefined);
+    setRefocus(`rename:${key.keyId}`);
     if (!fresh.ok) return setError({ keyId: key.keyId, code: fresh.code, message: fresh.message });
     setError(undefined);
     onChanged(fresh.data.keys);
@@ -37,11 +46,12 @@ export function KeyList({ settings, onChanged }: { settings: SettingsState; onCh
 
   const renamed = (key: Key, newLabel: string) => {
     setRenaming(undefined);
+    setRefocus(`rename:${key.keyId}`);
     onChanged(settings.keys.map((k) => (k.keyId === key.keyId && k.accountId === key.accountId ? { ...k, label: newLabel } : k)));
   };
 
   return (
-    <section className="stack" aria-labelledby="keys-title">
+    <section className="stack" aria-labelledby="keys-title" ref={listRef}>
       <h2 id="keys-title">Signing keys</h2>
       <p className="subtle">{settings.canEdit ? 'Every key enrolled in this workspace. Revoking someone else’s key here stops it counting in this repository.' : 'Your enrolled keys. Revoking one stops it counting everywhere.'}</p>
       {byPerson.size === 0 &&
@@ -73,7 +83,14 @@ export function KeyList({ settings, onChanged }: { settings: SettingsState; onCh
                 return (
                   <Fragment key={key.keyId}>
                     <tr>
-                      <td>{isRenaming ? <RenameForm keyToRename={key} onDone={(l) => renamed(key, l)} onCancel={() => setRenaming(undefined)} /> : key.label}</td>
+                      <td>{isRenaming ? <RenameForm
+                            keyToRename={key}
+                            onDone={(l) => renamed(key, l)}
+                            onCancel={() => {
+                              setRenaming(undefined);
+                              setRefocus(`rename:${key.keyId}`);
+                            }}
+                          /> : key.label}</td>
                       <td>
                         <code title={key.keyId}>{key.keyId.slice(0, 10)}</code>
                       </td>
@@ -90,12 +107,12 @@ export function KeyList({ settings, onChanged }: { settings: SettingsState; onCh
                       <td>
                         <div className="row">
                           {mine && !isRenaming && (
-                            <button type="button" className="btn" onClick={() => setRenaming(key)} aria-label={`Rename ${key.label}`}>
+                            <button type="button" className="btn" data-action={`rename:${key.keyId}`} onClick={() => setRenaming(key)} aria-label={`Rename ${key.label}`}>
                               Rename
                             </button>
                           )}
                           {!key.revocation && (settings.canEdit || mine) && (
-                            <button type="button" className="btn" onClick={() => setRevoking(key)} aria-label={`Revoke ${key.label} of ${name(accountId)}`}>
+                            <button type="button" className="btn" data-action={`revoke:${key.keyId}`} onClick={() => setRevoking(key)} aria-label={`Revoke ${key.label} of ${name(accountId)}`}>
                               Revoke
                             </button>
                           )}
@@ -106,7 +123,12 @@ export function KeyList({ settings, onChanged }: { settings: SettingsState; onCh
                       <tr className="row-detail">
                         <td colSpan={5}>
                           {isRevoking && (
-                            <Confirm title={`Revoke “${key.label}”?`} confirmLabel="Revoke key" danger busy={busy} onConfirm={() => void revoke(key)} onCancel={() => setRevoking(undefined)}>
+                            <Confirm title={`Revoke “${key.label}”?`} confirmLabel="Revoke key" danger busy={busy} onConfirm={() => void revoke(key)}
+                              onCancel={() => {
+                                setRevoking(undefined);
+                                setRefocus(`revoke:${key.keyId}`);
+                              }}
+                            >
                               <p>
                                 {mine
                                   ? 'Signatures made with this key stop counting everywhere, and it can no longer sign. This cannot be undone.'
