@@ -3,7 +3,10 @@
  * Bitbucket's own OpenAPI description: `pullrequest` (with the 12-hex abbreviated
  * `source.commit.hash` that Bitbucket Cloud really returns), `paginated_changeset` (newest first,
  * full hashes), `paginated_repository_permissions` (answered for the calling user only) and
- * `commitstatus`. Errors come back as Bitbucket's `{ type: "error", error: { message } }`.
+ * `commitstatus`, `paginated_workspace_memberships` and `workspace_membership` (paged by `pagelen` up to
+ * 100 and `page`, with `next`/`previous` links; Bitbucket filters members only by `user.email`, which
+ * this fake keeps none of, so it refuses every `q`), and `paginated_branches` (with the documented
+ * `q=name = "…"` and `q=name ~ "…"` filters, joined by AND). Errors come back as Bitbucket's `{ type: "error", error: { message } }`.
  */
 export interface FakeUser {
   accountId: string;
@@ -43,6 +46,8 @@ export interface FakeRepository {
   permissions: Record<string, 'admin' | 'write' | 'read'>;
   pullRequests: Map<number, FakePullRequest>;
   statuses: { commit: string; key: string; state: string; name?: string; description?: string; url: string }[];
+  /** The open branches, in git's order; when absent, `main` and the branches of the pull requests. */
+  branches?: string[];
   /** When set, build status posts fail with this HTTP status, as during a Bitbucket incident. */
   failStatusesWith?: number;
 }
@@ -116,12 +121,18 @@ export class FakeBitbucket {
     if (method === 'GET' && parts[1] === 'workspaces' && parts[3] === 'members' && parts.length === 4) {
       return { status: 200, json: this.members(parts[2]!, url.searchParams, caller) };
     }
+    if (method === 'GET' && parts[1] === 'workspaces' && parts[3] === 'members' && parts.length === 5) {
+      return { status: 200, json: this.membership(parts[2]!, parts[4]!, caller) };
+    }
     if (parts[1] !== 'repositories' || parts.length < 4) throw new BitbucketHttpError(404, 'Resource not found');
     const repo = this.findRepository(parts[2]!, parts[3]!);
     // Repositories here are private: a user without access is refused, as Bitbucket refuses them.
     if (caller && !repo.permissions[caller]) throw new BitbucketHttpError(403, 'You do not have access to this repository.');
     const rest = parts.slice(4);
 
+    if (method === 'GET' && rest[0] === 'refs' && rest[1] === 'branches' && rest.length === 2) {
+      return { status: 200, json: this.branchesPage(repo, url.searchParams) };
+    }
     if (method === 'GET' && rest[0] === 'pullrequests' && rest.length === 1) {
       return { status: 200, json: this.pullRequestsPage(repo, url.searchParams) };
     }
@@ -261,22 +272,80 @@ export class FakeBitbucket {
     return { pagelen: 10, page: 1, size: values.length, values };
   }
 
-  /** `paginated_workspace_memberships`; only members may list a workspace's members. */
+  /**
+   * `paginated_workspace_memberships`; only members may list a workspace's members. Bitbucket's only
+   * filter here is `q=user.email IN (…)` (for workspace admins), and this fake keeps no emails, so any
+   * `q` is refused rather than silently ignored: a client must page through, as against Bitbucket.
+   */
   private members(workspaceId: string, query: URLSearchParams, caller: string | undefined) {
+    const workspace = this.memberWorkspace(workspaceId, caller);
+    if (query.has('q')) throw new BitbucketHttpError(400, `Invalid query: workspace members can only be filtered by user.email (${query.get('q')})`);
+    const { pagelen, page } = paging(query, 10, 100);
+    const values = workspace.members.slice((page - 1) * pagelen, page * pagelen).map((id) => this.membershipJson(workspace, id));
+    const base = `${API}/workspaces/${workspace.slug}/members?pagelen=${pagelen}`;
+    return {
+      pagelen,
+      page,
+      size: workspace.members.length,
+      values,
+      ...(page * pagelen < workspace.members.length ? { next: `${base}&page=${page + 1}` } : {}),
+      ...(page > 1 ? { previous: `${base}&page=${page - 1}` } : {}),
+    };
+  }
+
+  /** `workspace_membership` of one member, named by account id or `{uuid}`; 404 for anyone not a member. */
+  private membership(workspaceId: string, member: string, caller: string | undefined) {
+    const workspace = this.memberWorkspace(workspaceId, caller);
+    const user = this.users.get(member) ?? [...this.users.values()].find((u) => u.uuid === member);
+    if (!user || !workspace.members.includes(user.accountId)) throw new BitbucketHttpError(404, `${member} is not a member of ${workspace.slug}`);
+    return this.membershipJson(workspace, user.accountId);
+  }
+
+  private memberWorkspace(workspaceId: string, caller: string | undefined): FakeWorkspace {
     const workspace = this.workspaces.find((w) => w.uuid === workspaceId || w.slug === workspaceId);
     if (!workspace) throw new BitbucketHttpError(404, `Workspace ${workspaceId} not found`);
     if (caller && !workspace.members.includes(caller)) throw new BitbucketHttpError(403, 'You are not a member of this workspace');
-    const pagelen = Number(query.get('pagelen') ?? 10);
-    if (!Number.isInteger(pagelen) || pagelen < 1 || pagelen > 100) throw new BitbucketHttpError(400, 'Invalid pagelen');
-    const page = Number(query.get('page') ?? 1);
-    const values = workspace.members.slice((page - 1) * pagelen, page * pagelen).map((id) => ({
+    return workspace;
+  }
+
+  private membershipJson(workspace: FakeWorkspace, id: string) {
+    return {
       type: 'workspace_membership',
       user: this.account(id),
       workspace: { type: 'workspace', uuid: workspace.uuid, slug: workspace.slug, name: workspace.name },
       links: { self: { href: `${API}/workspaces/${workspace.slug}/members/${encodeURIComponent(this.users.get(id)!.uuid)}` } },
+    };
+  }
+
+  /** `paginated_branches`, in git's (lexical) order, 10 a page unless `pagelen` (at most 100), filtered by `name = "…"` and `name ~ "…"` (contains, ignoring case) clauses joined by AND. */
+  private branchesPage(repo: FakeRepository, query: URLSearchParams) {
+    const { pagelen, page } = paging(query, 10, 100);
+    const q = query.get('q');
+    let names = branchesOf(repo);
+    if (q !== null) {
+      for (const { op, value } of nameClauses(q)) {
+        names = op === '=' ? names.filter((n) => n === value) : names.filter((n) => n.toLowerCase().includes(value.toLowerCase()));
+      }
+    }
+    const head = repo.pullRequests.size ? [...repo.pullRequests.values()][0]!.commits.at(-1)!.hash : 'a'.repeat(40);
+    const self = `${API}/repositories/${repo.workspace.slug}/${repo.slug}`;
+    const values = names.slice((page - 1) * pagelen, page * pagelen).map((name) => ({
+      type: 'branch',
+      name,
+      target: { type: 'commit', hash: head, repository: this.repositoryJson(repo), links: { self: { href: `${self}/commit/${head}` } } },
+      links: { self: { href: `${self}/refs/branches/${name}` }, commits: { href: `${self}/commits/${name}` }, html: { href: `https://bitbucket.org/${repo.workspace.slug}/${repo.slug}/branch/${name}` } },
+      merge_strategies: ['merge_commit', 'squash', 'fast_forward'],
+      default_merge_strategy: 'merge_commit',
     }));
-    const next = page * pagelen < workspace.members.length ? `${API}/workspaces/${workspace.slug}/members?pagelen=${pagelen}&page=${page + 1}` : undefined;
-    return { pagelen, page, size: workspace.members.length, values, ...(next ? { next } : {}) };
+    const base = `${self}/refs/branches?pagelen=${pagelen}${q !== null ? `&q=${encodeURIComponent(q)}` : ''}`;
+    return {
+      pagelen,
+      page,
+      size: names.length,
+      values,
+      ...(page * pagelen < names.length ? { next: `${base}&page=${page + 1}` } : {}),
+      ...(page > 1 ? { previous: `${base}&page=${page - 1}` } : {}),
+    };
   }
 
   private postStatus(repo: FakeRepository, commit: string, body: any) {
@@ -288,4 +357,34 @@ export class FakeBitbucket {
     repo.statuses.push(status);
     return { type: 'build', key: body.key, state: body.state, name: body.name, description: body.description, url: body.url, refname: body.refname, created_on: '2026-11-01T09:00:00+00:00', updated_on: '2026-11-01T09:00:00+00:00' };
   }
+}
+
+/** `pagelen` (default `byDefault`, at most `max`) and `page` (from 1); anything else is Bitbucket's 400. */
+function paging(query: URLSearchParams, byDefault: number, max: number): { pagelen: number; page: number } {
+  const pagelen = Number(query.get('pagelen') ?? byDefault);
+  if (!Number.isInteger(pagelen) || pagelen < 1 || pagelen > max) throw new BitbucketHttpError(400, 'Invalid pagelen');
+  const page = Number(query.get('page') ?? 1);
+  if (!Number.isInteger(page) || page < 1) throw new BitbucketHttpError(400, 'Invalid page');
+  return { pagelen, page };
+}
+
+/** A repository's open branches, sorted as git lists them. */
+export function branchesOf(repo: Pick<FakeRepository, 'branches' | 'pullRequests'>): string[] {
+  const names = repo.branches ?? ['main', ...[...repo.pullRequests.values()].flatMap((pr) => [pr.targetBranch, pr.sourceBranch])];
+  return [...new Set(names)].sort();
+}
+
+/** The part of BBQL the fake reads on branches: `name = "…"` and `name ~ "…"` clauses joined by AND; anything else is Bitbucket's 400. */
+function nameClauses(q: string): { op: '=' | '~'; value: string }[] {
+  const clause = /\s*name\s*(=|~)\s*"((?:[^"\\]|\\.)*)"\s*(AND\b|$)/y;
+  const clauses: { op: '=' | '~'; value: string }[] = [];
+  let last = '';
+  while (clause.lastIndex < q.length) {
+    const match = clause.exec(q);
+    if (!match) throw new BitbucketHttpError(400, `Invalid query: ${q}`);
+    clauses.push({ op: match[1] as '=' | '~', value: match[2]!.replace(/\\(.)/g, '$1') });
+    last = match[3]!;
+  }
+  if (clauses.length === 0 || last === 'AND') throw new BitbucketHttpError(400, `Invalid query: ${q}`);
+  return clauses;
 }

@@ -23,13 +23,31 @@ function uuidOf(seed: string): string {
   return `{${createHash('md5').update(seed).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5')}}`;
 }
 
-export function seedDemo(bitbucket: FakeBitbucket): void {
+/** Which demo a first start seeds: the six people above, or those and 5,000 generated members (`COUNTERSIGN_DEMO=large`). */
+export type DemoSize = 'standard' | 'large';
+
+export const LARGE_DEMO_MEMBERS = 5000;
+
+const FIRST_NAMES = ['Aaliyah', 'Abdul', 'Ada', 'Aiko', 'Alejandro', 'Amara', 'Anders', 'Ananya', 'Aryan', 'Beatriz', 'Bilal', 'Bongani', 'Carmen', 'Chen', 'Chiara', 'Dmitri', 'Elif', 'Emeka', 'Esther', 'Fatima', 'Felix', 'Freya', 'Gabriel', 'Hana', 'Hiroshi', 'Ibrahim', 'Ines', 'Isabel', 'Jamal', 'Javier', 'Jin', 'Johanna', 'Kai', 'Kamala', 'Kofi', 'Lars', 'Leila', 'Liam', 'Lucia', 'Mateo', 'Maya', 'Mei', 'Mohammed', 'Nadia', 'Nikhil', 'Noah', 'Olga', 'Omar', 'Priya', 'Rafael', 'Rania', 'Rohan', 'Sakura', 'Santiago', 'Sara', 'Sven', 'Tariq', 'Thandiwe', 'Tomás', 'Valentina', 'Wei', 'Yara', 'Yusuf', 'Zanele', 'Zoe'];
+const LAST_NAMES = ['Abara', 'Adeyemi', 'Alvarez', 'Andersson', 'Bakker', 'Banerjee', 'Becker', 'Bianchi', 'Castillo', 'Chowdhury', 'Costa', 'Dubois', 'Eriksen', 'Fernandes', 'Fischer', 'García', 'Gonzalez', 'Haddad', 'Hansen', 'Hoang', 'Ibrahim', 'Ivanova', 'Jensen', 'Kapoor', 'Kim', 'Kowalski', 'Kuznetsov', 'Larsen', 'Lindqvist', 'Mahlangu', 'Martins', 'Mendoza', 'Moreau', 'Murphy', 'Nakamura', 'Nguyen', 'Novak', 'Okafor', 'Oliveira', 'Osei', 'Park', 'Patel', 'Petrov', 'Quispe', 'Rahman', 'Rossi', 'Sato', 'Schmidt', 'Silva', 'Singh', 'Suzuki', 'Tanaka', 'Torres', 'Van der Berg', 'Wang', 'Yamamoto', 'Yilmaz', 'Zhang', 'Zielinski', 'Achebe', 'Bergström', 'Cruz', 'Dlamini', 'Evans', 'Fujita', 'Goldberg', 'Horvath', 'Iyer', 'Jovanović', 'Kaur', 'Lopez', 'Mensah', 'Nilsson', 'O’Brien', 'Papadopoulos', 'Reyes', 'Sokolova', 'Takahashi', 'Usman'];
+
+/** The n-th generated member: a realistic name (65 × 79 distinct combinations, so 5,000 names never repeat) and an account id in Atlassian's form. */
+export function generatedMember(n: number): { accountId: string; displayName: string } {
+  const first = FIRST_NAMES[n % FIRST_NAMES.length]!;
+  const last = LAST_NAMES[Math.floor(n / FIRST_NAMES.length) % LAST_NAMES.length]!;
+  return { accountId: `712020:${createHash('md5').update(`member-${n}`).digest('hex').slice(0, 24)}`, displayName: `${first} ${last}` };
+}
+
+export function seedDemo(bitbucket: FakeBitbucket, size: DemoSize = 'standard'): void {
   const people = Object.values(DEMO.people);
-  for (const p of people) bitbucket.addUser({ ...p, uuid: uuidOf(p.accountId) });
-  bitbucket.addWorkspace({ ...DEMO.workspace, members: people.map((p) => p.accountId) });
+  const generated = size === 'large' ? Array.from({ length: LARGE_DEMO_MEMBERS }, (_, n) => generatedMember(n)) : [];
+  for (const p of [...people, ...generated]) bitbucket.addUser({ ...p, uuid: uuidOf(p.accountId) });
+  // The demo's own people first, then everyone else: Bitbucket lists members in no name order either.
+  bitbucket.addWorkspace({ ...DEMO.workspace, members: [...people, ...generated].map((p) => p.accountId) });
   const { author, riley, sam, jordan, admin, reader } = DEMO.people;
   const repo = bitbucket.addRepository({
     ...DEMO.repository,
+    branches: ['main', 'develop', 'docs', 'release/2026.11', 'feature/refunds', 'docs/release'],
     workspace: { uuid: DEMO.workspace.uuid, slug: DEMO.workspace.slug },
     permissions: {
       [admin.accountId]: 'admin',

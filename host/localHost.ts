@@ -8,7 +8,7 @@ import type { FakeRepository } from '../dev/fakeBitbucket';
 import { BitbucketHttpError } from '../dev/fakeBitbucket';
 import { ForgeHost } from '../dev/forgeHost';
 import { manifestEntities } from '../dev/manifestEntities';
-import { DEMO, demoCommit, seedDemo } from './demo';
+import { DEMO, demoCommit, seedDemo, type DemoSize } from './demo';
 import { appFrame, indexPage, pullRequestPage, settingsPage, type PageContext, type Theme } from './pages';
 import { loadState, saveState } from './state';
 
@@ -17,6 +17,8 @@ export interface LocalHostOptions {
   root: string;
   /** Where the world is kept between runs. */
   statePath: string;
+  /** Which demo a first start seeds (when there is no state file yet). */
+  demo?: DemoSize;
 }
 
 const MODULES = {
@@ -52,7 +54,7 @@ export class LocalHost {
 
   constructor(private readonly options: LocalHostOptions) {
     if (!loadState(this.forge, options.statePath)) {
-      seedDemo(this.forge.bitbucket);
+      seedDemo(this.forge.bitbucket, options.demo);
       saveState(this.forge, options.statePath);
     }
   }

@@ -10,6 +10,7 @@ import type { SettingsState } from './handlers/settings';
 export interface Contract {
   getPanelState: { payload: void; answer: PanelState };
   enrollKey: { payload: { publicKey: PublicJwk; label: string }; answer: { key: KeyRecord } };
+  renameKey: { payload: { keyId: string; label: string }; answer: { key: KeyRecord } };
   revokeKey: { payload: { accountId?: string; keyId: string }; answer: { keyId: string; repository: string | null } };
   submitDecision: { payload: SubmittedDecision; answer: { verdict: Verdict } };
   getSettings: { payload: void; answer: SettingsState };

@@ -70,6 +70,8 @@ export interface KeyStore {
   /** Stores a key, recorded in `ledger` (the repository it was enrolled from); the same key twice returns the stored record. */
   enrollKey(record: KeyRecord, ledger: string): Promise<KeyRecord>;
   getKey(accountId: string, keyId: string): Promise<KeyRecord | undefined>;
+  /** Changes a stored key's label, recorded in `ledger` in the same transaction; undefined when no such key is stored. */
+  renameKey(accountId: string, keyId: string, label: string, at: string, ledger: string): Promise<KeyRecord | undefined>;
   /** Records a revocation, in `ledger` (the repository it was made from). */
   revokeKey(revocation: Revocation, ledger: string): Promise<void>;
 }

@@ -10,6 +10,8 @@ import { parse } from 'yaml';
 const root = join(__dirname, '..');
 const api = JSON.parse(readFileSync(join(root, 'vendor/bitbucket/bitbucket-cloud-openapi.v3.json'), 'utf8'));
 const adapter = readFileSync(join(root, 'src/adapters/bitbucketRest.ts'), 'utf8');
+/** The settings page's own reads (as the viewer, through `requestBitbucket`), all written in one file. */
+const settingsReads = readFileSync(join(root, 'static/settings/src/bitbucketReads.ts'), 'utf8');
 const manifestScopes: string[] = parse(readFileSync(join(root, 'manifest.yml'), 'utf8')).permissions.scopes;
 
 /** The routes the adapter calls, as `METHOD /path` with `${…}` placeholders, read from its source. */
@@ -34,8 +36,14 @@ function requiredScopes(routes: { method: string; path: string }[]): Set<string>
   );
 }
 
+/** The paths the settings page reads, from the `/2.0/…` templates in its reads module (all GETs). */
+function pageRoutes(source: string): { method: string; path: string }[] {
+  return [...source.matchAll(/`\/2\.0([^`?]*)/g)].map((m) => ({ method: 'get', path: m[1]! }));
+}
+
 describe('Bitbucket scopes', () => {
   const routes = calledRoutes(adapter);
+  const page = pageRoutes(settingsReads);
 
   it('finds every call the adapter makes', () => {
     expect(routes.map((r) => `${r.method} ${r.path}`)).toEqual([
@@ -47,8 +55,17 @@ describe('Bitbucket scopes', () => {
     ]);
   });
 
-  it('declares exactly the Bitbucket scopes the calls need, plus the members list the settings page reads', () => {
-    const needed = requiredScopes([...routes, { method: 'get', path: '/workspaces/${workspace}/members' }]);
+  it("finds every read the settings page makes", () => {
+    expect(page.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'get /workspaces/${encodeURIComponent(workspace)}/members',
+      'get /workspaces/${encodeURIComponent(workspace)}/members/${encodeURIComponent(accountId)}',
+      'get /repositories/${encodeURIComponent(workspace)}/${encodeURIComponent(repository)}/refs/branches',
+    ]);
+    expect(requiredScopes(page)).toEqual(new Set(['read:workspace:bitbucket', 'read:repository:bitbucket']));
+  });
+
+  it('declares exactly the Bitbucket scopes the calls need, with the reads the settings page makes', () => {
+    const needed = requiredScopes([...routes, ...page]);
     const declared = manifestScopes.filter((s) => s.endsWith(':bitbucket'));
     expect([...needed].sort()).toEqual([...declared].sort());
   });

@@ -342,6 +342,31 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
   }
 
   /**
+   * The new label and its ledger entry in one transaction. The record is read again on each attempt,
+   * so the entry's `previousLabel` is the label the write replaced; renaming to the same label writes nothing.
+   */
+  async renameKey(accountId: string, keyId: string, label: string, at: string, ledger: string): Promise<KeyRecord | undefined> {
+    const key = storageKeys.key(accountId, keyId);
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const current = toKeyRecord(await storage(() => kvs.get(key)));
+      if (!current) return undefined;
+      if (current.label === label) return current;
+      const renamed: KeyRecord = { ...current, label };
+      const event: LedgerEventOf = { type: 'key.renamed', accountId, keyId, label, previousLabel: current.label };
+      let changed = false;
+      await this.commit(ledger, at, event, [], async () => {
+        // Read once more inside the attempt: a rename that landed meanwhile must not be recorded as replaced by this one's stale view.
+        const now = toKeyRecord(await storage(() => kvs.get(key)));
+        if (now?.label !== current.label) return 'done';
+        changed = true;
+        return [{ key, value: renamed }];
+      });
+      if (changed) return renamed;
+    }
+    throw new RequestError('CONFLICT', 'This key is being renamed by another request right now; try again in a moment.');
+  }
+
+  /**
    * The key's record of revocations, the merge check's index and the ledger entry, in one transaction.
    * The index entry goes to its shard's last page; a full page starts the next, so none is ever refused.
    */

@@ -22,5 +22,6 @@ export type LedgerEventOf =
       envelope: Envelope;
     }
   | { type: 'key.enrolled'; accountId: string; keyId: string; publicKey: PublicJwk; label: string }
+  | { type: 'key.renamed'; accountId: string; keyId: string; label: string; previousLabel: string }
   | { type: 'key.revoked'; accountId: string; keyId: string; revokedBy: string; scope: 'everywhere' | 'repository' }
   | { type: 'policy.saved'; savedBy: string; previous: { version: number; hash: string } | null; policy: Policy };

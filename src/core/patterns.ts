@@ -31,3 +31,16 @@ const BRANCH_PATTERN = /^[^\s~^:?[\\\x00-\x1f\x7f]+$/;
 export function isValidBranchPattern(pattern: string): boolean {
   return BRANCH_PATTERN.test(pattern) && !pattern.includes('..') && !pattern.startsWith('/') && !pattern.endsWith('/');
 }
+
+/**
+ * A full ref name such as `refs/heads/main` is not a branch pattern: Bitbucket matches patterns against
+ * branch names, so it would gate no branch and leave `main` ungated. Says what to write instead, or
+ * undefined when the pattern is fine as it is.
+ */
+export function refNameProblem(pattern: string): string | undefined {
+  if (pattern.startsWith('refs/heads/') && pattern.length > 'refs/heads/'.length) {
+    return `Write the branch name without "refs/heads/": ${pattern.slice('refs/heads/'.length)}`;
+  }
+  if (pattern.startsWith('refs/')) return 'Branch patterns match branch names, not refs such as refs/tags/…; write a branch name or pattern';
+  return undefined;
+}

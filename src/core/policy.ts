@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { canonicalBytes, sha256Hex } from './crypto';
 import { AccountId } from './formats';
 import { RequestError } from './errors';
-import { isValidBranchPattern, matchesBranchPattern } from './patterns';
+import { isValidBranchPattern, matchesBranchPattern, refNameProblem } from './patterns';
 
 export const LIMITS = {
   rules: 25,
@@ -40,6 +40,8 @@ export const Rule = z.strictObject({
       z.minLength(1, 'Enter a branch name or pattern'),
       z.maxLength(200, 'Branch patterns are at most 200 characters'),
       z.refine(isValidBranchPattern, 'Not a valid branch name or pattern (use * as the wildcard)'),
+      // Would save, match no branch, and leave the branch it names ungated.
+      z.refine((p) => refNameProblem(p) === undefined, { error: (issue) => refNameProblem(String(issue.input)) ?? 'Write a branch name, not a ref' }),
     ),
   requirements: z
     .array(Requirement)

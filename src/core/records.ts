@@ -4,7 +4,7 @@ import { AccountId, BitbucketUuid, KeyId, PullRequestId, UtcTimestamp } from './
 
 export const KeyLabel = z.string().check(z.trim(), z.minLength(1, 'Give this device a label'), z.maxLength(60, 'Labels are at most 60 characters'));
 
-/** An approver's enrolled public key. Immutable once stored; revocation lives in the revocation list. */
+/** An approver's enrolled public key. Only its label changes once stored (renamed by its owner); revocation lives in the revocation list. */
 export const KeyRecord = z.strictObject({
   keyId: KeyId,
   accountId: AccountId,

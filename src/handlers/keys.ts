@@ -7,6 +7,7 @@ import { callerOf, parsePayload } from './requests';
 export const MAX_KEYS_PER_ACCOUNT = 10;
 
 const EnrollPayload = z.strictObject({ publicKey: z.record(z.string(), z.unknown()), label: KeyLabel });
+const RenamePayload = z.strictObject({ keyId: KeyId, label: KeyLabel });
 const RevokePayload = z.strictObject({ accountId: z.optional(AccountId), keyId: KeyId });
 
 /** Binds a device's public key to the authenticated caller. Only public keys are accepted. */
@@ -38,6 +39,20 @@ export async function enrollKey(deps: Deps, payload: unknown, context: unknown):
   }
   const record: KeyRecord = { keyId, accountId: caller.accountId, publicKey: parsed.data, label, createdAt: deps.now().toISOString() };
   return { key: await deps.keys.enrollKey(record, caller.repository) };
+}
+
+/**
+ * Renames one of the caller's own keys (nobody else's: the payload names no account). The label is
+ * checked as at enrolment; the change is recorded in this repository's ledger, or the installation's
+ * when Bitbucket does not show the caller this repository.
+ */
+export async function renameKey(deps: Deps, payload: unknown, context: unknown): Promise<{ key: KeyRecord }> {
+  const caller = callerOf(context);
+  const { keyId, label } = parsePayload(RenamePayload, payload);
+  const visible = (await deps.bitbucket.getMyPermission(caller.workspace, caller.repository)) !== 'none';
+  const key = await deps.keys.renameKey(caller.accountId, keyId, label, deps.now().toISOString(), visible ? caller.repository : INSTALLATION_LEDGER);
+  if (!key) throw new RequestError('NOT_FOUND', 'You have no key with that id; only your own keys can be renamed.');
+  return { key };
 }
 
 /**

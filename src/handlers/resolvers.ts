@@ -1,7 +1,7 @@
 import type { Answer, FunctionName } from '../contract';
 import type { Deps } from '../ports';
 import { submitDecision } from './decision';
-import { enrollKey, revokeKey } from './keys';
+import { enrollKey, renameKey, revokeKey } from './keys';
 import { getPanelState } from './panel';
 import { toResult, type Result } from './result';
 import { checkPolicy, getSettings, saveSettings } from './settings';
@@ -19,6 +19,7 @@ export function resolverFunctions(deps: Deps): Resolvers {
   return {
     getPanelState: (req) => toResult(() => getPanelState(deps, req.context)),
     enrollKey: (req) => toResult(() => enrollKey(deps, req.payload, req.context)),
+    renameKey: (req) => toResult(() => renameKey(deps, req.payload, req.context)),
     revokeKey: (req) => toResult(() => revokeKey(deps, req.payload, req.context)),
     submitDecision: (req) => toResult(() => submitDecision(deps, req.payload, req.context)),
     getSettings: (req) => toResult(() => getSettings(deps, req.context)),

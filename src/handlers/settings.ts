@@ -30,6 +30,7 @@ export async function getSettings(deps: Deps, context: unknown) {
   return {
     me: caller.accountId,
     workspace: caller.workspace,
+    repository: caller.repository,
     policy: policy ?? null,
     canEdit,
     keys: shown.map((key) => ({

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { isValidBranchPattern, matchesBranchPattern } from '../../src/core';
+import { isValidBranchPattern, matchesBranchPattern, refNameProblem } from '../../src/core';
 
 describe('matchesBranchPattern', () => {
   it.each([
@@ -48,4 +48,10 @@ describe('matchesBranchPattern', () => {
 describe('isValidBranchPattern', () => {
   it.each(['main', 'release/*', '*', 'feature/JIRA-1_x'])('accepts %s', (p) => expect(isValidBranchPattern(p)).toBe(true));
   it.each(['', 'has space', 'a..b', '/lead', 'trail/', 'ctl\u0001', 'what?', 'x~1'])('refuses %j', (p) => expect(isValidBranchPattern(p)).toBe(false));
+});
+
+describe('refNameProblem', () => {
+  it('says which branch name to write for refs/heads/…', () => expect(refNameProblem('refs/heads/main')).toBe('Write the branch name without "refs/heads/": main'));
+  it.each(['refs/tags/v1', 'refs/heads/', 'refs/pull/1'])('refuses other refs such as %s', (p) => expect(refNameProblem(p)).toMatch(/branch/));
+  it.each(['main', 'release/*', 'feature/refs/heads/x', 'refs'])('has nothing to say about %s', (p) => expect(refNameProblem(p)).toBeUndefined());
 });

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { BranchName, buildPolicy, describeIssues, hasIntactHash, parseRules, policyHash, PullRequestId, rulesFor, RequestError } from '../../src/core';
+import { BranchName, buildPolicy, describeIssues, hasIntactHash, parseRules, PolicyRules, policyHash, PullRequestId, rulesFor, RequestError } from '../../src/core';
 import { aRule, PEOPLE } from '../fixtures/world';
 
 describe('policy', () => {
@@ -18,6 +18,8 @@ describe('policy', () => {
       ['a bad pattern', [aRule({ branchPattern: 'has space' })], 'Not a valid branch'],
       ['no requirements', [aRule({ requirements: [] })], 'at least one requirement'],
       ['an unknown field', [{ ...aRule(), approveEverything: true }], 'approveEverything'],
+      ['a full ref name', [aRule({ branchPattern: 'refs/heads/main' })], 'without "refs/heads/": main'],
+      ['a tag ref', [aRule({ branchPattern: 'refs/tags/v1' })], 'not refs such as refs/tags'],
       ['a bad account id', [aRule({ requirements: [{ group: 'M', members: ['<script>'], count: 1 }] })], 'Atlassian account ID'],
     ])('refuses %s with INVALID_POLICY', (_what, rules, text) => {
       let error: unknown;
@@ -30,6 +32,14 @@ describe('policy', () => {
       expect((error as RequestError).code).toBe('INVALID_POLICY');
       expect((error as RequestError).message).toContain(text);
     });
+  });
+
+  it('names the field and the fix for a ref name, after trimming', () => {
+    const parsed = PolicyRules.safeParse([aRule({ branchPattern: ' refs/heads/release/* ' })]);
+    expect(parsed.success).toBe(false);
+    expect(parsed.error!.issues).toEqual([expect.objectContaining({ path: [0, 'branchPattern'], message: 'Write the branch name without "refs/heads/": release/*' })]);
+    // A branch that merely contains "refs" is still a branch.
+    expect(PolicyRules.safeParse([aRule({ branchPattern: 'feature/refs/heads' })]).success).toBe(true);
   });
 
   describe('hash', () => {

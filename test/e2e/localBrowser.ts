@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
-import { DEMO } from '../../host/demo';
+import { DEMO, type DemoSize } from '../../host/demo';
 import { LocalHost } from '../../host/localHost';
 
 export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -23,10 +23,13 @@ export function chromiumPath(path = process.env.CHROMIUM_PATH ?? '/usr/bin/chrom
 
 export type DemoPerson = keyof typeof DEMO.people;
 
-/** The local Bitbucket host on a free port with a fresh demo workspace, and Debian's Chromium driving it. */
+/** The local Bitbucket host on a free port with a fresh demo workspace (the large one if asked), and Debian's Chromium driving it. */
 export class LocalBrowser {
   private stateDir = mkdtempSync(join(tmpdir(), 'countersign-e2e-'));
-  readonly host = new LocalHost({ root: process.cwd(), statePath: join(this.stateDir, 'state.json') });
+  readonly host: LocalHost;
+  constructor(options: { demo?: DemoSize } = {}) {
+    this.host = new LocalHost({ root: process.cwd(), statePath: join(this.stateDir, 'state.json'), demo: options.demo });
+  }
   browser!: Browser;
   page!: Page;
   url!: string;

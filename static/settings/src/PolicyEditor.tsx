@@ -1,36 +1,59 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { Policy, RuleInput } from '../../../src/core/policy';
 import type { SettingsState } from '../../../src/handlers/settings';
 import { call } from '../../shared/bridge';
-import { ErrorBanner } from '../../shared/ui';
-import { aNewRule, validateDraft } from './draft';
-import type { Member } from './members';
+import { Confirm, ErrorBanner } from '../../shared/ui';
+import { aNewRule, forgetIndex, isDirty, ungatesEverything, validateDraft, visibleErrors } from './draft';
 import { RuleEditor } from './RuleEditor';
 
 type SaveState = { kind: 'idle' } | { kind: 'saving' } | { kind: 'saved'; version: number } | { kind: 'failed'; code: string; message: string };
 
-/** The admin's editor: rules checked as they are typed, with the backend's own schema, then saved as a new version. */
-export function PolicyEditor({ settings, members, names, onSaved }: { settings: SettingsState; members: Member[]; names: Record<string, string>; onSaved: (policy: Policy) => void }) {
-  const [draft, setDraft] = useState<RuleInput[]>(() => settings.policy?.rules ?? []);
-  const [touched, setTouched] = useState(false);
+/**
+ * The admin's editor: rules checked with the backend's own schema as they are typed (errors shown once
+ * a field is touched, or on save), then saved as a new version. Saving no rules over a policy that has
+ * some asks first; leaving with unsaved changes asks the browser to warn.
+ */
+export function PolicyEditor({ settings, onSaved, onReload }: { settings: SettingsState; onSaved: (policy: Policy) => void; onReload: () => void }) {
+  const saved = settings.policy?.rules ?? [];
+  const [draft, setDraft] = useState<RuleInput[]>(() => saved);
+  const [touched, setTouched] = useState<Set<string>>(() => new Set());
+  const [submitted, setSubmitted] = useState(false);
+  const [confirmEmpty, setConfirmEmpty] = useState(false);
   const [save, setSave] = useState<SaveState>({ kind: 'idle' });
   const validation = useMemo(() => validateDraft(draft), [draft]);
-  const errors = touched && !validation.ok ? validation.errors : {};
+  const errors = validation.ok ? {} : visibleErrors(validation.errors, touched, submitted);
+  const dirty = useMemo(() => isDirty(draft, saved), [draft, saved]);
 
-  const edit = (rules: RuleInput[]) => {
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (event: BeforeUnloadEvent) => {
+      event.preventDefault();
+      event.returnValue = '';
+    };
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [dirty]);
+
+  const edit = (rules: RuleInput[], touchedNow: Set<string> = touched) => {
     setDraft(rules);
-    setTouched(true);
+    setTouched(touchedNow);
+    setConfirmEmpty(false);
     if (save.kind === 'saved') setSave({ kind: 'idle' });
   };
+  const touch = (path: string) => setTouched((t) => (t.has(path) ? t : new Set(t).add(path)));
 
-  async function onSave() {
-    setTouched(true);
+  async function onSave(confirmed = false) {
+    setSubmitted(true);
     if (!validation.ok) return;
+    if (ungatesEverything(validation.rules, saved) && !confirmed) return setConfirmEmpty(true);
+    setConfirmEmpty(false);
     setSave({ kind: 'saving' });
     const result = await call('saveSettings', { baseVersion: settings.policy?.version ?? 0, rules: validation.rules });
     if (!result.ok) return setSave({ kind: 'failed', code: result.code, message: result.message });
     onSaved(result.data.policy);
     setDraft(result.data.policy.rules);
+    setTouched(new Set());
+    setSubmitted(false);
     setSave({ kind: 'saved', version: result.data.policy.version });
   }
 
@@ -53,12 +76,25 @@ export function PolicyEditor({ settings, members, names, onSaved }: { settings: 
           index={i}
           rule={rule}
           errors={errors}
-          members={members}
-          names={names}
+          patternValid={validation.ok || !validation.errors[`${i}.branchPattern`]}
           onChange={(next) => edit(draft.map((r, k) => (k === i ? next : r)))}
-          onRemove={() => edit(draft.filter((_, k) => k !== i))}
+          onTouch={touch}
+          onRemove={() => edit(draft.filter((_, k) => k !== i), forgetIndex(touched, '', i))}
+          onRemoveRequirement={(j) =>
+            edit(
+              draft.map((r, k) => (k === i ? { ...r, requirements: r.requirements.filter((_, m) => m !== j) } : r)),
+              forgetIndex(touched, `${i}.requirements`, j),
+            )
+          }
         />
       ))}
+      {confirmEmpty && (
+        <Confirm title="Save a policy with no rules?" confirmLabel="Save with no rules" danger onConfirm={() => void onSave(true)} onCancel={() => setConfirmEmpty(false)}>
+          <p>
+            Every branch this policy gates now ({saved.map((r) => r.branchPattern).join(', ')}) would merge without any signature. Add a rule instead if you meant to change one.
+          </p>
+        </Confirm>
+      )}
       <div className="row">
         <button type="button" className="btn" onClick={() => edit([...draft, aNewRule(draft)])}>
           Add a rule
@@ -67,11 +103,21 @@ export function PolicyEditor({ settings, members, names, onSaved }: { settings: 
           {save.kind === 'saving' ? 'Saving…' : 'Save policy'}
         </button>
         <span role="status" aria-live="polite" data-testid="save-status">
-          {save.kind === 'saved' && `Saved as version ${save.version}.`}
-          {touched && !validation.ok && 'Fix the highlighted fields to save.'}
+          {save.kind === 'saved' && !dirty && `Saved as version ${save.version}.`}
+          {submitted && !validation.ok && 'Fix the highlighted fields to save.'}
+          {save.kind !== 'saved' && dirty && !(submitted && !validation.ok) && 'Unsaved changes.'}
         </span>
       </div>
-      {save.kind === 'failed' && <ErrorBanner message={save.message} code={save.code} />}
+      {save.kind === 'failed' && (
+        <div className="stack">
+          <ErrorBanner message={save.message} code={save.code} />
+          {save.code === 'CONFLICT' && (
+            <button type="button" className="btn primary" onClick={onReload}>
+              Reload the policy (your unsaved changes are dropped)
+            </button>
+          )}
+        </div>
+      )}
     </form>
   );
 }

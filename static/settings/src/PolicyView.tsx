@@ -1,8 +1,10 @@
 import type { SettingsState } from '../../../src/handlers/settings';
+import { useNames } from './services';
 
 /** The policy for people who may read it but not change it, with the reason they cannot. */
-export function PolicyView({ settings, names }: { settings: SettingsState; names: Record<string, string> }) {
+export function PolicyView({ settings }: { settings: SettingsState }) {
   const rules = settings.policy?.rules ?? [];
+  const { label } = useNames(rules.flatMap((r) => r.requirements.flatMap((q) => q.members)));
   return (
     <section className="stack" aria-labelledby="policy-title">
       <h2 id="policy-title">Policy</h2>
@@ -17,7 +19,7 @@ export function PolicyView({ settings, names }: { settings: SettingsState; names
           <ul>
             {rule.requirements.map((r) => (
               <li key={r.group}>
-                {r.count} of {r.group}: {r.members.map((id) => names[id] ?? id).join(', ')}
+                {r.count} of {r.group}: {r.members.map(label).join(', ')}
               </li>
             ))}
           </ul>

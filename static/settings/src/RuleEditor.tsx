@@ -1,8 +1,10 @@
+import { useEffect, useState } from 'react';
 import type { RuleInput } from '../../../src/core/policy';
+import { coverageWarning, type PatternCoverage } from './branches';
 import { aNewRequirement, type FieldErrors } from './draft';
 import { Field } from './Field';
 import { MemberPicker } from './MemberPicker';
-import type { Member } from './members';
+import { useServices } from './services';
 
 type Flag = 'excludeAuthor' | 'excludeCommitAuthors' | 'rejectionsBlock' | 'autoMerge' | 'commitStatus';
 
@@ -14,11 +16,29 @@ const FLAGS: { flag: Flag; label: string; byDefault: boolean }[] = [
   { flag: 'commitStatus', label: 'Report a "countersign" build status on the head commit', byDefault: false },
 ];
 
-export function RuleEditor(props: { index: number; rule: RuleInput; errors: FieldErrors; members: Member[]; names: Record<string, string>; onChange: (rule: RuleInput) => void; onRemove: () => void }) {
-  const { index: i, rule, errors, onChange } = props;
+/** How long the pattern must stay unchanged before the repository's branches are asked about it. */
+const BRANCH_CHECK_DELAY_MS = 400;
+
+export function RuleEditor(props: {
+  index: number;
+  rule: RuleInput;
+  /** The errors to show now (see visibleErrors). */
+  errors: FieldErrors;
+  /** Whether the pattern passes the schema, shown or not: only a valid pattern is checked against the branches. */
+  patternValid: boolean;
+  onChange: (rule: RuleInput) => void;
+  onTouch: (path: string) => void;
+  onRemove: () => void;
+  onRemoveRequirement: (j: number) => void;
+}) {
+  const { index: i, rule, errors, onChange, onTouch } = props;
   const err = (path: string) => errors[`${i}.${path}`];
+  const touch = (path: string) => onTouch(`${i}.${path}`);
   const setRequirement = (j: number, change: Partial<RuleInput['requirements'][number]>) =>
     onChange({ ...rule, requirements: rule.requirements.map((r, k) => (k === j ? { ...r, ...change } : r)) });
+  const pattern = rule.branchPattern.trim();
+  const refFix = /^refs\/heads\/(.+)$/.exec(pattern)?.[1];
+  const warning = useBranchWarning(pattern, props.patternValid);
   return (
     <section className="card stack" aria-label={`Rule ${i + 1}: ${rule.branchPattern || 'new rule'}`}>
       <div className="row" style={{ justifyContent: 'space-between' }}>
@@ -27,24 +47,64 @@ export function RuleEditor(props: { index: number; rule: RuleInput; errors: Fiel
           Remove rule
         </button>
       </div>
-      <Field label="Target branch or pattern" error={err('branchPattern')}>
-        <input type="text" value={rule.branchPattern} placeholder="main or release/*" onChange={(e) => onChange({ ...rule, branchPattern: e.target.value })} />
+      <Field label="Target branch or pattern" error={err('branchPattern')} warning={warning}>
+        <input
+          type="text"
+          value={rule.branchPattern}
+          placeholder="main or release/*"
+          onChange={(e) => {
+            onChange({ ...rule, branchPattern: e.target.value });
+            touch('branchPattern');
+          }}
+          onBlur={() => touch('branchPattern')}
+        />
       </Field>
+      {refFix && err('branchPattern') && (
+        <button type="button" className="btn" onClick={() => onChange({ ...rule, branchPattern: refFix })}>
+          Use “{refFix}”
+        </button>
+      )}
       <h3>Required signatures</h3>
       {err('requirements') && <p className="field-error">{err('requirements')}</p>}
       {rule.requirements.map((req, j) => (
         <div key={j} className="requirement stack">
           <div className="grid-2">
             <Field label="Group name" error={err(`requirements.${j}.group`)}>
-              <input type="text" value={req.group} onChange={(e) => setRequirement(j, { group: e.target.value })} />
+              <input
+                type="text"
+                value={req.group}
+                onChange={(e) => {
+                  setRequirement(j, { group: e.target.value });
+                  touch(`requirements.${j}.group`);
+                }}
+                onBlur={() => touch(`requirements.${j}.group`)}
+              />
             </Field>
             <Field label="Signatures needed" error={err(`requirements.${j}.count`)}>
-              <input type="number" min={1} step={1} value={Number.isNaN(req.count) ? '' : req.count} onChange={(e) => setRequirement(j, { count: e.target.value === '' ? NaN : Number(e.target.value) })} />
+              <input
+                type="number"
+                min={1}
+                step={1}
+                value={Number.isNaN(req.count) ? '' : req.count}
+                onChange={(e) => {
+                  setRequirement(j, { count: e.target.value === '' ? NaN : Number(e.target.value) });
+                  touch(`requirements.${j}.count`);
+                }}
+                onBlur={() => touch(`requirements.${j}.count`)}
+              />
             </Field>
           </div>
-          <MemberPicker group={req.group} selected={req.members} members={props.members} names={props.names} error={err(`requirements.${j}.members`)} onChange={(members) => setRequirement(j, { members })} />
+          <MemberPicker
+            group={req.group}
+            selected={req.members}
+            error={err(`requirements.${j}.members`)}
+            onChange={(members) => {
+              setRequirement(j, { members });
+              touch(`requirements.${j}.members`);
+            }}
+          />
           {rule.requirements.length > 1 && (
-            <button type="button" className="btn link" onClick={() => onChange({ ...rule, requirements: rule.requirements.filter((_, k) => k !== j) })}>
+            <button type="button" className="btn link" onClick={() => props.onRemoveRequirement(j)}>
               Remove group {req.group}
             </button>
           )}
@@ -66,4 +126,20 @@ export function RuleEditor(props: { index: number; rule: RuleInput; errors: Fiel
       </fieldset>
     </section>
   );
+}
+
+/** The warning for a valid pattern that matches none of the repository's branches (checked after typing pauses). */
+function useBranchWarning(pattern: string, valid: boolean): string | undefined {
+  const { branches } = useServices();
+  const [coverage, setCoverage] = useState<{ pattern: string; coverage: PatternCoverage }>();
+  useEffect(() => {
+    if (!valid || !pattern) return;
+    let current = true;
+    const timer = setTimeout(() => void branches.coverage(pattern).then((c) => current && setCoverage({ pattern, coverage: c })), BRANCH_CHECK_DELAY_MS);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [branches, pattern, valid]);
+  return valid && coverage?.pattern === pattern ? coverageWarning(pattern, coverage.coverage) : undefined;
 }
