@@ -1,6 +1,4 @@
 import { Fragment, useEffect, useId, useRef, useState } from 'react';
-import { KeyLabel } from '../../../src/core/records';
-import { issueText } from '../../../src/core/policy';
 import type { SettingsState } from '../../../src/handlers/settings';
 import { call } from '../../shared/bridge';
 import { Confirm, ErrorBanner, formatTime } from '../../shared/ui';
@@ -164,10 +162,9 @@ function RenameForm({ keyToRename, onDone, onCancel }: { keyToRename: Key; onDon
   }, []);
 
   async function submit() {
-    const parsed = KeyLabel.safeParse(value);
-    if (!parsed.success) return setProblem(issueText(parsed.error.issues[0]!));
+    // The backend checks the label as at enrolment and says what is wrong with it.
     setBusy(true);
-    const result = await call('renameKey', { keyId: keyToRename.keyId, label: parsed.data });
+    const result = await call('renameKey', { keyId: keyToRename.keyId, label: value.trim() });
     setBusy(false);
     if (!result.ok) return setProblem(result.message);
     onDone(result.data.key.label);

@@ -3,13 +3,14 @@ import type { Policy, RuleInput } from '../../../src/core/policy';
 import type { SettingsState } from '../../../src/handlers/settings';
 import { call } from '../../shared/bridge';
 import { Confirm, ErrorBanner } from '../../shared/ui';
-import { aNewRule, forgetIndex, isDirty, ungatesEverything, validateDraft, visibleErrors } from './draft';
+import { aNewRule, forgetIndex, isDirty, ungatesEverything, visibleErrors } from './draft';
+import { checkRules, useRulesCheck } from './useRulesCheck';
 import { RuleEditor } from './RuleEditor';
 
 type SaveState = { kind: 'idle' } | { kind: 'saving' } | { kind: 'saved'; version: number } | { kind: 'failed'; code: string; message: string };
 
 /**
- * The admin's editor: rules checked with the backend's own schema as they are typed (errors shown once
+ * The admin's editor: rules checked by the backend as they are typed (errors shown once
  * a field is touched, or on save), then saved as a new version. Saving no rules over a policy that has
  * some asks first; leaving with unsaved changes asks the browser to warn.
  */
@@ -20,9 +21,10 @@ export function PolicyEditor({ settings, onSaved, onReload }: { settings: Settin
   const [submitted, setSubmitted] = useState(false);
   const [confirmEmpty, setConfirmEmpty] = useState(false);
   const [save, setSave] = useState<SaveState>({ kind: 'idle' });
-  const validation = useMemo(() => validateDraft(draft), [draft]);
-  const errors = validation.ok ? {} : visibleErrors(validation.errors, touched, submitted);
-  const dirty = useMemo(() => isDirty(draft, saved), [draft, saved]);
+  const { exact: validation, latest } = useRulesCheck(draft);
+  const errors = !latest || latest.ok ? {} : visibleErrors(latest.errors, touched, submitted);
+  const dirty = useMemo(() => isDirty(draft, validation?.ok ? validation.rules : undefined, saved), [draft, validation, saved]);
+  const invalid = latest !== undefined && !latest.ok;
 
   useEffect(() => {
     if (!dirty) return;
@@ -44,11 +46,17 @@ export function PolicyEditor({ settings, onSaved, onReload }: { settings: Settin
 
   async function onSave(confirmed = false) {
     setSubmitted(true);
-    if (!validation.ok) return;
-    if (ungatesEverything(validation.rules, saved) && !confirmed) return setConfirmEmpty(true);
-    setConfirmEmpty(false);
     setSave({ kind: 'saving' });
-    const result = await call('saveSettings', { baseVersion: settings.policy?.version ?? 0, rules: validation.rules });
+    // Checked again here: the answer shown may be for an earlier draft, or may not have come at all.
+    const checked = validation ?? (await checkRules(draft));
+    if (checked && !checked.ok) return setSave({ kind: 'idle' });
+    const rules = checked?.rules ?? draft;
+    if (ungatesEverything(rules, saved) && !confirmed) {
+      setSave({ kind: 'idle' });
+      return setConfirmEmpty(true);
+    }
+    setConfirmEmpty(false);
+    const result = await call('saveSettings', { baseVersion: settings.policy?.version ?? 0, rules });
     if (!result.ok) return setSave({ kind: 'failed', code: result.code, message: result.message });
     onSaved(result.data.policy);
     setDraft(result.data.policy.rules);
@@ -76,7 +84,7 @@ export function PolicyEditor({ settings, onSaved, onReload }: { settings: Settin
           index={i}
           rule={rule}
           errors={errors}
-          patternValid={validation.ok || !validation.errors[`${i}.branchPattern`]}
+          patternValid={!latest || latest.ok || !latest.errors[`${i}.branchPattern`]}
           onChange={(next) => edit(draft.map((r, k) => (k === i ? next : r)))}
           onTouch={touch}
           onRemove={() => edit(draft.filter((_, k) => k !== i), forgetIndex(touched, '', i))}
@@ -104,8 +112,8 @@ export function PolicyEditor({ settings, onSaved, onReload }: { settings: Settin
         </button>
         <span role="status" aria-live="polite" data-testid="save-status">
           {save.kind === 'saved' && !dirty && `Saved as version ${save.version}.`}
-          {submitted && !validation.ok && 'Fix the highlighted fields to save.'}
-          {save.kind !== 'saved' && dirty && !(submitted && !validation.ok) && 'Unsaved changes.'}
+          {submitted && invalid && 'Fix the highlighted fields to save.'}
+          {save.kind !== 'saved' && save.kind !== 'saving' && dirty && !(submitted && invalid) && 'Unsaved changes.'}
         </span>
       </div>
       {save.kind === 'failed' && (

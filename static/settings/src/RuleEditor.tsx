@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
-import type { RuleInput } from '../../../src/core/policy';
+import type { FieldErrors, RuleInput } from '../../../src/core/policy';
 import { coverageWarning, type PatternCoverage } from './branches';
-import { aNewRequirement, type FieldErrors } from './draft';
+import { aNewRequirement } from './draft';
 import { Field } from './Field';
 import { MemberPicker } from './MemberPicker';
 import { useServices } from './services';

@@ -1,21 +1,4 @@
-import { describeIssues, issueText, PolicyRules, type Rule, type RuleInput } from '../../../src/core/policy';
-
-/** Field errors keyed by their path in the rules ("0.requirements.1.count"); "" holds errors about the whole list. */
-export type FieldErrors = Record<string, string>;
-
-export type Validation = { ok: true; rules: Rule[] } | { ok: false; errors: FieldErrors; summary: string };
-
-/** Checks the draft with the very schema the backend saves with, so the editor and the server never disagree. */
-export function validateDraft(draft: RuleInput[]): Validation {
-  const parsed = PolicyRules.safeParse(draft);
-  if (parsed.success) return { ok: true, rules: parsed.data };
-  const errors: FieldErrors = {};
-  for (const issue of parsed.error.issues) {
-    const path = issue.path.join('.');
-    errors[path] ??= issueText(issue);
-  }
-  return { ok: false, errors, summary: describeIssues(parsed.error) };
-}
+import type { FieldErrors, Rule, RuleInput } from '../../../src/core/policy';
 
 export function aNewRule(existing: RuleInput[]): RuleInput {
   const taken = new Set(existing.map((r) => r.branchPattern));
@@ -64,10 +47,12 @@ export function forgetIndex(touched: ReadonlySet<string>, listPath: string, inde
   return next;
 }
 
-/** Whether the draft differs from the saved rules (a draft equal to them once defaults are applied is not a change). */
-export function isDirty(draft: RuleInput[], saved: Rule[]): boolean {
-  const parsed = PolicyRules.safeParse(draft);
-  return JSON.stringify(parsed.success ? parsed.data : draft) !== JSON.stringify(saved);
+/**
+ * Whether the draft differs from the saved rules. `normalised` is the draft as the backend read it
+ * (defaults applied), when it is valid: a draft equal to the saved rules once defaults apply is no change.
+ */
+export function isDirty(draft: RuleInput[], normalised: Rule[] | undefined, saved: Rule[]): boolean {
+  return JSON.stringify(normalised ?? draft) !== JSON.stringify(saved);
 }
 
 /** Saving these rules would ungate every branch that a saved rule gates now: the editor asks first. */
