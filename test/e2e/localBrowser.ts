@@ -1,3 +1,4 @@
+import './disposeSymbols';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,7 +6,15 @@ import { chromium, type Browser, type FrameLocator, type Page } from 'playwright
 import { DEMO } from '../../host/demo';
 import { LocalHost } from '../../host/localHost';
 
-export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+/**
+ * Chromium 156 as Debian builds it blocks third-party cookies and with them a cross-site frame's
+ * IndexedDB ("The user denied permission to access the database"), as Chrome does in Incognito.
+ * Chrome's default keeps third-party storage, partitioned by top-level site; the tests run with that
+ * default, and `test/e2e/host.test.ts` checks what the card's frame gets under both.
+ */
+export const THIRD_PARTY_STORAGE_ALLOWED = '--disable-features=TrackingProtection3pcd';
+
+export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', THIRD_PARTY_STORAGE_ALLOWED];
 
 /**
  * Where screenshots go: an ignored folder while testing, so a test run never rewrites tracked files;
