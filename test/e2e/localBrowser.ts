@@ -2,7 +2,7 @@ import './disposeSymbols';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
 import { DEMO } from '../../host/demo';
 import { LocalHost } from '../../host/localHost';
 
@@ -32,11 +32,16 @@ export function chromiumPath(path = process.env.CHROMIUM_PATH ?? '/usr/bin/chrom
 
 export type DemoPerson = keyof typeof DEMO.people;
 
-/** The local Bitbucket host on a free port with a fresh demo workspace, and Debian's Chromium driving it. */
+/**
+ * The local Bitbucket host on free ports with a fresh demo workspace (pages on 127.0.0.1, app frames on
+ * localhost: two sites, as Bitbucket and Forge's CDN are), and Debian's Chromium driving it.
+ */
 export class LocalBrowser {
   private stateDir = mkdtempSync(join(tmpdir(), 'countersign-e2e-'));
   readonly host = new LocalHost({ root: process.cwd(), statePath: join(this.stateDir, 'state.json') });
   browser!: Browser;
+  /** One browser profile: its tabs share cookies (who you act as) and storage. */
+  context!: BrowserContext;
   page!: Page;
   url!: string;
 
@@ -45,7 +50,13 @@ export class LocalBrowser {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     this.url = await this.host.listen(0);
     this.browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS });
-    this.page = await this.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    this.context = await this.browser.newContext({ viewport: { width: 1280, height: 900 } });
+    this.page = await this.context.newPage();
+  }
+
+  /** Another tab of the same browser profile. */
+  newTab(): Promise<Page> {
+    return this.context.newPage();
   }
 
   async stop(): Promise<void> {
