@@ -76,13 +76,13 @@ export class LocalHost {
    * address; `localhost` reaches it in every browser.
    */
   async listen(port: number, hostname = '127.0.0.1', framePort = port === 0 ? 0 : port + 1): Promise<string> {
+    const frameHost = this.options.frameHostname ?? 'localhost';
+    if (frameHost === hostname) throw new Error(`The app frames must be served under another host name than the pages (${hostname}), as Forge serves them from another site; set COUNTERSIGN_FRAME_HOST to another one.`);
     this.forge.install();
     this.server = createServer((req, res) => void this.route(req, res));
     this.frameServer = createServer((req, res) => void this.routeFrame(req, res));
     const bound = await bind(this.server, port, hostname);
     this.origin = `http://${hostname}:${bound}`;
-    const frameHost = this.options.frameHostname ?? 'localhost';
-    if (frameHost === hostname) throw new Error(`The app frames must be served from another host name than the pages (${hostname}), as Forge serves them from another site.`);
     const frameBound = await bind(this.frameServer, framePort, hostname).catch(async (error: NodeJS.ErrnoException) => {
       await this.close();
       throw error.code === 'EADDRINUSE' ? new Error(`Port ${framePort} (for the app frames) is in use; stop what runs there or set FRAME_PORT to a free port.`) : error;
@@ -178,7 +178,7 @@ export class LocalHost {
     if (!(req.headers['content-type'] ?? '').startsWith('application/json')) throw new HttpError(415, 'Send JSON.');
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== this.origin) throw new HttpError(403, `Requests from ${origin} are not accepted.`);
-    if (!session.signedIn && req.url !== '/host/api/session') throw new HttpError(401, 'Pick who to act as first (reload the page).', true);
+    if (!session.signedIn && req.url !== '/host/api/session') throw new HttpError(401, 'Pick who to act as first (reload the page).');
   }
 
   private page(url: URL, session: Session, res: ServerResponse): void {

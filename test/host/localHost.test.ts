@@ -100,6 +100,16 @@ describe('the local Bitbucket host', () => {
     expect((await page(url, '/', riley.accountId)).headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
   });
 
+  it('refuses, with the fix, to serve the frames from the pages\' own host name or from a port in use', async () => {
+    const same = new LocalHost({ root: process.cwd(), statePath: join(dir, 'state.json'), frameHostname: '127.0.0.1' });
+    await expect(same.listen(0)).rejects.toThrow('The app frames must be served under another host name than the pages (127.0.0.1), as Forge serves them from another site; set COUNTERSIGN_FRAME_HOST to another one.');
+    const url = await start();
+    const taken = Number(new URL(url).port);
+    const second = new LocalHost({ root: process.cwd(), statePath: join(dir, 'state.json') });
+    await expect(second.listen(0, '127.0.0.1', taken)).rejects.toThrow(`Port ${taken} (for the app frames) is in use; stop what runs there or set FRAME_PORT to a free port.`);
+    expect((await page(url, '/', riley.accountId)).status).toBe(200);
+  });
+
   it('sends the pages opened as localhost (the frames\' site) to 127.0.0.1', async () => {
     const url = await start();
     const port = new URL(url).port;
