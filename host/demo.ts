@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FakeBitbucket } from '../dev/fakeBitbucket';
 
-/** The demo workspace a first start is seeded with: one repository, its people, and two open pull requests. */
+/** The demo workspace a first start is seeded with: one repository, its people, and three open pull requests (into `main`, `docs` and `release/1`). */
 export const DEMO = {
   workspace: { uuid: '{5d0c2a7e-8f3b-4c1d-9a6e-2b7f0e4c1a90}', slug: 'acme', name: 'Acme' },
   repository: { uuid: '{0f9e8d7c-6b5a-4e3d-8c2b-1a0f9e8d7c6b}', slug: 'payments' },
@@ -80,5 +80,15 @@ export function seedDemo(bitbucket: FakeBitbucket, size: DemoSize = 'standard'):
     state: 'OPEN',
     reviewers: [riley.accountId],
     commits: [{ hash: demoCommit('docs-1'), author: jordan.accountId, message: 'Write RELEASING.md' }],
+  });
+  bitbucket.addPullRequest(repo, {
+    id: 3,
+    title: 'Fix rounding of refunds in release 1',
+    author: sam.accountId,
+    sourceBranch: 'hotfix/refund-rounding',
+    targetBranch: 'release/1',
+    state: 'OPEN',
+    reviewers: [riley.accountId, jordan.accountId],
+    commits: [{ hash: demoCommit('release-1-rounding'), author: sam.accountId, message: 'Round refunds half-even, as payouts do' }],
   });
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { bareUuid } from '../src/core';
@@ -9,7 +9,7 @@ import { BitbucketHttpError } from '../dev/fakeBitbucket';
 import { ForgeHost } from '../dev/forgeHost';
 import { manifestEntities } from '../dev/manifestEntities';
 import { DEMO, demoCommit, seedDemo, type DemoSize } from './demo';
-import { appFrame, indexPage, pullRequestPage, settingsPage, type PageContext, type Theme } from './pages';
+import { appFrame, indexPage, pullRequestPage, settingsPage, type AppName, type PageContext, type Theme } from './pages';
 import { loadState, saveState } from './state';
 
 export interface LocalHostOptions {
@@ -19,6 +19,11 @@ export interface LocalHostOptions {
   statePath: string;
   /** Which demo a first start seeds (when there is no state file yet). */
   demo?: DemoSize;
+  /**
+   * The host name the app frames are served under, on their own port: `localhost` by default, another
+   * site than the page's `127.0.0.1`, as Forge's CDN is another site than bitbucket.org.
+   */
+  frameHostname?: string;
 }
 
 const MODULES = {
@@ -35,10 +40,14 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The page is out of date (another account signed in, or the host forgot its frames): it reloads itself. */
+    readonly reload = false,
   ) {
     super(message);
   }
 }
+
+type Session = PageContext & { signedIn: boolean };
 
 /**
  * A stand-in for Bitbucket Cloud around the real app: pages for a pull request and for repository
@@ -48,7 +57,11 @@ class HttpError extends Error {
 export class LocalHost {
   readonly forge = ForgeHost.create(manifestEntities());
   private server?: Server;
-  private origin = '';
+  private frameServer?: Server;
+  /** The host's pages and API, e.g. http://127.0.0.1:4700. */
+  origin = '';
+  /** Where the app frames are served from: another site (http://localhost:4701), with no API and no cookies. */
+  frameOrigin = '';
   /** The context of each app frame served, by frame token: as on Forge, the host decides where a frame runs, not the frame. */
   private readonly frames = new Map<string, FrameContext>();
 
@@ -59,23 +72,58 @@ export class LocalHost {
     }
   }
 
-  async listen(port: number, hostname = '127.0.0.1'): Promise<string> {
+  /**
+   * Serves the pages on `hostname:port` and the app frames on `frameHostname:framePort` (by default the
+   * next port, or any free one when `port` is 0). The frame listener is bound to the same loopback
+   * address; `localhost` reaches it in every browser.
+   */
+  async listen(port: number, hostname = '127.0.0.1', framePort = port === 0 ? 0 : port + 1): Promise<string> {
+    const frameHost = this.options.frameHostname ?? 'localhost';
+    if (frameHost === hostname) throw new Error(`The app frames must be served under another host name than the pages (${hostname}), as Forge serves them from another site; set COUNTERSIGN_FRAME_HOST to another one.`);
     this.forge.install();
     this.server = createServer((req, res) => void this.route(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(port, hostname, resolve));
-    const address = this.server.address();
-    this.origin = `http://${hostname}:${typeof address === 'object' && address ? address.port : port}`;
+    this.frameServer = createServer((req, res) => void this.routeFrame(req, res));
+    const bound = await bind(this.server, port, hostname);
+    this.origin = `http://${hostname}:${bound}`;
+    const frameBound = await bind(this.frameServer, framePort, hostname).catch(async (error: NodeJS.ErrnoException) => {
+      await this.close();
+      throw error.code === 'EADDRINUSE' ? new Error(`Port ${framePort} (for the app frames) is in use; stop what runs there or set FRAME_PORT to a free port.`) : error;
+    });
+    this.frameOrigin = `http://${frameHost}:${frameBound}`;
     return this.origin;
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    const stop = (server?: Server) => new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
+    await Promise.all([stop(this.server), stop(this.frameServer)]);
     this.forge.uninstall();
+  }
+
+  /** Back to the demo workspace, as on a first start: every policy, key, signature and pushed commit is gone. */
+  reset(): void {
+    this.forge.kvs.importState({ plain: [], secret: [], entities: [] });
+    this.forge.bitbucket.importState({ users: [], workspaces: [], repositories: [] });
+    seedDemo(this.forge.bitbucket, this.options.demo);
+    this.frames.clear();
+    saveState(this.forge, this.options.statePath);
+  }
+
+  /** A state file deleted while the host runs means "start again": never write the old world back over it. */
+  private ensureState(): void {
+    if (existsSync(this.options.statePath)) return;
+    console.log(`${this.options.statePath} was deleted: starting again from the demo workspace.`);
+    this.reset();
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
+      this.ensureState();
       const url = new URL(req.url ?? '/', 'http://local');
+      if (req.headers.host !== new URL(this.origin).host) {
+        // Opened as localhost:4700 the pages would be the same site as the frames, and their posts refused.
+        res.writeHead(308, { location: `${this.origin}${url.pathname}${url.search}` });
+        return void res.end();
+      }
       const session = this.session(req);
       if (req.method === 'POST') {
         this.verifyPost(req, session);
@@ -86,19 +134,42 @@ export class LocalHost {
       }
       return this.page(url, session, res);
     } catch (error) {
-      const status = error instanceof HttpError ? error.status : 500;
-      if (status === 500) console.error(error);
-      send(res, status, 'application/json', JSON.stringify({ message: (error as Error).message }));
+      fail(res, error);
+    }
+  }
+
+  /**
+   * The app frames' own origin: their documents and files, nothing else. There is no API here and no
+   * cookie is read: a frame reaches the host only by postMessage to the page that embeds it.
+   */
+  private routeFrame(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      this.ensureState();
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'The app frames origin only serves files; the API is on the page origin.');
+      const url = new URL(req.url ?? '/', 'http://local');
+      const parts = url.pathname.split('/').filter(Boolean);
+      res.setHeader('content-security-policy', `frame-ancestors ${this.origin}`);
+      if (parts[0] === 'host' && (parts[1] === 'bridge.js' || parts[1] === 'tokens.css') && parts.length === 2) return this.file(res, join(this.options.root, 'host', 'client'), parts[1]);
+      if (parts[0] === 'apps' && parts[1]! in MODULES && parts.length <= 3) {
+        const build = join(this.options.root, 'static', parts[1]!, 'build');
+        if (parts[2]) return this.file(res, build, parts[2]);
+        return this.appDocument(res, build, url.searchParams.get('frame') ?? '');
+      }
+      throw new HttpError(404, `Nothing at ${url.pathname} on the app frames origin`);
+    } catch (error) {
+      fail(res, error);
     }
   }
 
   /** Who is signed in: the `cs_user` cookie, or the demo admin until someone is picked. */
-  private session(req: IncomingMessage): PageContext & { signedIn: boolean } {
+  private session(req: IncomingMessage): Session {
     const cookies = parseCookies(req.headers.cookie);
     const signedIn = this.forge.bitbucket.users.has(cookies.cs_user ?? '');
     const accountId = signedIn ? cookies.cs_user! : DEMO.people.admin.accountId;
     const theme: Theme = cookies.cs_theme === 'dark' ? 'dark' : 'light';
-    return { bitbucket: this.forge.bitbucket, accountId, theme, signedIn };
+    const session: Session = { bitbucket: this.forge.bitbucket, accountId, theme, signedIn, frameOrigin: this.frameOrigin, frameSrc: () => '' };
+    session.frameSrc = (app, repo, pullRequest) => this.frameSrc(app, repo, pullRequest, session);
+    return session;
   }
 
   /**
@@ -112,13 +183,17 @@ export class LocalHost {
     if (!session.signedIn && req.url !== '/host/api/session') throw new HttpError(401, 'Pick who to act as first (reload the page).');
   }
 
-  private page(url: URL, session: PageContext & { signedIn: boolean }, res: ServerResponse): void {
+  private page(url: URL, session: Session, res: ServerResponse): void {
     if (!session.signedIn) res.setHeader('set-cookie', cookie('cs_user', session.accountId));
     const parts = url.pathname.split('/').filter(Boolean);
-    const html = (body: string) => send(res, 200, TYPES['.html']!, body);
+    const html = (body: string) => {
+      res.setHeader('content-security-policy', "frame-ancestors 'none'");
+      send(res, 200, TYPES['.html']!, body);
+    };
     if (parts.length === 0) return html(indexPage(session));
     if (parts[0] === 'host' && parts.length === 2) return this.file(res, join(this.options.root, 'host', 'client'), parts[1]!);
-    if (parts[0] === 'apps' && parts[1]! in MODULES) return this.app(res, parts[1] as keyof typeof MODULES, parts[2], url.searchParams, session);
+    if (parts[0] === 'apps') throw new HttpError(404, `The apps are served from ${this.frameOrigin}, another site, as on Forge.`);
+    if (parts.length < 2) throw new HttpError(404, `Nothing at ${url.pathname}`);
     const repo = this.repository(parts[0]!, parts[1]!);
     if (parts[2] === 'pull-requests' && parts.length === 4) {
       const pr = repo.pullRequests.get(Number(parts[3]));
@@ -129,13 +204,14 @@ export class LocalHost {
     throw new HttpError(404, `Nothing at ${url.pathname}`);
   }
 
-  private app(res: ServerResponse, app: keyof typeof MODULES, file: string | undefined, query: URLSearchParams, session: PageContext): void {
-    const build = join(this.options.root, 'static', app, 'build');
-    if (file) return this.file(res, build, file);
-    const pullRequest = query.get('pullRequest');
-    const context: FrameContext = {
+  /**
+   * Fixes an app frame's context when the page that embeds it is served, as the signed-in account: the
+   * frame's URL names only the token, and the host answers that frame's calls in that context alone.
+   */
+  private frameSrc(app: AppName, repo: FakeRepository, pullRequest: number | undefined, session: PageContext): string {
+    const context: FrameContext['context'] = {
       accountId: session.accountId,
-      workspaceId: query.get('workspace'),
+      workspaceId: repo.workspace.uuid,
       localId: `ari:cloud:ecosystem::extension/countersign/${MODULES[app].moduleKey}`,
       moduleKey: MODULES[app].moduleKey,
       environmentType: 'DEVELOPMENT',
@@ -144,14 +220,26 @@ export class LocalHost {
       theme: { colorMode: session.theme },
       extension: {
         type: MODULES[app].type,
-        repository: { uuid: query.get('repository') },
-        ...(pullRequest ? { pullRequest: { id: Number(pullRequest) } } : {}),
+        repository: { uuid: repo.uuid },
+        ...(pullRequest ? { pullRequest: { id: pullRequest } } : {}),
       },
     };
     const token = randomBytes(16).toString('hex');
-    this.frames.set(token, context);
+    this.frames.set(token, { context, theme: session.theme });
     if (this.frames.size > MAX_FRAMES) this.frames.delete(this.frames.keys().next().value!);
-    send(res, 200, TYPES['.html']!, appFrame(readFileSync(join(build, 'index.html'), 'utf8'), { token, context, theme: session.theme }));
+    return `${this.frameOrigin}/apps/${app}/?frame=${token}`;
+  }
+
+  private appDocument(res: ServerResponse, build: string, token: string): void {
+    const frame = this.frames.get(token);
+    if (!frame) throw new HttpError(404, 'This app frame is not known to the host (it may have restarted); reload the page.');
+    let html: string;
+    try {
+      html = readFileSync(join(build, 'index.html'), 'utf8');
+    } catch {
+      throw new HttpError(404, `No app build in ${build}; run npm run build first`);
+    }
+    send(res, 200, TYPES['.html']!, appFrame(html, { context: frame.context, theme: frame.theme, hostOrigin: this.origin }));
   }
 
   private file(res: ServerResponse, folder: string, name: string): void {
@@ -182,23 +270,40 @@ export class LocalHost {
         return { ok: true };
       }
       case '/host/api/invoke':
-        return this.invoke(body, session.accountId);
+        return this.invoke(body, this.frame(body.frame, session.accountId));
       case '/host/api/product':
+        this.frame(body.frame, session.accountId);
         return this.product(body, session.accountId);
       case '/host/api/merge':
-        return this.merge(body);
+        return this.merge(body, session.accountId);
       case '/host/api/push':
         return this.push(body);
+      case '/host/api/reset':
+        this.reset();
+        return { ok: true };
       default:
         throw new HttpError(404, `No API at ${path}`);
     }
   }
 
+  /**
+   * The frame a call comes from, served to the account now signed in. A frame served to someone else
+   * is a tab left open while another tab switched account: its page reloads rather than act for them.
+   */
+  private frame(token: unknown, accountId: string): FrameContext['context'] {
+    const frame = typeof token === 'string' ? this.frames.get(token) : undefined;
+    if (!frame) throw new HttpError(409, 'This app frame is not known to the host (it may have restarted or been reset); reload the page.', true);
+    if (frame.context.accountId !== accountId) {
+      const name = (id: string) => this.forge.bitbucket.users.get(id)?.displayName ?? id;
+      throw new HttpError(409, `This page was opened as ${name(frame.context.accountId)}, but ${name(accountId)} signed in since (in another tab); reload the page.`, true);
+    }
+    return frame.context;
+  }
+
   /** The resolver call, as Forge makes it: the principal is the signed-in account and the context the frame's, never what the frame sends. */
-  private invoke(body: { frame: string; functionKey: string; payload?: unknown }, accountId: string) {
-    const frame = this.frames.get(body.frame);
-    if (!frame) throw new HttpError(400, 'This app frame is not known to the host (it may have restarted); reload the page.');
-    const context = { ...frame, accountId };
+  private invoke(body: { functionKey: string; payload?: unknown }, frame: FrameContext['context']) {
+    const accountId = frame.accountId;
+    const context = { ...frame };
     return this.forge.actAs(accountId, () => handler({ call: { functionKey: body.functionKey, payload: body.payload ?? {} }, context } as any, { principal: { accountId }, installContext: `ari:cloud:bitbucket::workspace/${bareUuid(DEMO.workspace.uuid)}` } as any));
   }
 
@@ -228,8 +333,13 @@ export class LocalHost {
    * Bitbucket's Merge: the custom merge check runs when the merge dialog opens and again when the
    * merge is confirmed; a failed check blocks with its message.
    */
-  private async merge(body: { workspace: string; repository: string; pullRequest: number; confirm?: boolean }) {
+  private async merge(body: { workspace: string; repository: string; pullRequest: number; confirm?: boolean }, accountId: string) {
     const { repo, pr } = this.pullRequest(body);
+    const permission = repo.permissions[accountId];
+    if (permission !== 'write' && permission !== 'admin') {
+      const who = this.forge.bitbucket.users.get(accountId)?.displayName ?? accountId;
+      throw new HttpError(403, `${who} has ${permission ?? 'no'} access to ${repo.workspace.slug}/${repo.slug}; merging needs write access.`);
+    }
     if (pr.state !== 'OPEN') throw new HttpError(409, `Pull request #${pr.id} is already ${pr.state.toLowerCase()}.`);
     const check = await mergeCheck(this.event(repo, pr.id, 'on-merge'));
     const merged = check.success && body.confirm === true;
@@ -249,9 +359,26 @@ export class LocalHost {
 }
 
 interface FrameContext {
-  accountId: string;
-  workspaceId: string | null;
-  [field: string]: unknown;
+  context: { accountId: string; workspaceId: string; [field: string]: unknown };
+  theme: Theme;
+}
+
+function bind(server: Server, port: number, hostname: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, hostname, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+function fail(res: ServerResponse, error: unknown): void {
+  const status = error instanceof HttpError ? error.status : 500;
+  if (status === 500) console.error(error);
+  const reload = error instanceof HttpError && error.reload ? { reload: true } : {};
+  send(res, status, 'application/json', JSON.stringify({ message: (error as Error).message, ...reload }));
 }
 
 function parseCookies(header: string | undefined): Record<string, string> {
@@ -268,8 +395,9 @@ function parseCookies(header: string | undefined): Record<string, string> {
   return cookies;
 }
 
+/** Kept for a year, so who you act as survives a browser restart. */
 function cookie(name: string, value: string): string {
-  return `${name}=${encodeURIComponent(value)}; Path=/; SameSite=Lax`;
+  return `${name}=${encodeURIComponent(value)}; Path=/; Max-Age=31536000; SameSite=Lax`;
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {

@@ -2,10 +2,16 @@ import type { FakeBitbucket, FakePullRequest, FakeRepository } from '../dev/fake
 
 export type Theme = 'light' | 'dark';
 
+export type AppName = 'pr-card' | 'settings';
+
 export interface PageContext {
   bitbucket: FakeBitbucket;
   accountId: string;
   theme: Theme;
+  /** The origin the app frames are served from (another site). */
+  frameOrigin: string;
+  /** The URL of a new app frame, its context fixed by the host now, for this account. */
+  frameSrc: (app: AppName, repo: FakeRepository, pullRequest?: number) => string;
 }
 
 export function esc(text: string): string {
@@ -27,13 +33,14 @@ function layout(ctx: PageContext, title: string, body: string): string {
 <title>${esc(title)} · Local Bitbucket</title>
 <link rel="stylesheet" href="/host/tokens.css"><link rel="stylesheet" href="/host/host.css">
 <script src="/host/page.js" defer></script></head>
-<body>
+<body data-account="${esc(ctx.accountId)}" data-frame-origin="${esc(ctx.frameOrigin)}">
 <header class="topbar">
   <a class="brand" href="/">Bitbucket <span>local host for Countersign</span></a>
   <div class="controls">
     <label for="acting-user">Acting as</label>
     <select id="acting-user">${options}</select>
     <button type="button" id="theme-toggle" aria-pressed="${ctx.theme === 'dark'}">${ctx.theme === 'dark' ? 'Light theme' : 'Dark theme'}</button>
+    <button type="button" id="reset-demo" title="Forget every policy, key, signature and pushed commit, and start again from the demo workspace">Reset demo</button>
   </div>
 </header>
 ${body}
@@ -60,11 +67,6 @@ export function settingsPath(repo: FakeRepository): string {
   return `/${repo.workspace.slug}/${repo.slug}/admin/countersign`;
 }
 
-function frameSrc(app: string, repo: FakeRepository, pr?: number): string {
-  const params = new URLSearchParams({ workspace: repo.workspace.uuid, repository: repo.uuid, ...(pr ? { pullRequest: String(pr) } : {}) });
-  return `/apps/${app}/?${params}`;
-}
-
 /** Forge's Custom UI iframe sandbox. */
 const SANDBOX = 'allow-same-origin allow-scripts allow-forms allow-modals allow-downloads allow-pointer-lock';
 
@@ -78,6 +80,9 @@ export function pullRequestPage(ctx: PageContext, repo: FakeRepository, pr: Fake
     ...pr.reviewers.map((id) => `<li>${esc(displayName(ctx, id))} <span class="subtle">reviewer</span></li>`),
   ].join('');
   const open = pr.state === 'OPEN';
+  // As in Bitbucket, someone who can only read the repository has no Merge button.
+  const permission = repo.permissions[ctx.accountId];
+  const merge = permission === 'write' || permission === 'admin' ? `\n      <button type="button" id="merge" class="primary"${open ? '' : ' disabled'}>Merge</button>` : '';
   const body = `<main class="page pr" data-workspace="${esc(repo.workspace.uuid)}" data-repository="${esc(repo.uuid)}" data-pull-request="${pr.id}">
   <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Pull requests</nav>
   <div class="pr-head">
@@ -86,8 +91,7 @@ export function pullRequestPage(ctx: PageContext, repo: FakeRepository, pr: Fake
       <p><span class="lozenge ${open ? 'info' : 'success'}" data-testid="pr-state">${pr.state}</span> <code>${esc(pr.sourceBranch)}</code> → <code>${esc(pr.targetBranch)}</code></p>
     </div>
     <div class="actions">
-      <button type="button" id="push-commit"${open ? '' : ' disabled'}>Push a commit</button>
-      <button type="button" id="merge" class="primary"${open ? '' : ' disabled'}>Merge</button>
+      <button type="button" id="push-commit"${open ? '' : ' disabled'}>Push a commit</button>${merge}
     </div>
   </div>
   <div id="merge-result" role="status" aria-live="polite"></div>
@@ -98,7 +102,7 @@ export function pullRequestPage(ctx: PageContext, repo: FakeRepository, pr: Fake
     <aside class="pr-sidebar">
       <section class="panel"><h2>Participants</h2><ul class="plain">${participants}</ul></section>
       <section class="panel app-card"><h2>Countersign</h2>
-        <iframe title="Countersign" class="forge-app" sandbox="${SANDBOX}" src="${frameSrc('pr-card', repo, pr.id)}"></iframe>
+        <iframe title="Countersign" class="forge-app" sandbox="${SANDBOX}" src="${esc(ctx.frameSrc('pr-card', repo, pr.id))}"></iframe>
       </section>
     </aside>
   </div>
@@ -111,7 +115,7 @@ export function settingsPage(ctx: PageContext, repo: FakeRepository): string {
   <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Repository settings</nav>
   <div class="settings-layout">
     <nav class="settings-nav" aria-label="Repository settings"><ul class="plain"><li>Repository details</li><li>Branch restrictions</li><li aria-current="page"><strong>Countersign</strong></li></ul></nav>
-    <iframe title="Countersign settings" class="forge-app wide" sandbox="${SANDBOX}" src="${frameSrc('settings', repo)}"></iframe>
+    <iframe title="Countersign settings" class="forge-app wide" sandbox="${SANDBOX}" src="${esc(ctx.frameSrc('settings', repo))}"></iframe>
   </div>
 </main>`;
   return layout(ctx, 'Countersign settings', body);

@@ -1,16 +1,72 @@
-// Controls of the local host's own pages: acting user, theme, Merge, Push a commit, frame heights.
+// Controls of the local host's own pages: acting user, theme, reset, Merge, Push a commit, and the
+// host side of the app frames' bridge (their calls, their heights).
 (function () {
+  var frameOrigin = document.body.dataset.frameOrigin;
+  var reloading = false;
+
+  function reload() {
+    if (reloading) return;
+    reloading = true;
+    location.reload();
+  }
+
   async function post(path, body) {
     var response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     var json = await response.json();
+    // The host says this page is out of date (another account signed in since, or the host was reset).
+    if (json && json.reload) {
+      reload();
+      return new Promise(function () {});
+    }
     if (!response.ok) throw new Error((json && json.message) || 'HTTP ' + response.status);
     return json;
+  }
+
+  // Other tabs of this host reload when one of them switches account or resets the demo.
+  var tabs = 'BroadcastChannel' in window ? new BroadcastChannel('countersign-local-host') : null;
+  if (tabs) tabs.onmessage = reload;
+  function changedEverywhere() {
+    if (tabs) tabs.postMessage('changed');
+    reload();
   }
 
   var user = document.getElementById('acting-user');
   user.addEventListener('change', async function () {
     await post('/host/api/session', { accountId: user.value });
-    location.reload();
+    changedEverywhere();
+  });
+
+  document.getElementById('reset-demo').addEventListener('click', async function () {
+    if (!confirm('Reset the demo? Every policy, enrolled key, signature and pushed commit is forgotten.')) return;
+    await post('/host/api/reset', {});
+    changedEverywhere();
+  });
+
+  // The app frames are another origin: they post their calls here, and only our own frames, at the
+  // frames' origin, are answered, each with the frame token the host gave that frame.
+  function frameOf(source) {
+    var frames = document.querySelectorAll('iframe.forge-app');
+    for (var i = 0; i < frames.length; i++) if (frames[i].contentWindow === source) return frames[i];
+    return null;
+  }
+  window.addEventListener('message', async function (event) {
+    var data = event.data;
+    var iframe = event.origin === frameOrigin ? frameOf(event.source) : null;
+    if (!iframe || !data) return;
+    if (data.countersign === 'resize') {
+      var height = Math.max(120, Number(data.height) || 0) + 'px';
+      if (iframe.style.height !== height) iframe.style.height = height;
+      return;
+    }
+    if (data.countersign !== 'call' || (data.name !== 'invoke' && data.name !== 'product')) return;
+    var token = new URL(iframe.src).searchParams.get('frame');
+    var reply;
+    try {
+      reply = { ok: true, value: await post('/host/api/' + data.name, Object.assign({}, data.body, { frame: token })) };
+    } catch (error) {
+      reply = { ok: false, message: error.message };
+    }
+    event.source.postMessage(Object.assign({ countersign: 'reply', id: data.id }, reply), frameOrigin);
   });
 
   var theme = document.getElementById('theme-toggle');
@@ -34,7 +90,8 @@
       result.append(strong, text);
     };
     // Bitbucket's two steps: Merge shows the merge checks; only when they pass can the merge be confirmed.
-    document.getElementById('merge').addEventListener('click', async function () {
+    var mergeButton = document.getElementById('merge');
+    if (mergeButton) mergeButton.addEventListener('click', async function () {
       try {
         var answer = await post('/host/api/merge', Object.assign({ confirm: false }, target));
         if (!answer.check.success) return show('danger', 'Merge blocked by the Countersign merge check.', answer.check.message);
@@ -62,14 +119,4 @@
       }
     });
   }
-
-  // Bitbucket sizes app frames to their content; the frames here are same-origin, so read it directly.
-  setInterval(function () {
-    document.querySelectorAll('iframe.forge-app').forEach(function (frame) {
-      var doc = frame.contentDocument;
-      if (!doc || !doc.documentElement) return;
-      var height = Math.max(120, doc.documentElement.scrollHeight) + 'px';
-      if (frame.style.height !== height) frame.style.height = height;
-    });
-  }, 150);
 })();

@@ -1,11 +1,20 @@
+import './disposeSymbols';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type FrameLocator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
 import { DEMO, type DemoSize } from '../../host/demo';
 import { LocalHost } from '../../host/localHost';
 
-export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+/**
+ * Chromium 156 as Debian builds it blocks third-party cookies and with them a cross-site frame's
+ * IndexedDB ("The user denied permission to access the database"), as Chrome does in Incognito.
+ * Chrome's default keeps third-party storage, partitioned by top-level site; the tests run with that
+ * default, and `test/e2e/host.test.ts` checks what the card's frame gets under both.
+ */
+export const THIRD_PARTY_STORAGE_ALLOWED = '--disable-features=TrackingProtection3pcd';
+
+export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', THIRD_PARTY_STORAGE_ALLOWED];
 
 /**
  * Where screenshots go: an ignored folder while testing, so a test run never rewrites tracked files;
@@ -23,7 +32,10 @@ export function chromiumPath(path = process.env.CHROMIUM_PATH ?? '/usr/bin/chrom
 
 export type DemoPerson = keyof typeof DEMO.people;
 
-/** The local Bitbucket host on a free port with a fresh demo workspace (the large one if asked), and Debian's Chromium driving it. */
+/**
+ * The local Bitbucket host on free ports with a fresh demo workspace (the large one if asked; pages on
+ * 127.0.0.1, app frames on localhost: two sites, as Bitbucket and Forge's CDN are), and Debian's Chromium driving it.
+ */
 export class LocalBrowser {
   private stateDir = mkdtempSync(join(tmpdir(), 'countersign-e2e-'));
   readonly host: LocalHost;
@@ -31,6 +43,8 @@ export class LocalBrowser {
     this.host = new LocalHost({ root: process.cwd(), statePath: join(this.stateDir, 'state.json'), demo: options.demo });
   }
   browser!: Browser;
+  /** One browser profile: its tabs share cookies (who you act as) and storage. */
+  context!: BrowserContext;
   page!: Page;
   url!: string;
 
@@ -39,7 +53,13 @@ export class LocalBrowser {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     this.url = await this.host.listen(0);
     this.browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS });
-    this.page = await this.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    this.context = await this.browser.newContext({ viewport: { width: 1280, height: 900 } });
+    this.page = await this.context.newPage();
+  }
+
+  /** Another tab of the same browser profile. */
+  newTab(): Promise<Page> {
+    return this.context.newPage();
   }
 
   async stop(): Promise<void> {
