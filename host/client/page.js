@@ -64,11 +64,13 @@
   }
 
   // Bitbucket sizes app frames to their content; the frames here are same-origin, so read it directly.
+  // Measured on the body: the root element's scrollHeight is never less than the frame's own height,
+  // so a frame sized by it could grow (a confirmation opened) but never shrink back (Cancel).
   setInterval(function () {
     document.querySelectorAll('iframe.forge-app').forEach(function (frame) {
       var doc = frame.contentDocument;
-      if (!doc || !doc.documentElement) return;
-      var height = Math.max(120, doc.documentElement.scrollHeight) + 'px';
+      if (!doc || !doc.body) return;
+      var height = Math.max(120, doc.body.offsetHeight) + 'px';
       if (frame.style.height !== height) frame.style.height = height;
     });
   }, 150);
