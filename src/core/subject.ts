@@ -1,4 +1,7 @@
-import { bareUuid } from './formats';
+/** Strips the braces from a Bitbucket UUID, for places (such as KVS keys) where braces are not allowed. */
+export function bareUuid(uuid: string): string {
+  return uuid.replace(/^\{|\}$/g, '');
+}
 
 /**
  * What a decision is about. Today a pull-request merge; a deployment of a commit to an environment
