@@ -48,6 +48,10 @@ describe('reviewerState', () => {
     expect(reviewerState(aPanel({ keys }), undefined)).toEqual({ kind: 'key-missing', labels: ['Laptop', 'Desktop'] });
   });
 
+  it('does not claim a key was cleared when this browser can keep no key at all', () => {
+    expect(reviewerState(aPanel(), undefined, 'unavailable').kind).toBe('no-key');
+  });
+
   it('offers a plain enrolment when every key of the account is revoked and none is here', () => {
     expect(reviewerState(aPanel({ keys: [{ keyId: 'k1', label: 'Laptop', revoked: true }] }), undefined).kind).toBe('no-key');
   });

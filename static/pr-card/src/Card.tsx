@@ -33,7 +33,7 @@ export function Card() {
       {keyError && <ErrorBanner message={keyError} />}
       <MyPart
         panel={panel}
-        state={reviewerState(panel, key)}
+        state={reviewerState(panel, key, keyError ? 'unavailable' : 'ok')}
         onPanel={setData}
         onDeviceKey={setDeviceKey}
         onReload={reload}

@@ -19,7 +19,11 @@ export type ReviewerState =
   | { kind: 'key-revoked'; label: string }
   | { kind: 'can-sign'; key: DeviceKey; label: string; current?: MyDecision; stale?: MyDecision };
 
-export function reviewerState(panel: CardPanel, deviceKey: DeviceKey | undefined): ReviewerState {
+/**
+ * `storage` is 'unavailable' when this browser lets the card keep no key at all (the card says so on
+ * its own): then nothing was cleared, and a missing key is no news.
+ */
+export function reviewerState(panel: CardPanel, deviceKey: DeviceKey | undefined, storage: 'ok' | 'unavailable' = 'ok'): ReviewerState {
   if (panel.pullRequest.state !== 'OPEN') return { kind: 'closed', state: panel.pullRequest.state };
   switch (panel.me.eligibility) {
     case 'not-gated':
@@ -36,7 +40,7 @@ export function reviewerState(panel: CardPanel, deviceKey: DeviceKey | undefined
     // clear or partition what a site in a frame keeps) or they were enrolled elsewhere. Say so, rather
     // than offer a bare enrolment that looks as if Countersign forgot the person.
     const live = panel.me.keys.filter((k) => !k.revoked);
-    return live.length ? { kind: 'key-missing', labels: live.map((k) => k.label) } : { kind: 'no-key' };
+    return live.length && storage === 'ok' ? { kind: 'key-missing', labels: live.map((k) => k.label) } : { kind: 'no-key' };
   }
   // A key the server does not list (enrolled for nobody, or elsewhere) cannot sign here.
   const enrolled = panel.me.keys.find((k) => k.keyId === deviceKey.keyId);
