@@ -1,9 +1,7 @@
+import canonicalize from 'canonicalize';
 import { base64url, calculateJwkThumbprint } from 'jose';
 import * as z from 'zod/mini';
 import { VerificationError } from './errors';
-import { canonicalBytes } from './jcs';
-
-export { canonicalBytes };
 
 /**
  * A 32-byte coordinate in base64url, in its one canonical spelling. 43 characters carry 258 bits, so
@@ -31,6 +29,13 @@ export type PublicJwk = z.infer<typeof PublicJwk>;
 
 const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;
+
+/** RFC 8785 (JCS) canonical form, as UTF-8 bytes. */
+export function canonicalBytes(value: unknown): Uint8Array<ArrayBuffer> {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('value has no canonical JSON form');
+  return new TextEncoder().encode(text);
+}
 
 /** RFC 7638 thumbprint (SHA-256, base64url) of a public JWK. */
 export function keyIdOf(jwk: PublicJwk): Promise<string> {

@@ -1,5 +1,6 @@
 import { DER } from '@noble/curves/abstract/der.js';
 import { bytesToNumberBE, hexToBytes, numberToBytesBE } from '@noble/curves/utils.js';
+import { verifyP1363, type PublicJwk } from './crypto';
 
 /**
  * ECDSA P-256 signatures in both spellings: WebCrypto writes IEEE P1363 (r‖s, 64 bytes), DSSE and
@@ -40,4 +41,10 @@ export function derToP1363(der: Uint8Array): Uint8Array<ArrayBuffer> | undefined
   } catch {
     return undefined;
   }
+}
+
+/** ECDSA P-256 / SHA-256 over `message`, signature in strict DER. Failures return false. */
+export async function verifyDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, derSignature: Uint8Array): Promise<boolean> {
+  const signature = derToP1363(derSignature);
+  return signature !== undefined && verifyP1363(jwk, message, signature);
 }

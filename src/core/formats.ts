@@ -32,8 +32,10 @@ export const UtcTimestamp = z
 
 export const BranchName = z.string().check(z.minLength(1), z.maxLength(255));
 
-// Kept in subject.ts, which the PR card imports without zod; re-exported here where it always was.
-export { bareUuid } from './subject';
+/** Strips the braces from a Bitbucket UUID, for places (such as KVS keys) where braces are not allowed. */
+export function bareUuid(uuid: string): string {
+  return uuid.replace(/^\{|\}$/g, '');
+}
 
 export function shortCommit(hash: string): string {
   return hash.slice(0, 7);

@@ -1,17 +1,17 @@
 import * as z from 'zod/mini';
+import { canonicalBytes } from './crypto';
 import { Envelope, IN_TOTO_PAYLOAD_TYPE, payloadBytes } from './dsse';
 import { AccountId, BitbucketUuid, BranchName, ChallengeValue, FullCommitHash, KeyId, PullRequestId, UtcTimestamp } from './formats';
-import { IN_TOTO_STATEMENT_TYPE, PULL_REQUEST_APPROVAL, type DecisionFacts } from './statementBuilder';
 import { subjectName, type PullRequestSubject } from './subject';
-
-// Building and serialising a statement live in statementBuilder.ts, which the PR card imports without zod.
-export { buildStatement, IN_TOTO_STATEMENT_TYPE, PULL_REQUEST_APPROVAL, statementPayload, type DecisionFacts } from './statementBuilder';
 
 /**
  * Statement v2: an in-toto Statement v1 (github.com/in-toto/attestation, spec v1) whose subject is
  * the head commit, signed as a DSSE envelope. Its predicate says what the signer decided about which
  * pull request, under which policy, with which key, when, and for which single-use challenge.
  */
+export const IN_TOTO_STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
+export const PULL_REQUEST_APPROVAL = 'https://countersign.dev/pull-request-approval/v1';
+
 export const Decision = z.enum(['approve', 'reject']);
 export type Decision = z.infer<typeof Decision>;
 
@@ -41,6 +41,17 @@ export const DecisionStatement = z
   .check(z.refine((s) => s.subject[0].name === subjectName(subjectOf(s)), { message: 'the subject name does not match the predicate', path: ['subject'] }));
 export type DecisionStatement = z.infer<typeof DecisionStatement>;
 
+/** A decision's facts, whatever form carried them. */
+export interface DecisionFacts {
+  subject: PullRequestSubject;
+  decision: Decision;
+  policy: string;
+  signer: string;
+  keyId: string;
+  issuedAt: string;
+  challenge: string;
+}
+
 export function subjectOf(statement: Pick<DecisionStatement, 'subject' | 'predicate'>): PullRequestSubject {
   const { workspace, repository, pullRequest, targetBranch } = statement.predicate;
   return { kind: 'pull-request', workspace, repository, pullRequest, commit: statement.subject[0].digest.gitCommit, targetBranch };
@@ -49,6 +60,27 @@ export function subjectOf(statement: Pick<DecisionStatement, 'subject' | 'predic
 export function factsOf(statement: DecisionStatement): DecisionFacts {
   const { decision, policy, signer, keyId, issuedAt, challenge } = statement.predicate;
   return { subject: subjectOf(statement), decision, policy, signer, keyId, issuedAt, challenge };
+}
+
+export function buildStatement(facts: DecisionFacts): DecisionStatement {
+  const { subject, ...rest } = facts;
+  return {
+    _type: IN_TOTO_STATEMENT_TYPE,
+    subject: [{ name: subjectName(subject), digest: { gitCommit: subject.commit } }],
+    predicateType: PULL_REQUEST_APPROVAL,
+    predicate: {
+      workspace: subject.workspace,
+      repository: subject.repository,
+      pullRequest: subject.pullRequest,
+      targetBranch: subject.targetBranch,
+      ...rest,
+    },
+  };
+}
+
+/** The bytes a signer signs: serialised once, here (RFC 8785, so every client writes the same bytes). */
+export function statementPayload(statement: DecisionStatement): Uint8Array<ArrayBuffer> {
+  return canonicalBytes(statement);
 }
 
 /**

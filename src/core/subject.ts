@@ -1,7 +1,4 @@
-/** Strips the braces from a Bitbucket UUID, for places (such as KVS keys) where braces are not allowed. */
-export function bareUuid(uuid: string): string {
-  return uuid.replace(/^\{|\}$/g, '');
-}
+import { bareUuid } from './formats';
 
 /**
  * What a decision is about. Today a pull-request merge; a deployment of a commit to an environment

@@ -1,6 +1,5 @@
-// The zod-free halves of the core (the server reads with the schemas in dsse.ts and statement.ts).
-import { IN_TOTO_PAYLOAD_TYPE, signEnvelopeEcdsa, type EnvelopeShape as Envelope } from '../../src/core/envelope';
-import { buildStatement, statementPayload, type Decision, type DecisionStatementShape as DecisionStatement } from '../../src/core/statementBuilder';
+import { IN_TOTO_PAYLOAD_TYPE, signEnvelopeEcdsa, type Envelope } from '../../src/core/dsse';
+import { buildStatement, statementPayload, type Decision, type DecisionStatement } from '../../src/core/statement';
 import type { DeviceKey } from './deviceKeys';
 
 export interface SigningScope {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { dsse as sigstoreDsse } from '@sigstore/core';
 import fc from 'fast-check';
 import { keyIdOf, PublicJwk, verifyP1363 } from '../../src/core/crypto';
-import { encodeBase64, IN_TOTO_PAYLOAD_TYPE, pae, signEnvelopeEcdsa, verifyDer, verifyEnvelopeEcdsa, type Envelope } from '../../src/core/dsse';
-import { derToP1363, p1363ToDer } from '../../src/core/ecdsaDer';
+import { encodeBase64, IN_TOTO_PAYLOAD_TYPE, pae, signEnvelopeEcdsa, verifyEnvelopeEcdsa, type Envelope } from '../../src/core/dsse';
+import { derToP1363, p1363ToDer, verifyDer } from '../../src/core/ecdsaDer';
 
 const hex = (value: string) => new Uint8Array(Buffer.from(value, 'hex'));
 const toHex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import type { Decision } from '../../../src/core/statementBuilder';
+import type { Decision } from '../../../src/core/statement';
 import { call } from '../../shared/bridge';
 import type { DeviceKey } from '../../shared/deviceKeys';
 import { signDecision } from '../../shared/signing';
