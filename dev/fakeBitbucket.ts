@@ -115,6 +115,11 @@ export class FakeBitbucket {
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] !== '2.0') throw new BitbucketHttpError(404, 'Resource not found');
 
+    // `GET /2.0/user`: the `account` of whoever is calling; only a user is anyone here.
+    if (method === 'GET' && parts[1] === 'user' && parts.length === 2) {
+      if (!caller) throw new BitbucketHttpError(401, 'This API is only accessible with the following authentication types: session, password, apppassword');
+      return { status: 200, json: { ...this.account(caller), has_2fa_enabled: null, created_on: '2026-01-01T09:00:00.000000+00:00' } };
+    }
     if (method === 'GET' && parts[1] === 'user' && parts[2] === 'workspaces' && parts[4] === 'permissions' && parts[5] === 'repositories') {
       return { status: 200, json: this.permissions(parts[3]!, url.searchParams.get('q'), caller) };
     }

@@ -103,6 +103,8 @@ export interface BitbucketPort {
   getPullRequest(workspace: string, repository: string, pullRequest: number, as: Actor): Promise<PullRequestFacts>;
   /** Ids of the repository's open pull requests, read as the app. */
   listOpenPullRequests(workspace: string, repository: string): Promise<number[]>;
+  /** The calling user's own account (`GET /2.0/user`, asked as that user): who Bitbucket says is calling, and their display name. */
+  getMyAccount(): Promise<{ accountId: string; displayName: string | undefined }>;
   /** The calling user's permission on the repository, asked of Bitbucket as that user. */
   getMyPermission(workspace: string, repository: string): Promise<RepositoryPermission>;
   postBuildStatus(

@@ -41,6 +41,7 @@ describe('manifest.yml', () => {
   "read:repository:bitbucket",
   "read:pullrequest:bitbucket",
   "read:workspace:bitbucket",
+  "read:user:bitbucket",
 ]
 `);
   });

@@ -50,6 +50,7 @@ describe('Bitbucket scopes', () => {
       'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}',
       'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/commits',
       'get /repositories/${workspace}/${repository}/pullrequests',
+      'get /user',
       'get /user/workspaces/${workspace}/permissions/repositories',
       'post /repositories/${workspace}/${repository}/commit/${commit}/statuses/build',
     ]);

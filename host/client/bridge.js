@@ -45,7 +45,9 @@
   // Bitbucket sizes app frames to their content; the page cannot look inside this frame, so tell it.
   var lastHeight = 0;
   setInterval(function () {
-    var height = document.documentElement ? document.documentElement.scrollHeight : 0;
+    // The body's height: the root element's scrollHeight is never less than the frame's own height, so a
+    // frame sized by it could grow (a confirmation opened) but never shrink back (Cancel).
+    var height = document.body ? document.body.offsetHeight : 0;
     if (height === lastHeight) return;
     lastHeight = height;
     window.parent.postMessage({ countersign: 'resize', height: height }, frame.hostOrigin);

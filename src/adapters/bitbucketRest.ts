@@ -82,6 +82,12 @@ export class BitbucketRest implements BitbucketPort {
     }
   }
 
+  async getMyAccount(): Promise<{ accountId: string; displayName: string | undefined }> {
+    const me = await getJson<Account>(asUser().requestBitbucket, route`/2.0/user`);
+    if (!me.account_id) throw new RequestError('BITBUCKET_ERROR', 'Bitbucket did not say which account is signed in; try again.');
+    return { accountId: me.account_id, displayName: me.display_name };
+  }
+
   async getMyPermission(workspace: string, repository: string): Promise<RepositoryPermission> {
     const query = `repository.uuid="${repository}"`;
     const page = await getJson<{ values: { permission?: RepositoryPermission }[] }>(

@@ -3,6 +3,7 @@ import type { Envelope } from './dsse';
 import { verifyEnvelopeEcdsa } from './dsseVerify';
 import { CountersignError, PolicyError, RequestError, VerificationError } from './errors';
 import { BranchName, FullCommitHash, KeyId, UtcTimestamp } from './formats';
+import { MAX_DISPLAY_NAME } from './names';
 import { shortCommit } from './subject';
 import { rulesFor, type Policy, type Rule } from './policy';
 import type { PullRequestFacts } from './pullRequest';
@@ -81,6 +82,8 @@ export interface CheckedApproval {
   seq: number;
   /** A finding that holds whatever the rule: the key was revoked. */
   problem?: 'revoked-key';
+  /** The signer's display name as Bitbucket gave it, asked as the signer, when the decision was accepted. */
+  signerName?: string;
 }
 
 /** What storage keeps of a decision in force (the envelope itself is in the ledger). */
@@ -94,6 +97,12 @@ export const ApprovalRecord = z.strictObject({
   seq: z.int().check(z.positive()),
   /** The ledger entry that holds the signed envelope. */
   entry: z.int().check(z.positive()),
+  /**
+   * The signer's display name, read from Bitbucket as the signer when the decision was accepted (never
+   * one a browser sent), so the merge check can name people who are not participants. Optional: records
+   * written before it was kept have none.
+   */
+  signerName: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_DISPLAY_NAME))),
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
 

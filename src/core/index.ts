@@ -8,6 +8,7 @@ export * from './errors';
 export * from './events';
 export * from './formats';
 export * from './ledger';
+export * from './names';
 export * from './patterns';
 export * from './policy';
 export * from './publicKey';

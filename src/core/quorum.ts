@@ -1,4 +1,5 @@
 import { standingFinding, type CheckedApproval, type StandingFinding } from './assessment';
+import { displayName, signedCount } from './names';
 import { shortCommit } from './subject';
 import { rulesFor, type Policy, type Rule } from './policy';
 import type { PullRequestFacts } from './pullRequest';
@@ -31,7 +32,15 @@ export interface Verdict {
   targetBranch: string;
   policyVersion?: number;
   rules: RuleResult[];
+  /** The merge check's answer in words, naming people by display name. */
   message: string;
+  /** Sentences for the card beside its own headline (each starts with a capital), e.g. how many signatures are stale. */
+  notes: string[];
+  /**
+   * Display names of the accounts this verdict mentions, where known: Bitbucket's names for the pull
+   * request's people, else the name recorded with the signer's decision. See `displayName` for the rest.
+   */
+  names: Record<string, string>;
 }
 
 export interface QuorumInput {
@@ -54,13 +63,38 @@ export function evaluateQuorum({ policy, pr, approvals }: QuorumInput): Verdict 
       pass: true,
       rules: [],
       message: `Countersign: no rule covers the target branch "${pr.targetBranch}"; this pull request is not gated.`,
+      notes: [],
+      names: {},
     };
   }
   const latest = latestPerSigner(approvals);
   const results = rules.map((rule) => evaluateRule(rule, pr, latest));
   const pass = results.every((r) => r.met);
-  const verdict = { ...base, gated: true, pass, rules: results };
-  return { ...verdict, message: describeVerdict(verdict, pr, latest) };
+  const names = namesOf(results, pr, latest);
+  const verdict = { ...base, gated: true, pass, rules: results, names };
+  return { ...verdict, ...describeVerdict(verdict, pr, latest) };
+}
+
+/**
+ * Everyone the verdict mentions, by the best name known: Bitbucket's name for the pull request's
+ * people as read now, else the one recorded (from Bitbucket, as the signer) when their decision was accepted.
+ */
+function namesOf(results: RuleResult[], pr: PullRequestFacts, latest: Map<string, CheckedApproval>): Record<string, string> {
+  const names: Record<string, string> = {};
+  const mention = (id: string) => {
+    if (Object.prototype.hasOwnProperty.call(names, id)) return;
+    const name = Object.prototype.hasOwnProperty.call(pr.names, id) ? pr.names[id] : latest.get(id)?.signerName;
+    if (name) names[id] = name;
+  };
+  for (const rule of results) {
+    for (const r of rule.requirements) {
+      r.counted.forEach(mention);
+      r.notCounted.forEach((n) => mention(n.accountId));
+    }
+    rule.rejectedBy.forEach(mention);
+    rule.notEligible.forEach(mention);
+  }
+  return names;
 }
 
 /**
@@ -84,7 +118,7 @@ function isLater(a: CheckedApproval, b: CheckedApproval): boolean {
 }
 
 function tieKey(a: CheckedApproval): string {
-  return JSON.stringify([a.problem ? 1 : 0, a.problem ?? '', a.decision, a.commit, a.targetBranch, a.policy, a.keyId]);
+  return JSON.stringify([a.problem ? 1 : 0, a.problem ?? '', a.decision, a.commit, a.targetBranch, a.policy, a.keyId, a.signerName ?? '']);
 }
 
 function evaluateRule(rule: Rule, pr: PullRequestFacts, latest: Map<string, CheckedApproval>): RuleResult {
@@ -116,35 +150,42 @@ function evaluateRule(rule: Rule, pr: PullRequestFacts, latest: Map<string, Chec
 
 const MAX_NAMES = 5;
 
-function names(ids: string[], pr: PullRequestFacts): string {
-  const shown = ids.slice(0, MAX_NAMES).map((id) => pr.names[id] ?? id);
+function listNames(ids: string[], names: Record<string, string>): string {
+  const shown = ids.slice(0, MAX_NAMES).map((id) => displayName(id, names));
   return ids.length > MAX_NAMES ? `${shown.join(', ')} +${ids.length - MAX_NAMES} more` : shown.join(', ');
 }
 
-function describeRequirement(r: RequirementResult, pr: PullRequestFacts): string {
-  const who = r.counted.length ? ` (${names(r.counted, pr)})` : '';
-  return `${r.group} ${r.counted.length} of ${r.required} signed${who}`;
+function describeRequirement(r: RequirementResult, names: Record<string, string>): string {
+  const who = r.counted.length ? ` (${listNames(r.counted, names)})` : '';
+  return `${r.group} ${signedCount(r.counted.length, r.required)}${who}`;
 }
 
 function describeVerdict(
-  verdict: Omit<Verdict, 'message'>,
+  verdict: Omit<Verdict, 'message' | 'notes'>,
   pr: PullRequestFacts,
   latest: Map<string, CheckedApproval>,
-): string {
+): { message: string; notes: string[] } {
+  const { names } = verdict;
   const commit = shortCommit(pr.headCommit);
   const prefixed = verdict.rules.length > 1;
   const progress = verdict.rules
     .map((rule) => {
-      const text = rule.requirements.map((r) => describeRequirement(r, pr)).join('; ');
+      const text = rule.requirements.map((r) => describeRequirement(r, names)).join('; ');
       return prefixed ? `[${rule.branchPattern}] ${text}` : text;
     })
     .join('; ');
-  if (verdict.pass) return `Countersign: approved on ${commit} — ${progress}.`;
+  if (verdict.pass) return { message: `Countersign: approved on ${commit} — ${progress}.`, notes: [] };
 
   const rejectedBy = [...new Set(verdict.rules.flatMap((r) => r.rejectedBy))];
-  if (rejectedBy.length) return `Countersign: blocked — rejected by ${names(rejectedBy, pr)} on ${commit}. ${progress}.`;
+  if (rejectedBy.length) {
+    // The card names who rejected beside each rule, so it needs no note.
+    return { message: `Countersign: blocked — rejected by ${listNames(rejectedBy, names)} on ${commit}. ${progress}.`, notes: [] };
+  }
 
   const stale = [...latest.values()].filter((a) => !a.problem && a.commit !== pr.headCommit).length;
-  const staleNote = stale ? ` ${stale} signature${stale === 1 ? ' is' : 's are'} for an older commit.` : '';
-  return `Countersign: ${progress} — waiting for signatures on ${commit}.${staleNote}`;
+  const staleNote = stale ? `${stale} signature${stale === 1 ? ' is' : 's are'} for an older commit.` : undefined;
+  return {
+    message: `Countersign: ${progress} — waiting for signatures on ${commit}.${staleNote ? ` ${staleNote}` : ''}`,
+    notes: staleNote ? [staleNote] : [],
+  };
 }

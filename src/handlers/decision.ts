@@ -1,4 +1,4 @@
-import { assessSubmission, CHALLENGE_RETENTION_SECONDS, explainRefusedChallenge, SubmittedDecision, submittedFacts } from '../core';
+import { assessSubmission, CHALLENGE_RETENTION_SECONDS, cleanDisplayName, explainRefusedChallenge, RequestError, SubmittedDecision, submittedFacts } from '../core';
 import type { Deps } from '../ports';
 import { publishBuildStatus } from './buildStatus';
 import { judge } from './judge';
@@ -15,9 +15,10 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
   const { envelope } = parsePayload(SubmittedDecision, payload);
   const facts = submittedFacts(envelope);
 
-  const [pr, gate] = await Promise.all([
+  const [pr, gate, signerName] = await Promise.all([
     deps.bitbucket.getPullRequest(caller.workspace, caller.repository, pullRequest, 'user'),
     deps.gate.loadGate(caller.repository, pullRequest, { key: { accountId: caller.accountId, keyId: facts.keyId } }),
+    signerNameOf(deps, caller.accountId),
   ]);
   const now = deps.now();
   await assessSubmission(envelope, facts, {
@@ -37,7 +38,7 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
     repository: caller.repository,
     pullRequest,
     signer: caller.accountId,
-    record: { decision, commit: subject.commit, targetBranch: subject.targetBranch, policy, keyId: signedKey, issuedAt },
+    record: { decision, commit: subject.commit, targetBranch: subject.targetBranch, policy, keyId: signedKey, issuedAt, ...(signerName ? { signerName } : {}) },
     event: { type: 'decision.accepted', subject, signer: caller.accountId, keyId: signedKey, decision, publicKey: gate.key!.publicKey, envelope },
     at: now.toISOString(),
     challenge: { value: facts.challenge, claim, ttlSeconds: CHALLENGE_RETENTION_SECONDS },
@@ -49,4 +50,22 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
   const { verdict } = await judge(pr, after);
   await publishBuildStatus(deps, pr, after.policy, verdict);
   return { verdict };
+}
+
+/**
+ * The signer's display name as Bitbucket gives it to the signer themselves, kept with their decision
+ * so the merge check (which reads no one's profile) can name them. Never a name the browser sends.
+ * A name is a courtesy, not a check: if Bitbucket does not answer, or answers for another account,
+ * the decision is kept without one and shown by participant name or account ID.
+ */
+async function signerNameOf(deps: Deps, accountId: string): Promise<string | undefined> {
+  try {
+    const me = await deps.bitbucket.getMyAccount();
+    return me.accountId === accountId ? cleanDisplayName(me.displayName) : undefined;
+  } catch (error) {
+    // Bitbucket's refusals and outages come as RequestError; anything else (such as Forge's
+    // "Allow access" prompt for asUser calls) must pass through.
+    if (error instanceof RequestError) return undefined;
+    throw error;
+  }
 }

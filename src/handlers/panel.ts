@@ -46,8 +46,8 @@ export async function getPanelState(deps: Deps, context: unknown) {
       hash: gate.policy.hash,
       rules: rulesFor(gate.policy, pr.targetBranch),
     },
+    // Who the verdict mentions, by name, is in `verdict.names`.
     verdict,
-    names: pr.names,
     me: {
       accountId: caller.accountId,
       eligibility: eligibilityOf(gate.policy, pr, caller.accountId),

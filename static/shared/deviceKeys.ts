@@ -34,9 +34,18 @@ export async function generateKeyPair(): Promise<{ privateKey: CryptoKey; public
   return { privateKey: pair.privateKey, publicKey: { kty, crv, x, y } };
 }
 
-/** A label people recognise in the key list, such as "Chrome on Linux". */
-export function suggestedDeviceLabel(userAgent: string): string {
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * A label that tells this device from the person's others in the key list: browser, system and the
+ * day it was enrolled ("Chrome on Linux, 1 Dec 2026"), numbered when one of their keys has it already.
+ */
+export function suggestedDeviceLabel(userAgent: string, now: Date, taken: readonly string[] = []): string {
   const browser = /Edg\//.test(userAgent) ? 'Edge' : /Firefox\//.test(userAgent) ? 'Firefox' : /Chrom(e|ium)\//.test(userAgent) ? 'Chrome' : /Safari\//.test(userAgent) ? 'Safari' : 'Browser';
-  const os = /Windows/.test(userAgent) ? 'Windows' : /Mac OS X/.test(userAgent) ? 'macOS' : /Android/.test(userAgent) ? 'Android' : /iPhone|iPad/.test(userAgent) ? 'iOS' : /Linux/.test(userAgent) ? 'Linux' : 'this device';
-  return `${browser} on ${os}`;
+  const os = /Windows/.test(userAgent) ? 'Windows' : /Android/.test(userAgent) ? 'Android' : /iPhone|iPad/.test(userAgent) ? 'iOS' : /Mac OS X/.test(userAgent) ? 'macOS' : /CrOS/.test(userAgent) ? 'ChromeOS' : /Linux/.test(userAgent) ? 'Linux' : 'this device';
+  const base = `${browser} on ${os}, ${now.getDate()} ${MONTHS[now.getMonth()]} ${now.getFullYear()}`;
+  const used = new Set(taken.map((label) => label.trim().toLowerCase()));
+  let label = base;
+  for (let n = 2; used.has(label.toLowerCase()); n++) label = `${base} (${n})`;
+  return label;
 }

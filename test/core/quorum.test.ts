@@ -121,6 +121,74 @@ describe('evaluateQuorum', () => {
     expect(verdict).toMatchObject({ gated: false, pass: true, message: expect.stringContaining('"develop"') });
   });
 
+  describe('names', () => {
+    const withJordan = aRule({ requirements: [{ group: 'Maintainers', members: [PEOPLE.alice, PEOPLE.bob, PEOPLE.outsider], count: 2 }] });
+
+    it('names a signer who is not a participant by the name recorded with their decision, never by account ID', async () => {
+      const approvals = [anApproval(PEOPLE.alice), anApproval(PEOPLE.outsider, { signerName: 'Jordan Lee' })];
+      const verdict = evaluateQuorum({ policy: await policyOf([withJordan]), pr: aPullRequest(), approvals });
+      expect(verdict.message).toBe(`Countersign: approved on ${HEAD.slice(0, 7)} — Maintainers 2 of 2 signed (Alice, Jordan Lee).`);
+      expect(verdict.message).not.toContain(PEOPLE.outsider);
+      expect(verdict.names).toEqual({ [PEOPLE.alice]: 'Alice', [PEOPLE.outsider]: 'Jordan Lee' });
+    });
+
+    it('prefers the name Bitbucket gives now for the pull request’s people to the one recorded earlier', async () => {
+      const approvals = [anApproval(PEOPLE.alice, { signerName: 'Alice (old name)' })];
+      const verdict = evaluateQuorum({ policy: await policyOf([withJordan]), pr: aPullRequest(), approvals });
+      expect(verdict.names[PEOPLE.alice]).toBe('Alice');
+      expect(verdict.message).toContain('(Alice)');
+    });
+
+    it('names people whose signatures do not count, or who rejected, the same way', async () => {
+      const approvals = [anApproval(PEOPLE.outsider, { commit: OLD, signerName: 'Jordan Lee' }), anApproval(PEOPLE.bob, { decision: 'reject' })];
+      const verdict = evaluateQuorum({ policy: await policyOf([withJordan]), pr: aPullRequest({ names: { [PEOPLE.bob]: 'Bob' } }), approvals });
+      expect(verdict.names).toEqual({ [PEOPLE.outsider]: 'Jordan Lee', [PEOPLE.bob]: 'Bob' });
+      expect(verdict.message).toContain('rejected by Bob');
+    });
+
+    it('falls back to a neutral phrase with the account ID only when no name is known, and lists only who it mentions', async () => {
+      const approvals = [anApproval(PEOPLE.outsider)];
+      const verdict = evaluateQuorum({ policy: await policyOf([withJordan]), pr: aPullRequest(), approvals });
+      expect(verdict.message).toContain(`Maintainers 1 of 2 signed (a signer (account ${PEOPLE.outsider}))`);
+      expect(verdict.names).toEqual({});
+    });
+  });
+
+  describe('wording', () => {
+    const members = [PEOPLE.alice, PEOPLE.bob, PEOPLE.dave];
+
+    it('says "3 signed, 2 needed" rather than "3 of 2" when more signed than needed', async () => {
+      const policy = await policyOf([aRule({ requirements: [{ group: 'Maintainers', members, count: 2 }] })]);
+      const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals: members.map((m) => anApproval(m)) });
+      expect(verdict.message).toBe(`Countersign: approved on ${HEAD.slice(0, 7)} — Maintainers 3 signed, 2 needed (Alice, Bob, Dave).`);
+      expect(verdict.message).not.toMatch(/3 of 2/);
+    });
+
+    it('keeps "N of M signed" up to the count', async () => {
+      const policy = await policyOf([aRule({ requirements: [{ group: 'Maintainers', members, count: 2 }] })]);
+      const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals: [anApproval(PEOPLE.alice), anApproval(PEOPLE.bob)] });
+      expect(verdict.message).toContain('Maintainers 2 of 2 signed (Alice, Bob)');
+    });
+
+    it('says "waiting for signatures" once, and gives the card its notes as sentences that begin with a capital', async () => {
+      const policy = await policyOf([twoGroups]);
+      const approvals = [anApproval(PEOPLE.alice, { commit: OLD }), anApproval(PEOPLE.bob, { commit: OLD })];
+      const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals });
+      expect(verdict.message.match(/waiting for signatures/g)).toHaveLength(1);
+      expect(verdict.notes).toEqual(['2 signatures are for an older commit.']);
+      const one = evaluateQuorum({ policy, pr: aPullRequest(), approvals: [anApproval(PEOPLE.alice, { commit: OLD })] });
+      expect(one.notes).toEqual(['1 signature is for an older commit.']);
+      for (const note of [...verdict.notes, ...one.notes]) expect(note).toMatch(/^[A-Z0-9]/);
+    });
+
+    it('has no notes when nothing is stale, when the quorum is met or when nothing is gated', async () => {
+      const policy = await policyOf([twoGroups]);
+      expect(evaluateQuorum({ policy, pr: aPullRequest(), approvals: [anApproval(PEOPLE.alice)] }).notes).toEqual([]);
+      expect(evaluateQuorum({ policy, pr: aPullRequest(), approvals: [anApproval(PEOPLE.alice), anApproval(PEOPLE.dave)] }).notes).toEqual([]);
+      expect(evaluateQuorum({ policy, pr: aPullRequest({ targetBranch: 'develop' }), approvals: [] })).toMatchObject({ notes: [], names: {} });
+    });
+  });
+
   describe('properties', () => {
     const pool = [PEOPLE.alice, PEOPLE.bob, PEOPLE.carol, PEOPLE.dave, PEOPLE.author];
     const outsiders = ['557058:x-1', '557058:x-2'];
@@ -173,7 +241,7 @@ describe('evaluateQuorum', () => {
           const policy = await policyOf([r]);
           const verdict = evaluateQuorum({ policy, pr: aPullRequest(), approvals });
           const latest = new Map<string, CheckedApproval>();
-          const tie = (a: CheckedApproval) => JSON.stringify([a.problem ? 1 : 0, a.problem ?? '', a.decision, a.commit, a.targetBranch, a.policy, a.keyId]);
+          const tie = (a: CheckedApproval) => JSON.stringify([a.problem ? 1 : 0, a.problem ?? '', a.decision, a.commit, a.targetBranch, a.policy, a.keyId, a.signerName ?? '']);
           for (const a of [...approvals].sort((x, y) => (x.seq === y.seq ? (tie(x) < tie(y) ? -1 : tie(x) > tie(y) ? 1 : 0) : x.seq - y.seq))) latest.set(a.signer, a);
           const requirement = r.requirements[0]!;
           const valid = [...latest.values()].filter(

@@ -71,12 +71,23 @@ describe('signing in the card', () => {
     expect(await world.call('submitDecision', PEOPLE.bob, { envelope: signed.envelope })).toMatchObject({ ok: false, code: 'WRONG_SIGNER' });
   });
 
+  const day = new Date(2026, 11, 1, 12, 0); // local noon, so the day is the same in every time zone
   it.each([
-    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36', 'Chrome on Linux'],
-    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15', 'Safari on macOS'],
-    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0', 'Firefox on Windows'],
-    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126.0', 'Edge on Windows'],
-  ])('suggests a device label people recognise', (userAgent, label) => {
-    expect(suggestedDeviceLabel(userAgent)).toBe(label);
+    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36', 'Chrome on Linux, 1 Dec 2026'],
+    ['Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15', 'Safari on macOS, 1 Dec 2026'],
+    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0', 'Firefox on Windows, 1 Dec 2026'],
+    ['Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36 Edg/126.0', 'Edge on Windows, 1 Dec 2026'],
+    ['Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1', 'Safari on iOS, 1 Dec 2026'],
+    ['Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36', 'Chrome on Android, 1 Dec 2026'],
+  ])('suggests a device label people recognise, with the day it was enrolled', (userAgent, label) => {
+    expect(suggestedDeviceLabel(userAgent, day)).toBe(label);
+  });
+
+  it('numbers the suggestion when one of the person’s keys has that label already', () => {
+    const linux = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+    expect(suggestedDeviceLabel(linux, day, ['Phone'])).toBe('Chrome on Linux, 1 Dec 2026');
+    expect(suggestedDeviceLabel(linux, day, ['chrome on linux, 1 dec 2026'])).toBe('Chrome on Linux, 1 Dec 2026 (2)');
+    expect(suggestedDeviceLabel(linux, day, ['Chrome on Linux, 1 Dec 2026', 'Chrome on Linux, 1 Dec 2026 (2)'])).toBe('Chrome on Linux, 1 Dec 2026 (3)');
+    expect(suggestedDeviceLabel(linux, new Date(2026, 11, 2, 12, 0), ['Chrome on Linux, 1 Dec 2026'])).toBe('Chrome on Linux, 2 Dec 2026');
   });
 });

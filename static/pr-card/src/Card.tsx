@@ -4,7 +4,7 @@ import { loadDeviceKey, type DeviceKey } from '../../shared/deviceKeys';
 import { ErrorBanner, Loading } from '../../shared/ui';
 import { MyPart } from './MyPart';
 import { Quorum } from './Quorum';
-import { reviewerState, type CardPanel } from './reviewerState';
+import { headline, reviewerState, type CardPanel } from './reviewerState';
 
 /** The PR card: one `getPanelState` call, then the quorum, the verdict in words, and what the viewer can do. */
 export function Card() {
@@ -33,7 +33,7 @@ export function Card() {
       {keyError && <ErrorBanner message={keyError} />}
       <MyPart
         panel={panel}
-        state={reviewerState(panel, key)}
+        state={reviewerState(panel, key, keyError ? 'unavailable' : 'ok')}
         onPanel={setData}
         onDeviceKey={setDeviceKey}
         onReload={reload}
@@ -45,20 +45,32 @@ export function Card() {
 function Verdict({ panel }: { panel: CardPanel }) {
   const { verdict, pullRequest } = panel;
   const commit = <code title={pullRequest.headCommit}>{pullRequest.shortCommit}</code>;
-  const rejected = verdict.rules.some((r) => r.rejectedBy.length > 0);
-  const [tone, headline] = !verdict.gated
-    ? (['info', <>Not gated: no Countersign rule covers <code>{pullRequest.targetBranch}</code>.</>] as const)
-    : verdict.pass
-      ? (['success', <>Quorum met on {commit}: ready to merge.</>] as const)
-      : rejected
-        ? (['danger', <>Blocked: rejected on {commit}.</>] as const)
-        : (['warning', <>Waiting for signatures on {commit}.</>] as const);
+  const branch = <code>{pullRequest.targetBranch}</code>;
+  const head = headline(panel);
+  const text =
+    head.kind === 'merged' ? (
+      <>Merged into {branch}{head.quorumMet ? <>, with the quorum met on {commit}</> : null}.</>
+    ) : head.kind === 'closed' ? (
+      <>This pull request was {head.state === 'DECLINED' ? 'declined' : 'superseded'}; it will not be merged.</>
+    ) : head.kind === 'not-gated' ? (
+      <>Not gated: no Countersign rule covers {branch}.</>
+    ) : head.kind === 'quorum-met' ? (
+      <>Quorum met on {commit}: ready to merge.</>
+    ) : head.kind === 'rejected' ? (
+      <>Blocked: rejected on {commit}.</>
+    ) : (
+      <>Waiting for signatures on {commit}.</>
+    );
   return (
-    <section className={`banner ${tone}`} aria-live="polite" data-testid="verdict">
+    <section className={`banner ${head.tone}`} aria-live="polite" data-testid="verdict">
       <p>
-        <strong>{headline}</strong>
+        <strong>{text}</strong>
       </p>
-      {verdict.gated && <p className="small">{verdict.message.replace(/^Countersign: /, '')}</p>}
+      {verdict.notes.map((note) => (
+        <p key={note} className="small">
+          {note}
+        </p>
+      ))}
       {panel.policy && <p className="small subtle">Policy version {panel.policy.version}</p>}
     </section>
   );

@@ -6,10 +6,12 @@ import type { CardPanel } from './reviewerState';
 
 /** Makes a key on this device and enrols its public half for the viewer's account. */
 export function Enrol({ panel, onPanel, onDeviceKey }: { panel: CardPanel; onPanel: (p: CardPanel) => void; onDeviceKey: (k: DeviceKey) => void }) {
-  const [label, setLabel] = useState(() => suggestedDeviceLabel(navigator.userAgent));
+  // Labels of the person's keys, revoked ones too, so the suggestion is one their key list does not have yet.
+  const [label, setLabel] = useState(() => suggestedDeviceLabel(navigator.userAgent, new Date(), panel.me.keys.map((k) => k.label)));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ code: string; message: string }>();
   const inputId = useId();
+  const hintId = useId();
 
   async function enrol() {
     setBusy(true);
@@ -45,7 +47,10 @@ export function Enrol({ panel, onPanel, onDeviceKey }: { panel: CardPanel; onPan
       <p>To sign, enrol a signing key on this device. Its private half is made by your browser and never leaves it.</p>
       <div>
         <label htmlFor={inputId}>Device label</label>
-        <input id={inputId} type="text" value={label} maxLength={60} required onChange={(e) => setLabel(e.target.value)} />
+        <input id={inputId} type="text" value={label} maxLength={60} required aria-describedby={hintId} onChange={(e) => setLabel(e.target.value)} />
+        <p id={hintId} className="small subtle">
+          Shown in your list of keys: name it so you can tell it from your other devices, such as “Work laptop”.
+        </p>
       </div>
       <div className="row">
         <button type="submit" className="btn primary" disabled={busy || !label.trim()}>

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { Decision } from '../../../src/core/statement';
 import { call } from '../../shared/bridge';
 import type { DeviceKey } from '../../shared/deviceKeys';
@@ -31,6 +31,19 @@ export function MyPart({ panel, state, onPanel, onDeviceKey, onReload }: Props) 
       {state.kind === 'closed' && <p>This pull request is {state.state.toLowerCase()}; there is nothing left to sign.</p>}
       {note && <p data-testid="cannot-sign">{note}</p>}
       {state.kind === 'no-key' && <Enrol panel={panel} onPanel={onPanel} onDeviceKey={onDeviceKey} />}
+      {state.kind === 'key-missing' && (
+        <>
+          <div className="banner warning" data-testid="key-missing">
+            <p>
+              Your account has {state.labels.length === 1 ? 'a signing key' : `${state.labels.length} signing keys`} ({state.labels.map((l) => `“${l}”`).join(', ')}), but this
+              browser holds none of them. If you enrolled this device before, its key is gone: the browser cleared what it stores for Countersign
+              (browsers may clear or separate storage of apps shown in a frame, and private windows keep nothing).
+            </p>
+            <p className="small">Enrol this device again to sign. A key that is gone can never sign; revoke it in Repository settings → Countersign.</p>
+          </div>
+          <Enrol panel={panel} onPanel={onPanel} onDeviceKey={onDeviceKey} />
+        </>
+      )}
       {state.kind === 'key-revoked' && (
         <>
           <p className="banner danger" data-testid="key-revoked">
@@ -49,6 +62,14 @@ function Sign({ panel, state, onPanel, onReload }: Omit<Props, 'onDeviceKey' | '
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ code: string; message: string }>();
   const { pullRequest } = panel;
+  // After Cancel, focus goes back to the button that opened the confirmation (the buttons are hidden while it is open).
+  const buttons = useRef<Partial<Record<Decision, HTMLButtonElement | null>>>({});
+  const returnFocus = useRef<Decision | undefined>(undefined);
+  useEffect(() => {
+    if (confirming || !returnFocus.current) return;
+    buttons.current[returnFocus.current]?.focus();
+    returnFocus.current = undefined;
+  }, [confirming]);
 
   async function submit(decision: Decision) {
     setBusy(true);
@@ -117,10 +138,10 @@ function Sign({ panel, state, onPanel, onReload }: Omit<Props, 'onDeviceKey' | '
       )}
       {!confirming && (
         <div className="row">
-          <button type="button" className="btn primary" onClick={() => setConfirming('approve')} disabled={busy}>
+          <button type="button" className="btn primary" ref={(b) => void (buttons.current.approve = b)} onClick={() => setConfirming('approve')} disabled={busy}>
             Sign approval
           </button>
-          <button type="button" className="btn" onClick={() => setConfirming('reject')} disabled={busy}>
+          <button type="button" className="btn" ref={(b) => void (buttons.current.reject = b)} onClick={() => setConfirming('reject')} disabled={busy}>
             Sign rejection
           </button>
         </div>
@@ -134,13 +155,19 @@ function Sign({ panel, state, onPanel, onReload }: Omit<Props, 'onDeviceKey' | '
           danger={confirming === 'reject'}
           busy={busy}
           onConfirm={() => void submit(confirming)}
-          onCancel={() => setConfirming(undefined)}
+          onCancel={() => {
+            returnFocus.current = confirming;
+            setConfirming(undefined);
+          }}
         >
           <p>
             You are signing {confirming === 'approve' ? 'an approval' : 'a rejection'} of exactly commit <code>{pullRequest.headCommit}</code> of pull request #{pullRequest.id} “{pullRequest.title}” into{' '}
             <code>{pullRequest.targetBranch}</code>, under policy version {panel.policy?.version}.
           </p>
-          <p className="small subtle">The signature is made on this device and kept in the audit trail. A new push makes it stale; you can sign again at any time.</p>
+          <p className="small subtle">
+            The signature is made on this device. Countersign records it, as you signed it, in this repository’s ledger, an append-only log the app signs. A new push
+            makes it stale; you can sign again while the pull request is open.
+          </p>
         </Confirm>
       )}
     </div>

@@ -14,10 +14,16 @@ export type ReviewerState =
   | { kind: 'commit-author' }
   | { kind: 'not-eligible' }
   | { kind: 'no-key' }
+  /** The server lists keys of this account that are not revoked, yet this device holds none: its storage was cleared. */
+  | { kind: 'key-missing'; labels: string[] }
   | { kind: 'key-revoked'; label: string }
   | { kind: 'can-sign'; key: DeviceKey; label: string; current?: MyDecision; stale?: MyDecision };
 
-export function reviewerState(panel: CardPanel, deviceKey: DeviceKey | undefined): ReviewerState {
+/**
+ * `storage` is 'unavailable' when this browser lets the card keep no key at all (the card says so on
+ * its own): then nothing was cleared, and a missing key is no news.
+ */
+export function reviewerState(panel: CardPanel, deviceKey: DeviceKey | undefined, storage: 'ok' | 'unavailable' = 'ok'): ReviewerState {
   if (panel.pullRequest.state !== 'OPEN') return { kind: 'closed', state: panel.pullRequest.state };
   switch (panel.me.eligibility) {
     case 'not-gated':
@@ -29,9 +35,16 @@ export function reviewerState(panel: CardPanel, deviceKey: DeviceKey | undefined
     case 'not-eligible':
       return { kind: 'not-eligible' };
   }
-  // A key the server does not list (never enrolled, or enrolled elsewhere) cannot sign here.
-  const enrolled = deviceKey && panel.me.keys.find((k) => k.keyId === deviceKey.keyId);
-  if (!deviceKey || !enrolled) return { kind: 'no-key' };
+  if (!deviceKey) {
+    // Keys enrolled (and not revoked) but none in this browser: either its storage was cleared (browsers
+    // clear or partition what a site in a frame keeps) or they were enrolled elsewhere. Say so, rather
+    // than offer a bare enrolment that looks as if Countersign forgot the person.
+    const live = panel.me.keys.filter((k) => !k.revoked);
+    return live.length && storage === 'ok' ? { kind: 'key-missing', labels: live.map((k) => k.label) } : { kind: 'no-key' };
+  }
+  // A key the server does not list (enrolled for nobody, or elsewhere) cannot sign here.
+  const enrolled = panel.me.keys.find((k) => k.keyId === deviceKey.keyId);
+  if (!enrolled) return { kind: 'no-key' };
   if (enrolled.revoked) return { kind: 'key-revoked', label: enrolled.label };
   const mine = panel.me.decision;
   return {
@@ -41,4 +54,24 @@ export function reviewerState(panel: CardPanel, deviceKey: DeviceKey | undefined
     ...(mine && !mine.stale && !mine.problem ? { current: mine } : {}),
     ...(mine?.stale ? { stale: mine } : {}),
   };
+}
+
+/** The card's headline: what state the pull request is in, which decides the banner's tone and words. */
+export type Headline =
+  | { kind: 'merged'; tone: 'success'; quorumMet: boolean }
+  | { kind: 'closed'; tone: 'info'; state: 'DECLINED' | 'SUPERSEDED' }
+  | { kind: 'not-gated'; tone: 'info' }
+  | { kind: 'quorum-met'; tone: 'success' }
+  | { kind: 'rejected'; tone: 'danger' }
+  | { kind: 'waiting'; tone: 'warning' };
+
+export function headline(panel: CardPanel): Headline {
+  const { pullRequest, verdict } = panel;
+  // A closed pull request is past the gate: say what happened to it, never "ready to merge".
+  if (pullRequest.state === 'MERGED') return { kind: 'merged', tone: 'success', quorumMet: verdict.gated && verdict.pass };
+  if (pullRequest.state !== 'OPEN') return { kind: 'closed', tone: 'info', state: pullRequest.state };
+  if (!verdict.gated) return { kind: 'not-gated', tone: 'info' };
+  if (verdict.pass) return { kind: 'quorum-met', tone: 'success' };
+  if (verdict.rules.some((r) => r.rejectedBy.length > 0)) return { kind: 'rejected', tone: 'danger' };
+  return { kind: 'waiting', tone: 'warning' };
 }
