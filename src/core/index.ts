@@ -17,3 +17,4 @@ export * from './records';
 export * from './statement';
 export * from './statementSchema';
 export * from './subject';
+export * from './reevaluation';
