@@ -35,7 +35,7 @@ describe('manifest.yml', () => {
       mutated((t) => t.replace('        - avi:bitbucket:push:repository\n', '        - avi:bitbucket:push:repository\n      filter:\n        ignoreSelf: true\n')),
       ValidationTypes.FULL,
     );
-    expect(result.errors.map((e) => e.message)).toContain('Trigger filtering with ignoreSelf works only with Jira events');
+    expect((result.errors ?? []).map((e) => e.message)).toContain('Trigger filtering with ignoreSelf works only with Jira events');
   });
 
   it('declares the modules, runtime and scopes deliberately', () => {
