@@ -46,7 +46,7 @@ describe('Bitbucket scopes', () => {
       'post /repositories/${workspace}/${repository}/commit/${commit}/statuses/build',
       'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}',
       'post /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge',
-      'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge/task-status/${decodeURIComponent(taskId)}',
+      'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge/task-status/${taskId}',
     ]);
   });
 

@@ -118,7 +118,7 @@ export class BitbucketRest implements BitbucketPort {
     status: { state: BuildState; description: string; url: string; refname?: string },
   ): Promise<void> {
     // Posting under the same key again replaces the status, so a retried post is harmless.
-    const response = await send(asApp().requestBitbucket, route`/2.0/repositories/${workspace}/${repository}/commit/${commit}/statuses/build`, {
+    const response = await send(() => asApp().requestBitbucket(route`/2.0/repositories/${workspace}/${repository}/commit/${commit}/statuses/build`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({
@@ -129,7 +129,7 @@ export class BitbucketRest implements BitbucketPort {
         url: status.url,
         ...(status.refname ? { refname: status.refname } : {}),
       }),
-    }, this.retry);
+    }), this.retry);
     if (!response.ok) throw await toBitbucketError(response);
   }
 
@@ -145,22 +145,22 @@ export class BitbucketRest implements BitbucketPort {
    * with Bitbucket's reason, for the ledger and the card; it is not retried.
    */
   async mergePullRequest(workspace: string, repository: string, pullRequest: number, strategy: MergeStrategy): Promise<MergeOutcome> {
-    const app = asApp().requestBitbucket;
-    const response = await send(app, route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge`, {
+    const response = await send(() => asApp().requestBitbucket(route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({ type: 'pullrequest_merge_parameters', merge_strategy: strategy, message: `Merged by Countersign: quorum of signed approvals met (pull request #${pullRequest}).` }),
-    }, this.retry, { retryServerErrors: false });
+    }), this.retry, { retryServerErrors: false });
     if (response.status === 200) return { kind: 'merged' };
     if (response.status !== 202) return { kind: 'failed', reason: await failureReason(response) };
-    const taskId = /\/merge\/task-status\/([^/?#]+)/.exec(response.headers.get('location') ?? '')?.[1];
-    if (!taskId) return { kind: 'failed', reason: 'Bitbucket accepted the merge but did not say where to follow it.' };
+    const found = /\/merge\/task-status\/([^/?#]+)/.exec(response.headers.get('location') ?? '')?.[1];
+    if (!found) return { kind: 'failed', reason: 'Bitbucket accepted the merge but did not say where to follow it.' };
+    const taskId = decodeURIComponent(found);
     const deadline = Date.now() + this.retry.mergeBudgetMs;
     while (Date.now() < deadline) {
       await sleep(this.retry.pollMs);
-      const task = await send(app, route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge/task-status/${decodeURIComponent(taskId)}`, {
+      const task = await send(() => asApp().requestBitbucket(route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge/task-status/${taskId}`, {
         headers: { Accept: 'application/json' },
-      }, this.retry);
+      }), this.retry);
       if (!task.ok) return { kind: 'failed', reason: await failureReason(task) };
       const body = (await task.json()) as { task_status?: string; type?: string; error?: { message?: string } };
       if (body.type === 'error') return { kind: 'failed', reason: body.error?.message ?? 'Bitbucket reported the merge failed.' };
@@ -179,7 +179,7 @@ function nextPage(next: string): ReturnType<typeof route> {
 }
 
 async function getJson<T>(fetch: RequestProductMethod, path: ReturnType<typeof route>, retry: RetryOptions): Promise<T> {
-  const response = await send(fetch, path, { headers: { Accept: 'application/json' } }, retry);
+  const response = await send(() => fetch(path, { headers: { Accept: 'application/json' } }), retry);
   if (!response.ok) throw await toBitbucketError(response);
   return (await response.json()) as T;
 }
@@ -192,9 +192,7 @@ type ProductResponse = Awaited<ReturnType<RequestProductMethod>>;
  * retried only on 429 (nothing was done), never on a 5xx that may have merged.
  */
 async function send(
-  fetch: RequestProductMethod,
-  path: ReturnType<typeof route>,
-  init: Parameters<RequestProductMethod>[1],
+  request: () => Promise<ProductResponse>,
   retry: RetryOptions,
   options: { retryServerErrors?: boolean } = {},
 ): Promise<ProductResponse> {
@@ -202,7 +200,7 @@ async function send(
   for (let attempt = 0; ; attempt++) {
     let response: ProductResponse;
     try {
-      response = await fetch(path, init);
+      response = await request();
     } catch (cause) {
       // Forge turns this error into the "Allow access" prompt for asUser() calls; it must pass through.
       if (cause instanceof NeedsAuthenticationError) throw cause;
