@@ -30,6 +30,12 @@ export class FakeQueue {
     this.consumers.set(queueName, fn);
   }
 
+  consumerFor(queueName: string): Consumer {
+    const consumer = this.consumers.get(queueName);
+    if (!consumer) throw new Error(`FakeQueue has no consumer for queue ${queueName}`);
+    return consumer;
+  }
+
   handle(path: string, body: any): { status: number; json: unknown } {
     if (!path.startsWith('/webhook/queue/publish/')) return { status: 404, json: { message: `No such queue API: ${path}` } };
     if (typeof body?.queueName !== 'string' || !/^[a-zA-Z0-9-_]+$/.test(body.queueName)) return { status: 400, json: { message: 'Invalid queue name' } };
@@ -51,8 +57,7 @@ export class FakeQueue {
     const results: unknown[] = [];
     let delivered = 0;
     for (let event = this.pending.shift(); event; event = this.pending.shift()) {
-      const consumer = this.consumers.get(event.queueName);
-      if (!consumer) throw new Error(`FakeQueue has no consumer for queue ${event.queueName}`);
+      const consumer = this.consumerFor(event.queueName);
       results.push(await consumer(event).catch((error: unknown) => ({ thrown: String(error) })));
       delivered++;
     }
