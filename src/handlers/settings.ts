@@ -54,7 +54,11 @@ export async function saveSettings(deps: Deps, payload: unknown, context: unknow
     throw new RequestError('CONFLICT', `There is no policy version ${baseVersion} to edit; reload to see the current policy, then save again.`);
   }
   await deps.gate.savePolicy(caller.workspace, caller.repository, policy, baseVersion, previous);
-  await requestReevaluation(deps, [{ kind: 'repository', workspace: caller.workspace, repository: caller.repository, reason: 'policy' }]);
+  // Only a policy that reports a status or merges, now or before, has anything for re-evaluation to change.
+  const acts = (p: typeof policy | undefined) => !!p?.rules.some((rule) => rule.commitStatus || rule.autoMerge);
+  if (acts(policy) || acts(previous)) {
+    await requestReevaluation(deps, [{ kind: 'repository', workspace: caller.workspace, repository: caller.repository, reason: 'policy' }]);
+  }
   return { policy };
 }
 
