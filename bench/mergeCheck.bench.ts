@@ -8,7 +8,9 @@
  *    (nothing cached, the app's secrets read too); "warm" the median of the next checks.
  * 2. A real cold start: a fresh Node process loads the bundled handler and answers one merge check.
  * 3. 50 concurrent decisions on one repository: all accepted, the ledger chain walked, appends per second.
- * 4. The Custom UI bundles, gzipped.
+ * 4. Events: a product event to the status posted (time, Bitbucket and KVS calls per event), a
+ *    duplicate, a decision through the queue, and a policy save fanning out over 500 open pull requests.
+ * 5. The Custom UI bundles, gzipped.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -16,7 +18,7 @@ import { join } from 'node:path';
 import { readEntry, verifyLedger } from '../src/core';
 import { productionDeps } from '../src/handlers/wiring';
 import { saveState } from '../host/state';
-import { aRule, REPOSITORY, World } from '../test/fixtures/world';
+import { aRule, commitHash, PEOPLE, REPOSITORY, World } from '../test/fixtures/world';
 import { bundleSizes, BUNDLE_BUDGET_GZIP_BYTES } from './bundleSizes';
 
 const RUNS = 7;
@@ -146,6 +148,58 @@ async function concurrentAppends(): Promise<void> {
   }
 }
 
+/** One step's cost: wall time and calls, from a clean call log. */
+async function step<T>(world: World, run: () => Promise<T>): Promise<{ ms: number; bitbucket: number; kvs: number; queue: number; result: T }> {
+  world.host.resetCalls();
+  const start = performance.now();
+  const result = await run();
+  const ms = performance.now() - start;
+  return { ms, bitbucket: world.host.calls.bitbucket.length, kvs: world.host.calls.kvs.length, queue: world.host.calls.queue.length, result };
+}
+
+async function eventFigures(): Promise<void> {
+  const world = new World();
+  try {
+    await world.savePolicy([aRule({ commitStatus: true })]);
+    const alice = await world.enrolledSigner(PEOPLE.alice);
+    await world.settle();
+    world.push('bench-2');
+    world.host.latency = { kvs: 30, bitbucket: 150 };
+    world.deps = productionDeps({ now: () => new Date(world.clock) });
+    console.log('\nEvents, KVS 30 ms and Bitbucket 150 ms a round trip');
+    console.log('step                                        ms  Bitbucket calls  KVS calls  queue pushes');
+    const row = (label: string, r: { ms: number; bitbucket: number; kvs: number; queue: number }) =>
+      console.log(`${label.padEnd(40)} ${r.ms.toFixed(0).padStart(5)}  ${String(r.bitbucket).padStart(15)}  ${String(r.kvs).padStart(9)}  ${String(r.queue).padStart(12)}`);
+    const pushed = await step(world, () => world.prEvent('avi:bitbucket:updated:pullrequest'));
+    row('PR event after a push -> INPROGRESS', pushed);
+    budget('events: one PR event posts INPROGRESS on the new head', world.status()?.state === 'INPROGRESS' && pushed.result.posted === 'INPROGRESS');
+    const duplicate = await step(world, () => world.prEvent('avi:bitbucket:updated:pullrequest'));
+    row('the same event again (duplicate)', duplicate);
+    budget('events: a duplicate posts nothing and costs only the 2 reads', duplicate.result.posted === undefined && duplicate.bitbucket === 2);
+    const signed = await step(world, () => world.sign(alice));
+    row('a decision, queued', signed);
+    const consumed = await step(world, () => world.settle());
+    row('  its consumer invocation -> status', consumed);
+    budget('events: a decision re-posts the status through the queue', (world.status()?.description ?? '').includes('1 of 2'));
+
+    for (let id = 2; id <= 500; id++) {
+      world.host.bitbucket.addPullRequest(world.repo, { ...world.pr, id, commits: [{ hash: commitHash(`bench-pr-${id}`), author: PEOPLE.author, message: 'work' }] });
+    }
+    const saved = await step(world, () => world.savePolicy([aRule({ commitStatus: true, requirements: [{ group: 'M', members: [PEOPLE.alice, PEOPLE.bob], count: 2 }] })]));
+    row('policy save, 500 open PRs (resolver)', saved);
+    const first = world.host.queue.pending.shift()!;
+    const fanOut = await step(world, () => world.host.queue.consumerFor(first.queueName)(first));
+    row('  fan-out invocation (list + push)', fanOut);
+    world.host.latency = {};
+    const drained = await world.settle();
+    const heads = new Set(world.repo.statuses.filter((s) => /\bM [01] of 2 signed/.test(s.description ?? '')).map((s) => s.commit));
+    console.log(`  then ${drained.delivered} consumer invocations, one a pull request; ${heads.size} statuses re-posted`);
+    budget('events: a policy save re-evaluates all 500 open pull requests, every invocation inside 25 s', heads.size === 500 && saved.ms < 25_000 && fanOut.ms < 25_000);
+  } finally {
+    world.dispose();
+  }
+}
+
 function bundles(): void {
   console.log('\nCustom UI bundles (JavaScript, React and @forge/bridge included)');
   const sizes = bundleSizes();
@@ -159,6 +213,7 @@ async function main() {
   const hundred = await mergeCheckFigures();
   coldStart(hundred);
   await concurrentAppends();
+  await eventFigures();
   bundles();
   if (failures.length) {
     console.log(`\nbench: ${failures.length} budget${failures.length > 1 ? 's' : ''} missed: ${failures.join('; ')}`);

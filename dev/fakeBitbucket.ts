@@ -45,11 +45,32 @@ export interface FakeRepository {
   workspace: { uuid: string; slug: string };
   permissions: Record<string, 'admin' | 'write' | 'read'>;
   pullRequests: Map<number, FakePullRequest>;
-  statuses: { commit: string; key: string; state: string; name?: string; description?: string; url: string }[];
+  statuses: { commit: string; key: string; state: string; name?: string; description?: string; url: string; refname?: string }[];
   /** The open branches, in git's order; when absent, `main` and the branches of the pull requests. */
   branches?: string[];
   /** When set, build status posts fail with this HTTP status, as during a Bitbucket incident. */
   failStatusesWith?: number;
+  /** Merges through the API, in order: pull request, strategy and the commit merged. */
+  merges?: { pullRequest: number; strategy: string; commit: string }[];
+  /** When set, merging is refused as Bitbucket refuses it (a conflict, its own merge checks). */
+  refuseMergesWith?: { status: number; message: string };
+  /** When set, a merge answers 202 and its task reads PENDING this many times before it finishes. */
+  mergeTaskPolls?: number;
+}
+
+/** A merge Bitbucket is running in the background (`202` + `Location`), polled at `…/merge/task-status/{task}`. */
+interface MergeTask {
+  repo: FakeRepository;
+  pullRequest: number;
+  pending: number;
+  strategy: string;
+}
+
+/** An answer to one request; `headers` beside the JSON when Bitbucket sends some (`Location`, `Retry-After`). */
+export interface FakeAnswer {
+  status: number;
+  json: unknown;
+  headers?: Record<string, string>;
 }
 
 export class BitbucketHttpError {
@@ -72,6 +93,13 @@ export class FakeBitbucket {
   readonly users = new Map<string, FakeUser>();
   readonly workspaces: FakeWorkspace[] = [];
   readonly repositories: FakeRepository[] = [];
+  /**
+   * Answers queued for the next requests whatever they are (429 with `Retry-After`, 500, 503), as
+   * Bitbucket answers under load or during an incident; each is used once.
+   */
+  readonly faults: { status: number; retryAfter?: number }[] = [];
+  private readonly tasks = new Map<string, MergeTask>();
+  private taskSeq = 0;
 
   exportState(): BitbucketState {
     return {
@@ -110,7 +138,12 @@ export class FakeBitbucket {
   }
 
   /** Answers one request. `caller` is the account the platform acts as for `asUser()` calls. */
-  handle(method: string, path: string, body: unknown, caller: string | undefined): { status: number; json: unknown } {
+  handle(method: string, path: string, body: unknown, caller: string | undefined): FakeAnswer {
+    const fault = this.faults.shift();
+    if (fault) {
+      const message = fault.status === 429 ? 'Rate limit for this resource has been exceeded' : 'Something went wrong';
+      return { status: fault.status, json: { type: 'error', error: { message } }, ...(fault.retryAfter ? { headers: { 'Retry-After': String(fault.retryAfter) } } : {}) };
+    }
     const url = new URL(path, 'https://api.bitbucket.org');
     const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] !== '2.0') throw new BitbucketHttpError(404, 'Resource not found');
@@ -148,6 +181,12 @@ export class FakeBitbucket {
       const pagelen = Number(url.searchParams.get('pagelen') ?? 10);
       if (!Number.isInteger(pagelen) || pagelen < 1 || pagelen > 100) throw new BitbucketHttpError(400, 'Invalid pagelen');
       return { status: 200, json: this.commitsPage(repo, this.findPullRequest(repo, rest[1]!), pagelen, Number(url.searchParams.get('page') ?? 1)) };
+    }
+    if (method === 'POST' && rest[0] === 'pullrequests' && rest[2] === 'merge' && rest.length === 3) {
+      return this.merge(repo, this.findPullRequest(repo, rest[1]!), body);
+    }
+    if (method === 'GET' && rest[0] === 'pullrequests' && rest[2] === 'merge' && rest[3] === 'task-status' && rest.length === 5) {
+      return this.taskStatus(repo, this.findPullRequest(repo, rest[1]!), rest[4]!);
     }
     if (method === 'POST' && rest[0] === 'commit' && rest[2] === 'statuses' && rest[3] === 'build' && rest.length === 4) {
       return { status: 201, json: this.postStatus(repo, rest[1]!, body) };
@@ -358,9 +397,46 @@ export class FakeBitbucket {
     if (!body || typeof body.key !== 'string' || !['INPROGRESS', 'SUCCESSFUL', 'FAILED', 'STOPPED'].includes(body.state) || typeof body.url !== 'string') {
       throw new BitbucketHttpError(400, 'key, state and url are required');
     }
-    const status = { commit, key: body.key, state: body.state, name: body.name, description: body.description, url: body.url };
+    // Bitbucket refuses a description longer than 255 characters rather than cutting it.
+    if (typeof body.description === 'string' && body.description.length > 255) throw new BitbucketHttpError(400, 'description: Ensure this value has at most 255 characters');
+    const status = { commit, key: body.key, state: body.state, name: body.name, description: body.description, url: body.url, ...(body.refname ? { refname: body.refname } : {}) };
     repo.statuses.push(status);
     return { type: 'build', key: body.key, state: body.state, name: body.name, description: body.description, url: body.url, refname: body.refname, created_on: '2026-11-01T09:00:00+00:00', updated_on: '2026-11-01T09:00:00+00:00' };
+  }
+
+  /** `POST …/pullrequests/{id}/merge` (`pullrequest_merge_parameters`): 200 with the merged pull request, or 202 and a task to poll. */
+  private merge(repo: FakeRepository, pr: FakePullRequest, body: any): FakeAnswer {
+    const strategy = body?.merge_strategy ?? 'merge_commit';
+    if (!['merge_commit', 'squash', 'fast_forward', 'squash_fast_forward', 'rebase_fast_forward', 'rebase_merge'].includes(strategy)) {
+      throw new BitbucketHttpError(400, `merge_strategy: "${strategy}" is not a valid choice`);
+    }
+    if (pr.state !== 'OPEN') throw new BitbucketHttpError(400, `You can't merge a pull request that is ${pr.state.toLowerCase()}.`);
+    if (repo.refuseMergesWith) throw new BitbucketHttpError(repo.refuseMergesWith.status, repo.refuseMergesWith.message);
+    if (repo.mergeTaskPolls) {
+      const id = `task-${++this.taskSeq}`;
+      this.tasks.set(id, { repo, pullRequest: pr.id, pending: repo.mergeTaskPolls, strategy });
+      const location = `${API}/repositories/${repo.workspace.slug}/${repo.slug}/pullrequests/${pr.id}/merge/task-status/${id}`;
+      return { status: 202, json: undefined, headers: { Location: location } };
+    }
+    this.completeMerge(repo, pr, strategy);
+    return { status: 200, json: this.pullRequestJson(repo, pr) };
+  }
+
+  private taskStatus(repo: FakeRepository, pr: FakePullRequest, id: string): FakeAnswer {
+    const task = this.tasks.get(id);
+    if (!task || task.repo !== repo || task.pullRequest !== pr.id) throw new BitbucketHttpError(400, 'The task ID does not relate to this pull request');
+    const self = { href: `${API}/repositories/${repo.workspace.slug}/${repo.slug}/pullrequests/${pr.id}/merge/task-status/${id}` };
+    if (task.pending > 0) {
+      task.pending--;
+      return { status: 200, json: { task_status: 'PENDING', links: { self } } };
+    }
+    if (pr.state === 'OPEN') this.completeMerge(repo, pr, task.strategy);
+    return { status: 200, json: { task_status: 'SUCCESS', links: { self }, merge_result: this.pullRequestJson(repo, pr) } };
+  }
+
+  private completeMerge(repo: FakeRepository, pr: FakePullRequest, strategy: string): void {
+    pr.state = 'MERGED';
+    (repo.merges ??= []).push({ pullRequest: pr.id, strategy, commit: pr.commits[pr.commits.length - 1]!.hash });
   }
 }
 

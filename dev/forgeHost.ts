@@ -1,10 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BitbucketHttpError, FakeBitbucket } from './fakeBitbucket';
 import { FakeKvs, KvsHttpError, type EntitySchemas } from './fakeKvs';
+import { FakeQueue } from './fakeQueue';
 
 export interface CallLog {
   kvs: string[];
   bitbucket: string[];
+  queue: string[];
 }
 
 const principal = new AsyncLocalStorage<string>();
@@ -15,7 +17,9 @@ const principal = new AsyncLocalStorage<string>();
  * Optional latency is added to every call, so tests can measure round trips and interleave requests.
  */
 export class ForgeHost {
-  readonly calls: CallLog = { kvs: [], bitbucket: [] };
+  readonly calls: CallLog = { kvs: [], bitbucket: [], queue: [] };
+  /** Forge's async events (`@forge/events`), reached like KVS through `__forge_fetch__`. */
+  readonly queue = new FakeQueue();
   latencyMs = 0;
   /** Per-service latency, where it differs (KVS answers faster than Bitbucket); overrides `latencyMs`. */
   latency: { kvs?: number; bitbucket?: number } = {};
@@ -42,6 +46,7 @@ export class ForgeHost {
   resetCalls(): void {
     this.calls.kvs.length = 0;
     this.calls.bitbucket.length = 0;
+    this.calls.queue.length = 0;
   }
 
   /** Runs `fn` as an invocation made by `accountId`, which `asUser()` calls act as. */
@@ -50,14 +55,20 @@ export class ForgeHost {
   }
 
   private async fetch(descriptor: any, path: string, init: RequestInit): Promise<Response> {
-    const service = descriptor?.type === 'kvs' ? 'kvs' : 'bitbucket';
-    const delay = (this.latency[service] ?? this.latencyMs) / 2;
+    const service = descriptor?.type === 'kvs' ? 'kvs' : descriptor?.remote === 'stargate' ? 'queue' : 'bitbucket';
+    const delay = ((service === 'queue' ? this.latency.kvs : this.latency[service]) ?? this.latencyMs) / 2;
     if (delay) await sleep(delay);
     try {
       if (descriptor?.type === 'kvs') {
         this.calls.kvs.push(path);
         const body = init.body ? JSON.parse(String(init.body)) : undefined;
         return jsonResponse(200, this.kvs.handle(path, body));
+      }
+      // `@forge/events` posts to the platform as the app, over the stargate remote.
+      if (descriptor?.type === 'fpp' && descriptor.remote === 'stargate' && descriptor.provider === 'app') {
+        this.calls.queue.push(path);
+        const { status, json } = this.queue.handle(path, init.body ? JSON.parse(String(init.body)) : undefined);
+        return jsonResponse(status, json);
       }
       if (descriptor?.type === 'fpp' && descriptor.remote === 'bitbucket') {
         const method = (init.method ?? 'GET').toUpperCase();
@@ -67,8 +78,8 @@ export class ForgeHost {
           return new Response(null, { status: 401, headers: { 'forge-proxy-error': 'NEEDS_AUTHENTICATION_ERR' } });
         }
         const body = init.body ? JSON.parse(String(init.body)) : undefined;
-        const { status, json } = this.bitbucket.handle(method, path, body, caller);
-        return jsonResponse(status, json);
+        const { status, json, headers } = this.bitbucket.handle(method, path, body, caller);
+        return jsonResponse(status, json, headers);
       }
       return jsonResponse(500, { message: `ForgeHost cannot route ${JSON.stringify(descriptor)}` });
     } catch (error) {
@@ -81,10 +92,10 @@ export class ForgeHost {
   }
 }
 
-function jsonResponse(status: number, body: unknown): Response {
+function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(body === undefined ? null : JSON.stringify(body), {
     status,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
   });
 }
 

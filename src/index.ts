@@ -1,5 +1,6 @@
 import Resolver from '@forge/resolver';
 import { checkMerge } from './handlers/mergeCheck';
+import { consumeReevaluation, onPullRequestEvent, onPushEvent } from './handlers/reevaluate';
 import { resolverFunctions } from './handlers/resolvers';
 import { productionDeps } from './handlers/wiring';
 
@@ -15,3 +16,12 @@ export const handler = resolver.getDefinitions();
 
 /** `merge-check` in manifest.yml. */
 export const mergeCheck = (event: unknown) => checkMerge(deps, event);
+
+/** `pull-request-events` in manifest.yml: the pull-request triggers. */
+export const pullRequestEvents = (event: unknown) => onPullRequestEvent(deps, event);
+
+/** `push-events` in manifest.yml: `avi:bitbucket:push:repository`. */
+export const pushEvents = (event: unknown) => onPushEvent(deps, event);
+
+/** `reevaluate-consumer` in manifest.yml: one queued re-evaluation (an `@forge/events` AsyncEvent). */
+export const reevaluateConsumer = (event: unknown) => consumeReevaluation(deps, event);

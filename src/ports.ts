@@ -1,5 +1,8 @@
 import type {
   ApprovalRecord,
+  AutoMergeRecord,
+  MergeStrategy,
+  PostedStatus,
   AppPublicJwk,
   ChallengeClaim,
   ChallengeRecord,
@@ -63,6 +66,40 @@ export interface GateStore {
   statusRepositories(): Promise<{ workspace: string; repository: string }[]>;
 }
 
+/** What re-evaluation keeps per pull request, read in one KVS batch. */
+export interface PullRequestState {
+  /** The status Countersign last posted (commit, state, description). */
+  posted?: PostedStatus;
+  /** The auto-merge claimed for a head commit, and how it went. */
+  autoMerge?: AutoMergeRecord;
+  /** Whether the merge is already in the ledger. */
+  mergeRecorded: boolean;
+}
+
+export interface ReevaluationStore {
+  loadPullRequestState(repository: string, pullRequest: number): Promise<PullRequestState>;
+  notePostedStatus(repository: string, pullRequest: number, status: PostedStatus): Promise<void>;
+  /**
+   * Claims the one auto-merge of `record.commit`, with its ledger entry, in one conditional write: of any
+   * number of racing re-evaluations exactly one gets true. A commit already claimed (merged or failed) gets false.
+   */
+  claimAutoMerge(workspace: string, repository: string, pullRequest: number, record: AutoMergeRecord, event: LedgerEventOf): Promise<boolean>;
+  /** The claimed auto-merge's outcome, with its ledger entry (`automerge.failed`, or the merge record), in one transaction. */
+  finishAutoMerge(repository: string, pullRequest: number, record: AutoMergeRecord, event: LedgerEventOf): Promise<void>;
+  /** Appends the merge record once per pull request, however many events report the merge; false if it was already there. */
+  recordMerge(repository: string, pullRequest: number, at: string, event: LedgerEventOf): Promise<boolean>;
+}
+
+/** A pull request to re-evaluate, or a repository whose open pull requests all should be. */
+export type ReevaluationRequest =
+  | { kind: 'pull-request'; workspace: string; repository: string; pullRequest: number; reason: string }
+  | { kind: 'repository'; workspace: string; repository: string; reason: string };
+
+/** The async queue (`@forge/events`) that spreads re-evaluations over consumer invocations. */
+export interface ReevaluationQueue {
+  enqueue(requests: ReevaluationRequest[]): Promise<void>;
+}
+
 export interface KeyStore {
   listKeys(accountId?: string): Promise<KeyRecord[]>;
   /** Every revocation of these keys, everywhere and per repository. */
@@ -111,15 +148,23 @@ export interface BitbucketPort {
     workspace: string,
     repository: string,
     commit: string,
-    status: { state: BuildState; description: string; url: string },
+    status: { state: BuildState; description: string; url: string; refname?: string },
   ): Promise<void>;
+  /** The pull request's state and head as Bitbucket abbreviates it (12 hex): one call, to confirm nothing moved before acting. */
+  getHead(workspace: string, repository: string, pullRequest: number): Promise<{ state: PullRequestFacts['state']; commit: string }>;
+  /** Merges as the app; a 202 is polled to its end within the time budget. */
+  mergePullRequest(workspace: string, repository: string, pullRequest: number, strategy: MergeStrategy): Promise<MergeOutcome>;
 }
+
+export type MergeOutcome = { kind: 'merged' } | { kind: 'failed'; reason: string } | { kind: 'pending' };
 
 export interface Deps {
   gate: GateStore;
   keys: KeyStore;
   challenges: ChallengeStore;
   ledger: LedgerStore;
+  reevaluation: ReevaluationStore;
+  queue: ReevaluationQueue;
   bitbucket: BitbucketPort;
   now: () => Date;
   randomToken: () => string;

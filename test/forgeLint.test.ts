@@ -66,14 +66,21 @@ describe('forge lint, offline', () => {
     expect(real.report.filesChecked).toEqual(sources);
     expect(real.report.bitbucketCalls.map((c) => `${c.file} ${c.method} ${c.apiPath}`)).toEqual([
       'src/adapters/bitbucketRest.ts POST /repositories/{workspace}/{repo_slug}/commit/{commit}/statuses/build',
+      'src/adapters/bitbucketRest.ts POST /repositories/{workspace}/{repo_slug}/pullrequests/{pull_request_id}/merge',
+      'src/adapters/bitbucketRest.ts GET /repositories/{workspace}/{repo_slug}/pullrequests/{pull_request_id}/merge/task-status/{task_id}',
     ]);
   });
 
   it('reports the scopes missing from a manifest that lacks them', () => {
     expect(reduced.exitCode).toBe(1);
-    expect(reduced.report.problems).toEqual([
-      expect.objectContaining({ kind: 'error', file: 'src/adapters/bitbucketRest.ts', missingPermission: 'read:repository:bitbucket' }),
-      expect.objectContaining({ kind: 'error', file: 'manifest.yml', message: expect.stringContaining("requires 'read:pullrequest:bitbucket'") }),
-    ]);
+    expect(reduced.report.problems.every((p) => p.kind === 'error')).toBe(true);
+    expect(reduced.report.problems).toEqual(expect.arrayContaining([
+      expect.objectContaining({ file: 'src/adapters/bitbucketRest.ts', missingPermission: 'read:repository:bitbucket' }),
+      expect.objectContaining({ file: 'src/adapters/bitbucketRest.ts', missingPermission: 'read:pullrequest:bitbucket', message: expect.stringContaining('/merge requires') }),
+      // The triggers need the scopes of the events they subscribe to, and so does the merge check.
+      expect.objectContaining({ file: 'manifest.yml', message: "Trigger event: 'avi:bitbucket:push:repository' requires 'read:repository:bitbucket' scope" }),
+      expect.objectContaining({ file: 'manifest.yml', message: "Trigger event: 'avi:bitbucket:fulfilled:pullrequest' requires 'read:pullrequest:bitbucket' scope" }),
+      expect.objectContaining({ file: 'manifest.yml', message: expect.stringContaining("bitbucket:mergeCheck module 'countersign-merge-check' requires 'read:pullrequest:bitbucket'") }),
+    ]));
   });
 });

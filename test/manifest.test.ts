@@ -30,16 +30,34 @@ describe('manifest.yml', () => {
     expect(result.success).toBe(false);
   });
 
+  it('refuses filter.ignoreSelf on Bitbucket triggers, which is why the handlers are idempotent instead', async () => {
+    const result = await validate(
+      mutated((t) => t.replace('        - avi:bitbucket:push:repository\n', '        - avi:bitbucket:push:repository\n      filter:\n        ignoreSelf: true\n')),
+      ValidationTypes.FULL,
+    );
+    expect((result.errors ?? []).map((e) => e.message)).toContain('Trigger filtering with ignoreSelf works only with Jira events');
+  });
+
   it('declares the modules, runtime and scopes deliberately', () => {
     const manifest = parse(readFileSync(join(root, 'manifest.yml'), 'utf8'));
     expect(manifest.app.runtime.name).toBe('nodejs22.x');
     expect(manifest.modules['bitbucket:mergeCheck'][0].triggers).toEqual(['on-merge', 'on-code-pushed', 'on-reviewer-status-changed']);
-    expect(Object.keys(manifest.modules).sort()).toEqual(['bitbucket:mergeCheck', 'bitbucket:repoPullRequestCard', 'bitbucket:repoSettingsMenuPage', 'function']);
+    expect(Object.keys(manifest.modules).sort()).toEqual(['bitbucket:mergeCheck', 'bitbucket:repoPullRequestCard', 'bitbucket:repoSettingsMenuPage', 'consumer', 'function', 'trigger']);
+    expect(manifest.modules.trigger.flatMap((t: { events: string[] }) => t.events).sort()).toEqual([
+      'avi:bitbucket:created:pullrequest',
+      'avi:bitbucket:fulfilled:pullrequest',
+      'avi:bitbucket:push:repository',
+      'avi:bitbucket:rejected:pullrequest',
+      'avi:bitbucket:updated:pullrequest',
+      'avi:bitbucket:updated:pullrequest-reviewer-status',
+    ]);
+    expect(manifest.modules.consumer).toEqual([{ key: 'countersign-reevaluate-consumer', queue: 'countersign-reevaluate', function: 'reevaluate-consumer' }]);
     expect(manifest.permissions.scopes).toMatchInlineSnapshot(`
 [
   "storage:app",
   "read:repository:bitbucket",
   "read:pullrequest:bitbucket",
+  "write:pullrequest:bitbucket",
   "read:workspace:bitbucket",
   "read:user:bitbucket",
 ]

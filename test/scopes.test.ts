@@ -53,6 +53,9 @@ describe('Bitbucket scopes', () => {
       'get /user',
       'get /user/workspaces/${workspace}/permissions/repositories',
       'post /repositories/${workspace}/${repository}/commit/${commit}/statuses/build',
+      'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}',
+      'post /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge',
+      'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge/task-status/${taskId}',
     ]);
   });
 

@@ -1,6 +1,19 @@
 import { asApp, asUser, NeedsAuthenticationError, route, routeFromAbsolute, type RequestProductMethod } from '@forge/api';
-import { RequestError, type PullRequestFacts } from '../core';
-import type { Actor, BitbucketPort, BuildState, RepositoryPermission } from '../ports';
+import { RequestError, type MergeStrategy, type PullRequestFacts } from '../core';
+import type { Actor, BitbucketPort, BuildState, MergeOutcome, RepositoryPermission } from '../ports';
+
+/**
+ * How Bitbucket's 429s and 5xx are retried: exponential backoff from `baseMs` (or the `Retry-After` it
+ * asks for), for at most `budgetMs` in all, so a function stays inside Forge's 25 s; then the error is
+ * reported. A 202 merge is polled every `pollMs` for at most `mergeBudgetMs`.
+ */
+export interface RetryOptions {
+  baseMs: number;
+  budgetMs: number;
+  pollMs: number;
+  mergeBudgetMs: number;
+}
+export const DEFAULT_RETRY: RetryOptions = { baseMs: 250, budgetMs: 6000, pollMs: 500, mergeBudgetMs: 10000 };
 
 const COMMITS_PAGE = 100;
 const BUILD_STATUS_KEY = 'countersign';
@@ -30,14 +43,20 @@ interface CommitsPage {
  * checks are always made as the calling user.
  */
 export class BitbucketRest implements BitbucketPort {
+  private readonly retry: RetryOptions;
+
+  constructor(retry: Partial<RetryOptions> = {}) {
+    this.retry = { ...DEFAULT_RETRY, ...retry };
+  }
+
   async getPullRequest(workspace: string, repository: string, pullRequest: number, as: Actor): Promise<PullRequestFacts> {
     const app = as === 'user' ? asUser().requestBitbucket : asApp().requestBitbucket;
     const base = route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}`;
     // The pull request carries only an abbreviated head hash; its commit list (newest first) gives the
     // full one. Both are read at once so the answer costs one round trip.
     const [pr, commits] = await Promise.all([
-      getJson<PullRequestJson>(app, base),
-      getJson<CommitsPage>(app, route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}/commits?pagelen=${COMMITS_PAGE}`),
+      getJson<PullRequestJson>(app, base, this.retry),
+      getJson<CommitsPage>(app, route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}/commits?pagelen=${COMMITS_PAGE}`, this.retry),
     ]);
     const head = commits.values[0]?.hash;
     if (!head || !/^[0-9a-f]{40}$/.test(head) || !head.startsWith(pr.source.commit.hash)) {
@@ -50,7 +69,7 @@ export class BitbucketRest implements BitbucketPort {
     // following Bitbucket's own `next` links as its API asks.
     const allCommits = [...commits.values];
     for (let next = commits.next; next; ) {
-      const more = await getJson<CommitsPage>(app, nextPage(next));
+      const more = await getJson<CommitsPage>(app, nextPage(next), this.retry);
       allCommits.push(...more.values);
       next = more.next;
     }
@@ -74,16 +93,16 @@ export class BitbucketRest implements BitbucketPort {
   async listOpenPullRequests(workspace: string, repository: string): Promise<number[]> {
     const app = asApp().requestBitbucket;
     const ids: number[] = [];
-    let page = await getJson<{ values: { id: number }[]; next?: string }>(app, route`/2.0/repositories/${workspace}/${repository}/pullrequests?state=OPEN&pagelen=50`);
+    let page = await getJson<{ values: { id: number }[]; next?: string }>(app, route`/2.0/repositories/${workspace}/${repository}/pullrequests?state=OPEN&pagelen=50`, this.retry);
     for (;;) {
       ids.push(...page.values.map((pr) => pr.id));
       if (!page.next) return ids;
-      page = await getJson(app, nextPage(page.next));
+      page = await getJson(app, nextPage(page.next), this.retry);
     }
   }
 
   async getMyAccount(): Promise<{ accountId: string; displayName: string | undefined }> {
-    const me = await getJson<Account>(asUser().requestBitbucket, route`/2.0/user`);
+    const me = await getJson<Account>(asUser().requestBitbucket, route`/2.0/user`, this.retry);
     if (!me.account_id) throw new RequestError('BITBUCKET_ERROR', 'Bitbucket did not say which account is signed in; try again.');
     return { accountId: me.account_id, displayName: me.display_name };
   }
@@ -93,6 +112,7 @@ export class BitbucketRest implements BitbucketPort {
     const page = await getJson<{ values: { permission?: RepositoryPermission }[] }>(
       asUser().requestBitbucket,
       route`/2.0/user/workspaces/${workspace}/permissions/repositories?q=${query}`,
+      this.retry,
     );
     return page.values[0]?.permission ?? 'none';
   }
@@ -101,9 +121,10 @@ export class BitbucketRest implements BitbucketPort {
     workspace: string,
     repository: string,
     commit: string,
-    status: { state: BuildState; description: string; url: string },
+    status: { state: BuildState; description: string; url: string; refname?: string },
   ): Promise<void> {
-    const response = await asApp().requestBitbucket(route`/2.0/repositories/${workspace}/${repository}/commit/${commit}/statuses/build`, {
+    // Posting under the same key again replaces the status, so a retried post is harmless.
+    const response = await send(() => asApp().requestBitbucket(route`/2.0/repositories/${workspace}/${repository}/commit/${commit}/statuses/build`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({
@@ -112,9 +133,47 @@ export class BitbucketRest implements BitbucketPort {
         name: 'Countersign',
         description: status.description.slice(0, 255),
         url: status.url,
+        ...(status.refname ? { refname: status.refname } : {}),
       }),
-    });
+    }), this.retry);
     if (!response.ok) throw await toBitbucketError(response);
+  }
+
+  async getHead(workspace: string, repository: string, pullRequest: number): Promise<{ state: PullRequestFacts['state']; commit: string }> {
+    const pr = await getJson<PullRequestJson>(asApp().requestBitbucket, route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}`, this.retry);
+    return { state: pr.state, commit: pr.source.commit.hash };
+  }
+
+  /**
+   * `POST …/merge` as the app. 200: merged. 202: Bitbucket merges in the background and names a task in
+   * `Location`, polled until it succeeds or fails (or the budget runs out: pending). Any refusal
+   * (conflict, Bitbucket's own merge checks, 409 when a ref moved, 555 when it took too long) is a failure
+   * with Bitbucket's reason, for the ledger and the card; it is not retried.
+   */
+  async mergePullRequest(workspace: string, repository: string, pullRequest: number, strategy: MergeStrategy): Promise<MergeOutcome> {
+    const response = await send(() => asApp().requestBitbucket(route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ type: 'pullrequest_merge_parameters', merge_strategy: strategy, message: `Merged by Countersign: quorum of signed approvals met (pull request #${pullRequest}).` }),
+    }), this.retry, { retryServerErrors: false });
+    if (response.status === 200) return { kind: 'merged' };
+    if (response.status !== 202) return { kind: 'failed', reason: await failureReason(response) };
+    const found = /\/merge\/task-status\/([^/?#]+)/.exec(response.headers.get('location') ?? '')?.[1];
+    if (!found) return { kind: 'failed', reason: 'Bitbucket accepted the merge but did not say where to follow it.' };
+    const taskId = decodeURIComponent(found);
+    const deadline = Date.now() + this.retry.mergeBudgetMs;
+    while (Date.now() < deadline) {
+      await sleep(this.retry.pollMs);
+      const task = await send(() => asApp().requestBitbucket(route`/2.0/repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge/task-status/${taskId}`, {
+        headers: { Accept: 'application/json' },
+      }), this.retry);
+      if (!task.ok) return { kind: 'failed', reason: await failureReason(task) };
+      const body = (await task.json()) as { task_status?: string; type?: string; error?: { message?: string } };
+      if (body.type === 'error') return { kind: 'failed', reason: body.error?.message ?? 'Bitbucket reported the merge failed.' };
+      if (body.task_status === 'SUCCESS') return { kind: 'merged' };
+      if (body.task_status !== 'PENDING') return { kind: 'failed', reason: `Bitbucket reported the merge as ${body.task_status ?? 'unknown'}.` };
+    }
+    return { kind: 'pending' };
   }
 }
 
@@ -125,17 +184,50 @@ function nextPage(next: string): ReturnType<typeof route> {
   return routeFromAbsolute(next);
 }
 
-async function getJson<T>(fetch: RequestProductMethod, path: ReturnType<typeof route>): Promise<T> {
-  let response: Awaited<ReturnType<RequestProductMethod>>;
-  try {
-    response = await fetch(path, { headers: { Accept: 'application/json' } });
-  } catch (cause) {
-    // Forge turns this error into the "Allow access" prompt for asUser() calls; it must pass through.
-    if (cause instanceof NeedsAuthenticationError) throw cause;
-    throw new RequestError('BITBUCKET_ERROR', 'Countersign could not reach Bitbucket; try again in a moment.', { cause });
-  }
+async function getJson<T>(fetch: RequestProductMethod, path: ReturnType<typeof route>, retry: RetryOptions): Promise<T> {
+  const response = await send(() => fetch(path, { headers: { Accept: 'application/json' } }), retry);
   if (!response.ok) throw await toBitbucketError(response);
   return (await response.json()) as T;
+}
+
+type ProductResponse = Awaited<ReturnType<RequestProductMethod>>;
+
+/**
+ * One Bitbucket request, retried with exponential backoff (or the `Retry-After` Bitbucket asks for) on
+ * 429 and 5xx while the budget lasts; the last answer is returned for the caller to report. A merge is
+ * retried only on 429 (nothing was done), never on a 5xx that may have merged.
+ */
+async function send(
+  request: () => Promise<ProductResponse>,
+  retry: RetryOptions,
+  options: { retryServerErrors?: boolean } = {},
+): Promise<ProductResponse> {
+  const deadline = Date.now() + retry.budgetMs;
+  for (let attempt = 0; ; attempt++) {
+    let response: ProductResponse;
+    try {
+      response = await request();
+    } catch (cause) {
+      // Forge turns this error into the "Allow access" prompt for asUser() calls; it must pass through.
+      if (cause instanceof NeedsAuthenticationError) throw cause;
+      throw new RequestError('BITBUCKET_ERROR', 'Countersign could not reach Bitbucket; try again in a moment.', { cause });
+    }
+    const retriable = response.status === 429 || (response.status >= 500 && response.status !== 555 && options.retryServerErrors !== false);
+    if (!retriable) return response;
+    const asked = Number(response.headers.get('retry-after'));
+    const wait = Number.isFinite(asked) && asked > 0 ? asked * 1000 : retry.baseMs * 2 ** attempt * (0.5 + Math.random() / 2);
+    if (Date.now() + wait > deadline) return response;
+    await sleep(wait);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function failureReason(response: ProductResponse): Promise<string> {
+  const body = (await response.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
+  return `Bitbucket answered ${response.status}: ${body?.error?.message ?? response.statusText ?? 'no reason given'}`;
 }
 
 async function toBitbucketError(response: Awaited<ReturnType<RequestProductMethod>>): Promise<RequestError> {
@@ -144,6 +236,9 @@ async function toBitbucketError(response: Awaited<ReturnType<RequestProductMetho
   if (response.status === 404) return new RequestError('NOT_FOUND', `Bitbucket could not find that pull request or repository (${detail}).`);
   if (response.status === 401 || response.status === 403) {
     return new RequestError('FORBIDDEN', `Bitbucket refused Countersign access (${detail}); check the app's permissions.`);
+  }
+  if (response.status === 429 || response.status >= 500) {
+    return new RequestError('BITBUCKET_ERROR', `Bitbucket answered ${response.status} (${detail}) and kept doing so through Countersign's retries; it will be re-evaluated on the next change, or try again in a few minutes.`);
   }
   return new RequestError('BITBUCKET_ERROR', `Bitbucket answered ${response.status} (${detail}); try again in a moment.`);
 }

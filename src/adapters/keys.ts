@@ -53,6 +53,12 @@ export const storageKeys = {
   /** Whether the repository's current policy asks for a commit status (with its workspace), so a revocation everywhere can find every status to re-evaluate. */
   statusReporting: (repository: string) => `statusreporting:${bareUuid(repository)}`,
   statusReportingAll: () => 'statusreporting:',
+  /** The `countersign` status last posted on a pull request (commit, state, description). */
+  postedStatus: (repository: string, pullRequest: number) => `prstatus:${bareUuid(repository)}:${pullRequest}`,
+  /** The one auto-merge claimed for a pull request's head commit, and its outcome. */
+  autoMerge: (repository: string, pullRequest: number) => `automerge:${bareUuid(repository)}:${pullRequest}`,
+  /** Present once the pull request's merge is in the ledger. */
+  mergeRecorded: (repository: string, pullRequest: number) => `merged:${bareUuid(repository)}:${pullRequest}`,
   /** The repository's ledger: its head (`{ seq, hash }`) and each entry by number, written once. */
   ledgerHead: (repository: string) => `ledger:${bareUuid(repository)}:head`,
   ledgerEntry: (repository: string, seq: number) => `ledger:${bareUuid(repository)}:${seq}`,

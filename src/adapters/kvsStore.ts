@@ -22,6 +22,8 @@ import {
   AppPrivateJwk,
   appKeyId,
   type AppPublicJwk,
+  type AutoMergeRecord,
+  type PostedStatus,
   type AppSigningKey,
   type ChallengeClaim,
   type ChallengeRecord,
@@ -30,7 +32,19 @@ import {
   type LedgerHead,
   type SignedLedgerEntry,
 } from '../core';
-import type { ChallengeOutcome, ChallengeStore, DecisionWrite, GateState, GateStore, KeyStore, LedgerStore, RevokedKeys, StoredApproval } from '../ports';
+import type {
+  ChallengeOutcome,
+  ChallengeStore,
+  DecisionWrite,
+  GateState,
+  GateStore,
+  KeyStore,
+  LedgerStore,
+  PullRequestState,
+  ReevaluationStore,
+  RevokedKeys,
+  StoredApproval,
+} from '../ports';
 import { APPROVAL_BUCKETS, CHALLENGE_ENTITY, DOCUMENT_ENTITY, layoutHash, REVOCATION_SHARDS, storageKeys } from './keys';
 
 /** A value updated by compare-and-set: `version` goes up by one with every write. Sealed where it guards a verdict. */
@@ -109,7 +123,7 @@ function revocationEntry(id: string, repository?: string): string {
  * Countersign's storage on Forge KVS; the only module that knows how things are laid out there.
  * Every change to current state is written in one transaction with the ledger entry that records it.
  */
-export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStore {
+export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStore, ReevaluationStore {
   private secrets?: Promise<AppSecrets>;
   private legacy?: Promise<void>;
 
@@ -279,6 +293,64 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     }, async () => isUsableChallenge(await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)), challenge.claim));
     if (committed) return { consumed: true };
     return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)) };
+  }
+
+  /** The last posted status, the auto-merge claim and the merge marker, in one batch. */
+  async loadPullRequestState(repository: string, pullRequest: number): Promise<PullRequestState> {
+    const postedKey = storageKeys.postedStatus(repository, pullRequest);
+    const autoKey = storageKeys.autoMerge(repository, pullRequest);
+    const mergedKey = storageKeys.mergeRecorded(repository, pullRequest);
+    const found = await batchRead([{ key: postedKey }, { key: autoKey, entityName: DOCUMENT_ENTITY }, { key: mergedKey, entityName: DOCUMENT_ENTITY }]);
+    const posted = found(postedKey) as PostedStatus | undefined;
+    const autoMerge = (found(autoKey) as VersionedDocument<AutoMergeRecord> | undefined)?.document;
+    return { ...(posted ? { posted } : {}), ...(autoMerge ? { autoMerge } : {}), mergeRecorded: found(mergedKey) !== undefined };
+  }
+
+  async notePostedStatus(repository: string, pullRequest: number, status: PostedStatus): Promise<void> {
+    await storage(() => kvs.set(storageKeys.postedStatus(repository, pullRequest), status));
+  }
+
+  /** A compare-and-set on the pull request's auto-merge record, with the ledger entry: one claim per head commit. */
+  async claimAutoMerge(_workspace: string, repository: string, pullRequest: number, record: AutoMergeRecord, event: LedgerEventOf): Promise<boolean> {
+    const key = storageKeys.autoMerge(repository, pullRequest);
+    let claimed = false;
+    await this.commit(repository, record.at, event, [key], (found) => {
+      const current = found(key) as VersionedDocument<AutoMergeRecord> | undefined;
+      claimed = false;
+      if (current?.document.commit === record.commit) return 'done';
+      claimed = true;
+      const version = (current?.version ?? 0) + 1;
+      return [{ key, value: { version, document: record }, entityName: DOCUMENT_ENTITY, conditions: versionIs(current?.version ?? 0) }];
+    });
+    return claimed;
+  }
+
+  async finishAutoMerge(repository: string, pullRequest: number, record: AutoMergeRecord, event: LedgerEventOf): Promise<void> {
+    const key = storageKeys.autoMerge(repository, pullRequest);
+    const mergedKey = storageKeys.mergeRecorded(repository, pullRequest);
+    await this.commit(repository, record.at, event, [key, mergedKey], (found) => {
+      const current = found(key) as VersionedDocument<AutoMergeRecord> | undefined;
+      // Only the claim this outcome belongs to is finished; a newer claim (a later commit) is left alone.
+      if (current?.document.commit !== record.commit || current.document.state !== 'attempting') return 'done';
+      const merged = record.state === 'merged';
+      if (merged && found(mergedKey) !== undefined) return 'done';
+      return [
+        { key, value: { version: current.version + 1, document: record }, entityName: DOCUMENT_ENTITY, conditions: versionIs(current.version) },
+        ...(merged ? [{ key: mergedKey, value: { version: 1, document: { at: record.at } }, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) }] : []),
+      ];
+    });
+  }
+
+  async recordMerge(repository: string, pullRequest: number, at: string, event: LedgerEventOf): Promise<boolean> {
+    const key = storageKeys.mergeRecorded(repository, pullRequest);
+    let recorded = false;
+    await this.commit(repository, at, event, [key], (found) => {
+      recorded = false;
+      if (found(key) !== undefined) return 'done';
+      recorded = true;
+      return [{ key, value: { version: 1, document: { at } }, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) }];
+    });
+    return recorded;
   }
 
   /** One record per repository with a policy, so the list has no size limit; read a query page at a time. */

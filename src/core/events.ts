@@ -1,7 +1,9 @@
 import type { Envelope } from './dsse';
 import type { PublicJwk } from './publicKey';
 import type { Policy } from './policy';
+import type { MergeStrategy } from './policy';
 import type { PullRequestSubject } from './subject';
+import type { MergeRecord } from './reevaluation';
 
 /** The ledger for events that belong to no repository the caller may write to (a repository's ledger is named by its UUID). */
 export const INSTALLATION_LEDGER = 'installation';
@@ -24,4 +26,12 @@ export type LedgerEventOf =
   | { type: 'key.enrolled'; accountId: string; keyId: string; publicKey: PublicJwk; label: string }
   | { type: 'key.renamed'; accountId: string; keyId: string; label: string; previousLabel: string }
   | { type: 'key.revoked'; accountId: string; keyId: string; revokedBy: string; scope: 'everywhere' | 'repository' }
-  | { type: 'policy.saved'; savedBy: string; previous: { version: number; hash: string } | null; policy: Policy };
+  | { type: 'policy.saved'; savedBy: string; previous: { version: number; hash: string } | null; policy: Policy }
+  /** A merge of the pull request, with what the gate said at that moment: enough to re-run the assessment offline. */
+  | ({ type: 'merge.recorded' } & MergeRecord)
+  /** A merge made while the gate said no (an admin bypass, or a workspace that does not enforce the check): recorded and flagged. */
+  | ({ type: 'merge.bypassed' } & MergeRecord)
+  /** Countersign claimed the one auto-merge of this head commit and asked Bitbucket to merge. */
+  | { type: 'automerge.attempted'; subject: PullRequestSubject; strategy: MergeStrategy }
+  /** Bitbucket refused or failed the auto-merge; it is not tried again for this commit. */
+  | { type: 'automerge.failed'; subject: PullRequestSubject; strategy: MergeStrategy; reason: string };

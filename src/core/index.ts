@@ -18,3 +18,4 @@ export * from './records';
 export * from './statement';
 export * from './statementSchema';
 export * from './subject';
+export * from './reevaluation';

@@ -4,6 +4,10 @@ import { AccountId } from './formats';
 import { RequestError } from './errors';
 import { isValidBranchPattern, matchesBranchPattern, refNameProblem } from './patterns';
 
+/** The merge strategies a rule may auto-merge with, as Bitbucket's merge API names them. */
+export const MERGE_STRATEGIES = ['merge_commit', 'squash', 'fast_forward'] as const;
+export type MergeStrategy = (typeof MERGE_STRATEGIES)[number];
+
 export const LIMITS = {
   rules: 25,
   requirementsPerRule: 10,
@@ -58,6 +62,11 @@ export const Rule = z.strictObject({
   rejectionsBlock: z._default(z.boolean(), true),
   autoMerge: z._default(z.boolean(), false),
   commitStatus: z._default(z.boolean(), false),
+  /**
+   * How `autoMerge` merges (Bitbucket's `merge_strategy`). Optional with no default, so policies saved
+   * before it existed keep their hash; absent means a merge commit.
+   */
+  mergeStrategy: z.optional(z.enum(MERGE_STRATEGIES)),
 });
 export type Rule = z.infer<typeof Rule>;
 /** A rule as an editor writes it, before defaults are applied. */

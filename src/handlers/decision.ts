@@ -1,7 +1,7 @@
 import { assessSubmission, CHALLENGE_RETENTION_SECONDS, cleanDisplayName, explainRefusedChallenge, RequestError, SubmittedDecision, submittedFacts } from '../core';
 import type { Deps } from '../ports';
-import { publishBuildStatus } from './buildStatus';
 import { judge } from './judge';
+import { requestReevaluation } from './reevaluate';
 import { callerOf, parsePayload, pullRequestOf } from './requests';
 
 /**
@@ -48,7 +48,8 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
   // Judged from a read after the write, so signatures that landed concurrently are counted too.
   const after = await deps.gate.loadGate(caller.repository, pullRequest);
   const { verdict } = await judge(pr, after);
-  await publishBuildStatus(deps, pr, after.policy, verdict);
+  // The status, an auto-merge and their ledger entries come from re-evaluation, queued.
+  await requestReevaluation(deps, [{ kind: 'pull-request', workspace: caller.workspace, repository: caller.repository, pullRequest, reason: 'decision' }]);
   return { verdict };
 }
 

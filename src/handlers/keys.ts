@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { AccountId, importPublicKey, INSTALLATION_LEDGER, KeyId, KeyLabel, keyIdOf, PublicJwk, RequestError, revocationId, revokedIn, type KeyRecord } from '../core';
 import type { Deps } from '../ports';
-import { refreshBuildStatuses } from './buildStatus';
+import { requestReevaluation } from './reevaluate';
 import { callerOf, parsePayload } from './requests';
 
 export const MAX_KEYS_PER_ACCOUNT = 10;
@@ -81,6 +81,6 @@ export async function revokeKey(deps: Deps, payload: unknown, context: unknown):
   // A revocation everywhere can move verdicts in every repository that reports a status; one here, only here.
   const affected = own ? (await deps.gate.statusRepositories()).filter((r) => r.workspace === caller.workspace).map((r) => r.repository) : [];
   const repositories = new Set([...(visible ? [caller.repository] : []), ...affected]);
-  for (const repository of repositories) await refreshBuildStatuses(deps, caller.workspace, repository);
+  await requestReevaluation(deps, [...repositories].map((repository) => ({ kind: 'repository', workspace: caller.workspace, repository, reason: 'revocation' })));
   return { keyId, repository: own ? null : caller.repository };
 }

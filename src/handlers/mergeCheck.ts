@@ -2,7 +2,6 @@ import * as z from 'zod/mini';
 import { BitbucketUuid, evaluateQuorum } from '../core';
 import { PositiveIdFromText } from './requests';
 import type { Deps } from '../ports';
-import { publishBuildStatus } from './buildStatus';
 import { prepareJudgement } from './judge';
 import { blockedMerge } from './result';
 
@@ -21,19 +20,19 @@ export interface MergeCheckResult {
 /**
  * Bitbucket asks "may this pull request merge?". One round of I/O: the pull request and the stored
  * gate are read at once, and storage seals and each decision's standing are checked as soon as storage
- * answers, while Bitbucket is still pending; then the quorum. Writes nothing. Any error fails closed.
+ * answers, while Bitbucket is still pending; then the quorum. A pure read: writes and posts nothing
+ * (statuses come from re-evaluation, driven by product events). Any error fails closed.
  */
 export async function checkMerge(deps: Deps, event: unknown): Promise<MergeCheckResult> {
   try {
     const parsed = MergeCheckEvent.safeParse(event);
     if (!parsed.success) return { success: false, message: 'Countersign: the merge check event was not understood, so merging is blocked.' };
-    const { workspace, repository, pullrequest, trigger } = parsed.data;
+    const { workspace, repository, pullrequest } = parsed.data;
     const [pr, { gate, approvals }] = await Promise.all([
       deps.bitbucket.getPullRequest(workspace.uuid, repository.uuid, pullrequest.id, 'app'),
       deps.gate.loadGate(repository.uuid, pullrequest.id).then(prepareJudgement),
     ]);
     const verdict = evaluateQuorum({ policy: gate.policy, pr, approvals });
-    if (trigger.type === 'on-code-pushed') await publishBuildStatus(deps, pr, gate.policy, verdict);
     return { success: verdict.pass, message: verdict.message };
   } catch (error) {
     return blockedMerge(error);

@@ -6,6 +6,7 @@ import {
   rulesFor,
   shortCommit,
   type ChallengeRecord,
+  type MergeStrategy,
 } from '../core';
 import type { Deps } from '../ports';
 import { judge } from './judge';
@@ -19,11 +20,17 @@ export async function getPanelState(deps: Deps, context: unknown) {
   const expiresAt = new Date(deps.now().getTime() + CHALLENGE_TTL_SECONDS * 1000).toISOString();
   const record: ChallengeRecord = { accountId: caller.accountId, workspace: caller.workspace, repository: caller.repository, pullRequest, expiresAt, consumed: false };
 
-  const [pr, gate, myKeys] = await Promise.all([
+  const [pr, gate, myKeys, prState] = await Promise.all([
     deps.bitbucket.getPullRequest(caller.workspace, caller.repository, pullRequest, 'user'),
     deps.gate.loadGate(caller.repository, pullRequest),
     deps.keys.listKeys(caller.accountId),
+    deps.reevaluation.loadPullRequestState(caller.repository, pullRequest),
   ]);
+  // The auto-merge of the commit shown, if one was tried: a failure is shown on the card, not retried.
+  const claim = prState.autoMerge?.commit === pr.headCommit ? prState.autoMerge : undefined;
+  const autoMerge: AutoMergeView | null = claim
+    ? { state: claim.state, commit: claim.commit, strategy: claim.strategy, at: claim.at, reason: claim.reason ?? null }
+    : null;
   // Only once Bitbucket has shown this user the pull request: a refused read leaves nothing behind.
   await deps.challenges.issueChallenge(challenge, record, CHALLENGE_RETENTION_SECONDS);
   const { verdict, approvals } = await judge(pr, gate);
@@ -48,6 +55,7 @@ export async function getPanelState(deps: Deps, context: unknown) {
     },
     // Who the verdict mentions, by name, is in `verdict.names`.
     verdict,
+    autoMerge,
     me: {
       accountId: caller.accountId,
       eligibility: eligibilityOf(gate.policy, pr, caller.accountId),
@@ -65,3 +73,12 @@ export async function getPanelState(deps: Deps, context: unknown) {
 }
 
 export type PanelState = Awaited<ReturnType<typeof getPanelState>>;
+
+/** Countersign's auto-merge of the head commit: trying, done, or failed with Bitbucket's reason. */
+export interface AutoMergeView {
+  state: 'attempting' | 'merged' | 'failed';
+  commit: string;
+  strategy: MergeStrategy;
+  at: string;
+  reason: string | null;
+}

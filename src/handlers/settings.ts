@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { buildPolicy, parseRules, RequestError, revocationApplies, revocationId, validateRules } from '../core';
 import type { Deps } from '../ports';
-import { refreshBuildStatuses } from './buildStatus';
+import { requestReevaluation } from './reevaluate';
 import { callerOf, parsePayload } from './requests';
 
 const SavePayload = z.strictObject({ baseVersion: z.int().check(z.nonnegative()), rules: z.unknown() });
@@ -55,7 +55,11 @@ export async function saveSettings(deps: Deps, payload: unknown, context: unknow
     throw new RequestError('CONFLICT', `There is no policy version ${baseVersion} to edit; reload to see the current policy, then save again.`);
   }
   await deps.gate.savePolicy(caller.workspace, caller.repository, policy, baseVersion, previous);
-  await refreshBuildStatuses(deps, caller.workspace, caller.repository, previous);
+  // Only a policy that reports a status or merges, now or before, has anything for re-evaluation to change.
+  const acts = (p: typeof policy | undefined) => !!p?.rules.some((rule) => rule.commitStatus || rule.autoMerge);
+  if (acts(policy) || acts(previous)) {
+    await requestReevaluation(deps, [{ kind: 'repository', workspace: caller.workspace, repository: caller.repository, reason: 'policy' }]);
+  }
   return { policy };
 }
 

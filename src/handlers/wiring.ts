@@ -1,5 +1,6 @@
 import { randomToken } from '../core';
-import { BitbucketRest } from '../adapters/bitbucketRest';
+import { BitbucketRest, type RetryOptions } from '../adapters/bitbucketRest';
+import { ForgeQueue } from '../adapters/forgeQueue';
 import { KvsStore } from '../adapters/kvsStore';
 import type { Deps } from '../ports';
 
@@ -7,16 +8,19 @@ import type { Deps } from '../ports';
  * The one place where the real adapters are put together. The Forge entry points use it as it is;
  * the local host and the tests use it too, changing only the clock or the token source.
  */
-export function productionDeps(overrides: Partial<Pick<Deps, 'now' | 'randomToken'>> = {}): Deps {
+export function productionDeps(overrides: Partial<Pick<Deps, 'now' | 'randomToken'>> & { retry?: Partial<RetryOptions> } = {}): Deps {
+  const { retry, ...rest } = overrides;
   const store = new KvsStore();
   return {
     gate: store,
     keys: store,
     challenges: store,
     ledger: store,
-    bitbucket: new BitbucketRest(),
+    reevaluation: store,
+    queue: new ForgeQueue(),
+    bitbucket: new BitbucketRest(retry),
     now: () => new Date(),
     randomToken: () => randomToken(),
-    ...overrides,
+    ...rest,
   };
 }

@@ -76,7 +76,9 @@ describe('signing and merging', () => {
       expect(panel.me.keys).toHaveLength(1);
       expect(panel.challenge.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(panel.pullRequest.headCommit).toBe(world.head);
-      expect(world.host.calls.kvs).toHaveLength(3);
+      // Gate batch (25 keys, the batch limit), key query and the pull request's re-evaluation record (its
+      // auto-merge outcome) read together; then the challenge is written.
+      expect(world.host.calls.kvs).toEqual(['/api/v1/batch/get', '/api/v1/query', '/api/v1/batch/get', '/api/v1/entity/set']);
       expect(world.host.calls.bitbucket).toHaveLength(2);
     });
   });

@@ -112,9 +112,10 @@ describe('commit status', () => {
     try {
       await world.savePolicy([aRule({ commitStatus: true, requirements: [{ group: 'M', members: [PEOPLE.alice, PEOPLE.bob], count: 1 }] })]);
       const alice = await world.enrolledSigner(PEOPLE.alice);
-      await world.mergeCheck('on-code-pushed');
-      expect(world.repo.statuses.at(-1)).toMatchObject({ commit: world.head, key: 'countersign', state: 'INPROGRESS' });
+      await world.prEvent('avi:bitbucket:created:pullrequest');
+      expect(world.repo.statuses.at(-1)).toMatchObject({ commit: world.head, key: 'countersign', state: 'INPROGRESS', refname: 'feature/refunds' });
       await world.sign(alice);
+      await world.settle();
       expect(world.repo.statuses.at(-1)).toMatchObject({ commit: world.head, key: 'countersign', state: 'SUCCESSFUL' });
     } finally {
       world.dispose();
@@ -132,6 +133,9 @@ describe('Bitbucket at its edges', () => {
     const alice = await world.enrolledSigner(PEOPLE.alice);
     world.repo.failStatusesWith = 503;
     expect(await world.sign(alice)).toMatchObject({ ok: true, data: { verdict: { pass: true } } });
+    const { results } = await world.settle();
+    // Retried, then reported (not thrown); the decision stands.
+    expect(results.at(-1)).toMatchObject({ error: { code: 'BITBUCKET_ERROR', message: expect.stringContaining('503') } });
     expect(await world.mergeCheck('on-code-pushed')).toMatchObject({ success: true });
   });
 

@@ -12,6 +12,7 @@ describe('commit status after changes that move the verdict without a push', () 
     const bob = await world.enrolledSigner(PEOPLE.bob);
     expect(await world.sign(alice)).toMatchObject({ ok: true });
     expect(await world.sign(bob)).toMatchObject({ ok: true });
+    await world.settle();
     expect(latest()?.state).toBe('SUCCESSFUL');
   });
   afterEach(() => world.dispose());
@@ -19,18 +20,21 @@ describe('commit status after changes that move the verdict without a push', () 
   it('is re-evaluated when a key that counted is revoked', async () => {
     const alice = (await world.ok('getSettings', PEOPLE.alice)).keys[0];
     expect(await world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId })).toMatchObject({ ok: true });
+    await world.settle();
     expect((await world.mergeCheck()).success).toBe(false);
     expect(latest()).toMatchObject({ state: 'INPROGRESS', description: expect.stringContaining('1 of 2') });
   });
 
   it('is re-evaluated when a policy save raises the quorum', async () => {
     await world.savePolicy([aRule({ commitStatus: true, requirements: [{ group: 'Maintainers', members: [PEOPLE.alice, PEOPLE.bob, PEOPLE.dave], count: 3 }] })]);
+    await world.settle();
     expect((await world.mergeCheck()).success).toBe(false);
     expect(latest()).toMatchObject({ state: 'INPROGRESS', description: expect.stringContaining('2 of 3') });
   });
 
   it('is withdrawn when the policy stops asking for it', async () => {
     await world.savePolicy([aRule({ commitStatus: false, requirements: [{ group: 'Maintainers', members: [PEOPLE.alice, PEOPLE.bob, PEOPLE.dave], count: 3 }] })]);
+    await world.settle();
     expect(latest()).toMatchObject({ state: 'STOPPED' });
   });
 });
@@ -72,17 +76,21 @@ describe('commit status after a revocation everywhere', () => {
         expect(await world.call('submitDecision', signer.accountId, { envelope: await signStatement(signer, statement) }, world.context(signer.accountId, 1, second))).toMatchObject({ ok: true });
       }
       const latestIn = (repo: typeof repo2) => repo.statuses.filter((s) => s.key === 'countersign').at(-1);
+      await world.settle();
       expect(latestIn(repo2)?.state).toBe('SUCCESSFUL');
 
       expect(await world.call('revokeKey', PEOPLE.alice, { keyId: alice.keyId })).toMatchObject({ ok: true });
+      await world.settle();
       expect(latestIn(world.repo)?.state).toBe('INPROGRESS');
       expect(latestIn(repo2)).toMatchObject({ state: 'INPROGRESS', description: expect.stringContaining('1 of 2') });
 
       // Once the other repository stops asking for a status, a later revocation leaves it alone.
       const quiet = { ...rule, commitStatus: false };
       expect(await world.call('saveSettings', PEOPLE.admin, { baseVersion: 1, rules: [quiet] }, world.context(PEOPLE.admin, 1, second))).toMatchObject({ ok: true });
+      await world.settle();
       const posted = repo2.statuses.length;
       expect(await world.call('revokeKey', PEOPLE.bob, { keyId: bob.keyId })).toMatchObject({ ok: true });
+      await world.settle();
       expect(repo2.statuses).toHaveLength(posted);
       expect(latestIn(world.repo)?.state).toBe('INPROGRESS');
     } finally {

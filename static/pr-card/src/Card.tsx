@@ -30,6 +30,11 @@ export function Card() {
     <main className="stack" aria-label="Countersign">
       <Verdict panel={panel} />
       {panel.verdict.gated && <Quorum panel={panel} />}
+      {panel.autoMerge?.state === 'failed' && (
+        <p className="banner danger small" role="status" data-testid="automerge-failed">
+          Auto-merge failed and will not be retried for this commit: {panel.autoMerge.reason}
+        </p>
+      )}
       {keyError && <ErrorBanner message={keyError} />}
       <MyPart
         panel={panel}
