@@ -197,4 +197,21 @@ describe('the settings page on a workspace of 5,000 members', () => {
     expect(await settings.getByText('No keys are enrolled yet').count()).toBe(0);
     await lb.screenshotPage('settings-read-only-no-keys');
   });
+
+  it('asks how to merge once auto-merge is on, saves the strategy and shows it read-only', async () => {
+    await lb.actAs('admin');
+    const settings = await lb.openSettings();
+    expect(await settings.getByLabel('Merge strategy').count()).toBe(0);
+    await rule(settings).getByRole('checkbox', { name: /^Merge automatically/ }).check();
+    expect(await settings.getByLabel('Merge strategy').inputValue()).toBe('merge_commit');
+    await settings.getByLabel('Merge strategy').selectOption({ label: 'Squash' });
+    await settings.getByRole('button', { name: 'Save policy' }).click();
+    await settings.getByText('Saved as version 3.').waitFor();
+    const stored = await frame().evaluate(() => (window as any).__bridge.callBridge('invoke', { functionKey: 'getSettings' }));
+    expect(stored.data.policy.rules[0]).toMatchObject({ autoMerge: true, mergeStrategy: 'squash' });
+
+    await lb.actAs('reader');
+    const readOnly = await lb.openSettings();
+    await readOnly.getByText('Merges automatically (squash).').waitFor();
+  });
 });

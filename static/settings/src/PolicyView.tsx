@@ -1,4 +1,5 @@
 import type { SettingsState } from '../../../src/handlers/settings';
+import { MERGE_STRATEGY_LABELS } from './mergeStrategies';
 import { useNames } from './services';
 
 /** The policy for people who may read it but not change it, with the reason they cannot. */
@@ -27,7 +28,7 @@ export function PolicyView({ settings }: { settings: SettingsState }) {
             {rule.excludeAuthor ? "The author's signature does not count. " : ''}
             {rule.excludeCommitAuthors ? 'Commit authors do not count. ' : ''}
             {rule.rejectionsBlock ? 'Signed rejections block. ' : ''}
-            {rule.autoMerge ? 'Merges automatically. ' : ''}
+            {rule.autoMerge ? `Merges automatically (${MERGE_STRATEGY_LABELS[rule.mergeStrategy ?? 'merge_commit'].toLowerCase()}). ` : ''}
             {rule.commitStatus ? 'Reports a build status.' : ''}
           </p>
         </div>

@@ -1,5 +1,6 @@
-import { useEffect, useState } from 'react';
-import type { FieldErrors, RuleInput } from '../../../src/core/policy';
+import { Fragment, useEffect, useState } from 'react';
+import type { FieldErrors, MergeStrategy, RuleInput } from '../../../src/core/policy';
+import { MERGE_STRATEGY_LABELS } from './mergeStrategies';
 import { coverageWarning, type PatternCoverage } from './branches';
 import { aNewRequirement } from './draft';
 import { Field } from './Field';
@@ -12,7 +13,7 @@ const FLAGS: { flag: Flag; label: string; byDefault: boolean }[] = [
   { flag: 'excludeAuthor', label: "The pull request author's signature never counts", byDefault: true },
   { flag: 'excludeCommitAuthors', label: 'Signatures from authors of commits in the pull request do not count', byDefault: false },
   { flag: 'rejectionsBlock', label: 'A signed rejection from an eligible approver blocks the merge', byDefault: true },
-  { flag: 'autoMerge', label: 'Merge automatically once the quorum is met (saved with the policy; not acted on yet)', byDefault: false },
+  { flag: 'autoMerge', label: 'Merge automatically once the quorum is met and the merge checks pass', byDefault: false },
   { flag: 'commitStatus', label: 'Report a "countersign" build status on the head commit', byDefault: false },
 ];
 
@@ -118,10 +119,24 @@ export function RuleEditor(props: {
       <fieldset>
         <legend>Separation of duties and behaviour</legend>
         {FLAGS.map(({ flag, label, byDefault }) => (
-          <label key={flag} className="inline">
-            <input type="checkbox" checked={rule[flag] ?? byDefault} onChange={(e) => onChange({ ...rule, [flag]: e.target.checked })} />
-            {label}
-          </label>
+          <Fragment key={flag}>
+            <label className="inline">
+              <input type="checkbox" checked={rule[flag] ?? byDefault} onChange={(e) => onChange({ ...rule, [flag]: e.target.checked })} />
+              {label}
+            </label>
+            {flag === 'autoMerge' && rule.autoMerge && (
+              <label className="indent">
+                Merge strategy{' '}
+                <select value={rule.mergeStrategy ?? 'merge_commit'} onChange={(e) => onChange({ ...rule, mergeStrategy: e.target.value as MergeStrategy })}>
+                  {Object.entries(MERGE_STRATEGY_LABELS).map(([value, text]) => (
+                    <option key={value} value={value}>
+                      {text}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            )}
+          </Fragment>
         ))}
       </fieldset>
     </section>
