@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
-/** Each Custom UI app's JavaScript, React and @forge/bridge included, gzipped. */
+/** Each Custom UI app's JavaScript, Preact (as React) and @forge/bridge included, gzipped. */
 export const BUNDLE_BUDGET_GZIP_BYTES = 50_000;
 
 /** The built JavaScript of each app in static/ (run `npm run build` first). */

@@ -201,7 +201,7 @@ async function eventFigures(): Promise<void> {
 }
 
 function bundles(): void {
-  console.log('\nCustom UI bundles (JavaScript, React and @forge/bridge included)');
+  console.log('\nCustom UI bundles (JavaScript, Preact and @forge/bridge included)');
   const sizes = bundleSizes();
   for (const { app, bytes, gzipped } of sizes) {
     console.log(`${app.padEnd(10)} ${(bytes / 1000).toFixed(1).padStart(7)} kB raw  ${(gzipped / 1000).toFixed(1).padStart(6)} kB gzipped  ${(gzipped / BUNDLE_BUDGET_GZIP_BYTES).toFixed(2)} of budget`);
