@@ -146,6 +146,7 @@ describe('the PR card, in a real browser', () => {
     expect(await card.getByRole('button', { name: 'Sign approval' }).count()).toBe(0);
     // The lost key keeps its label in the account's list, so the new suggestion is numbered.
     expect(await card.getByLabel('Device label').inputValue()).toMatch(/^Chrome on Linux, \d{1,2} [A-Z][a-z]{2} \d{4} \(2\)$/);
+    await lb.screenshotCard('card-key-missing-light');
     await enrol(card);
     expect(await card.getByTestId('key-missing').count()).toBe(0);
     expect(await card.getByTestId('my-decision').innerText()).toContain('You signed an approval');
@@ -165,6 +166,7 @@ describe('the PR card, in a real browser', () => {
     for (const name of ['Riley Park', 'Sam Ortiz', 'Jordan Lee']) expect(group).toContain(`${name} approved`);
     expect(await card.getByRole('progressbar').getAttribute('aria-valuetext')).toBe('3 signed, 2 needed');
     expect(await card.getByTestId('verdict').innerText()).toContain('Quorum met');
+    await lb.screenshotCard('card-over-quorum-light');
 
     const merge = await lb.merge();
     expect(merge.passed).toBe(true);
@@ -179,5 +181,6 @@ describe('the PR card, in a real browser', () => {
     const verdict = await card.getByTestId('verdict').innerText();
     expect(verdict).toMatch(/^Merged into main, with the quorum met on [0-9a-f]{7}\./);
     expect(verdict).not.toContain('ready to merge');
+    await lb.screenshotCard('card-merged-light');
   });
 });

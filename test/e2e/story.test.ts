@@ -200,6 +200,12 @@ describe('a pull request gated by Countersign, in a real browser', () => {
     await lb.actAs('admin');
     const settings = await lb.openSettings();
     await lb.screenshotPage('settings-admin');
+    await lb.setTheme('dark');
+    await lb.page.reload();
+    await settings.getByRole('button', { name: 'Revoke Riley’s laptop of Riley Park' }).waitFor();
+    await lb.screenshotPage('settings-admin-dark');
+    await lb.setTheme('light');
+    await lb.page.reload();
     await settings.getByRole('button', { name: 'Revoke Riley’s laptop of Riley Park' }).click();
     await settings.getByRole('dialog').getByRole('button', { name: 'Revoke key' }).click();
     await settings.getByText('Revoked here').waitFor();
