@@ -165,6 +165,20 @@ describe('events, statuses and auto-merge on the local host', () => {
     expect((await post('/host/api/merge', { ...target, pullRequest: 1, confirm: false }, riley.accountId)).json).toMatchObject({ gate: 'merge-check', check: { success: true } });
   });
 
+  it('holds the app\'s own merge to Require passing builds: a failing build elsewhere stops auto-merge, and the card says why', async () => {
+    await savePolicy(maintainers({ autoMerge: true, mergeStrategy: 'squash' }));
+    await post('/host/api/builds-required', { ...target, required: true }, admin.accountId);
+    host!.forge.bitbucket.handle('POST', `/2.0/repositories/acme/payments/commit/${head(1)}/statuses/build`, { key: 'ci', state: 'FAILED', name: 'CI', url: 'https://ci.example/2' }, undefined);
+    await signAs(riley.accountId);
+    await signAs(sam.accountId);
+    await host!.events.idle();
+    expect(status(head(1))?.state).toBe('SUCCESSFUL');
+    expect(pr(1).state).toBe('OPEN');
+    expect(repo().merges ?? []).toEqual([]);
+    const panel = (await invoke(riley.accountId, 'getPanelState', undefined, '/acme/payments/pull-requests/1')).data;
+    expect(panel.autoMerge).toMatchObject({ state: 'failed', reason: expect.stringContaining('CI is FAILED') });
+  });
+
   it('declines for someone with write access, sends rejected, and then takes no merge or push', async () => {
     const decline = { ...target, pullRequest: 1 };
     expect(await post('/host/api/decline', decline, reader.accountId)).toEqual({ status: 403, json: { message: 'Casey Reader has read access to acme/payments; declining needs write access.' } });
