@@ -56,6 +56,36 @@ export interface FakeRepository {
   refuseMergesWith?: { status: number; message: string };
   /** When set, a merge answers 202 and its task reads PENDING this many times before it finishes. */
   mergeTaskPolls?: number;
+  /**
+   * Bitbucket's own "require passing builds" merge check: a merge (through the API too) needs every build
+   * status on the head commit, the latest of each key, to be SUCCESSFUL, and at least one.
+   */
+  requirePassingBuilds?: boolean;
+}
+
+export interface BuildsVerdict {
+  success: boolean;
+  message: string;
+}
+
+/** The latest build status of each key on `commit`, in the order the keys first reported. */
+export function latestStatuses(repo: FakeRepository, commit: string): FakeRepository['statuses'] {
+  const byKey = new Map<string, FakeRepository['statuses'][number]>();
+  for (const status of repo.statuses) if (status.commit === commit) byKey.set(status.key, status);
+  return [...byKey.values()];
+}
+
+/** What "require passing builds" says of a pull request's head commit. */
+export function buildsVerdict(repo: FakeRepository, pr: FakePullRequest): BuildsVerdict {
+  const head = pr.commits[pr.commits.length - 1]!.hash;
+  const builds = latestStatuses(repo, head);
+  if (builds.length === 0) return { success: false, message: `No build has reported on commit ${head.slice(0, 7)} yet; merging needs passing builds.` };
+  const unfinished = builds.filter((b) => b.state !== 'SUCCESSFUL');
+  if (unfinished.length > 0) {
+    const said = unfinished.map((b) => `${b.name ?? b.key} is ${b.state}${b.description ? ` (${b.description})` : ''}`).join('; ');
+    return { success: false, message: `Merging needs passing builds on commit ${head.slice(0, 7)}: ${said}.` };
+  }
+  return { success: true, message: `${builds.length} of ${builds.length} builds passed on commit ${head.slice(0, 7)}.` };
 }
 
 /** A merge Bitbucket is running in the background (`202` + `Location`), polled at `…/merge/task-status/{task}`. */
@@ -412,6 +442,10 @@ export class FakeBitbucket {
     }
     if (pr.state !== 'OPEN') throw new BitbucketHttpError(400, `You can't merge a pull request that is ${pr.state.toLowerCase()}.`);
     if (repo.refuseMergesWith) throw new BitbucketHttpError(repo.refuseMergesWith.status, repo.refuseMergesWith.message);
+    if (repo.requirePassingBuilds) {
+      const builds = buildsVerdict(repo, pr);
+      if (!builds.success) throw new BitbucketHttpError(400, builds.message);
+    }
     if (repo.mergeTaskPolls) {
       const id = `task-${++this.taskSeq}`;
       this.tasks.set(id, { repo, pullRequest: pr.id, pending: repo.mergeTaskPolls, strategy });

@@ -3,13 +3,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { bareUuid } from '../src/core';
-import { handler, mergeCheck } from '../src/index';
+import { REEVALUATION_QUEUE } from '../src/adapters/forgeQueue';
+import { handler, mergeCheck, pullRequestEvents, pushEvents, reevaluateConsumer } from '../src/index';
 import type { FakeRepository } from '../dev/fakeBitbucket';
-import { BitbucketHttpError } from '../dev/fakeBitbucket';
+import { BitbucketHttpError, buildsVerdict } from '../dev/fakeBitbucket';
 import { ForgeHost } from '../dev/forgeHost';
 import { manifestEntities } from '../dev/manifestEntities';
 import { DEMO, demoCommit, seedDemo, type DemoSize } from './demo';
-import { appFrame, indexPage, pullRequestPage, settingsPage, type AppName, type PageContext, type Theme } from './pages';
+import { EventPump, pullRequestEvent, pushEvent } from './events';
+import { appFrame, buildsList, indexPage, pullRequestPage, settingsPage, type AppName, type PageContext, type Theme } from './pages';
 import { loadState, saveState } from './state';
 
 export interface LocalHostOptions {
@@ -30,6 +32,9 @@ const MODULES = {
   'pr-card': { moduleKey: 'countersign-pr-card', type: 'bitbucket:repoPullRequestCard' },
   settings: { moduleKey: 'countersign-settings', type: 'bitbucket:repoSettingsMenuPage' },
 } as const;
+
+/** API calls that change nothing, after which the state file is not written again (the PR page polls one). */
+const READS = new Set(['/host/api/pull-request']);
 
 /** Frames remembered at once; the oldest is forgotten first, and its page needs a reload. */
 const MAX_FRAMES = 1000;
@@ -64,11 +69,29 @@ export class LocalHost {
   frameOrigin = '';
   /** The context of each app frame served, by frame token: as on Forge, the host decides where a frame runs, not the frame. */
   private readonly frames = new Map<string, FrameContext>();
+  /**
+   * Forge's event delivery: product events to the real triggers, queued re-evaluations to the real
+   * consumer, in the background after each action. `await host.events.idle()` waits for it.
+   */
+  readonly events: EventPump;
 
   constructor(private readonly options: LocalHostOptions) {
+    this.forge.queue.consumer(REEVALUATION_QUEUE, reevaluateConsumer);
+    this.events = new EventPump(this.forge.bitbucket, this.forge.queue, { pullRequest: pullRequestEvents, push: pushEvents }, () => {
+      // A state file deleted meanwhile means "start again": the next request does, so never write the old world back.
+      if (existsSync(options.statePath)) saveState(this.forge, options.statePath);
+    });
     if (!loadState(this.forge, options.statePath)) {
       seedDemo(this.forge.bitbucket, options.demo);
       saveState(this.forge, options.statePath);
+      this.opened();
+    }
+  }
+
+  /** The demo's pull requests were just opened: Bitbucket tells the app (once the host runs). */
+  private opened(): void {
+    for (const repo of this.forge.bitbucket.repositories) {
+      for (const pr of repo.pullRequests.values()) this.events.emit(pullRequestEvent('avi:bitbucket:created:pullrequest', repo, pr, { type: 'user', accountId: pr.author }));
     }
   }
 
@@ -81,6 +104,7 @@ export class LocalHost {
     const frameHost = this.options.frameHostname ?? 'localhost';
     if (frameHost === hostname) throw new Error(`The app frames must be served under another host name than the pages (${hostname}), as Forge serves them from another site; set COUNTERSIGN_FRAME_HOST to another one.`);
     this.forge.install();
+    this.events.start();
     this.server = createServer((req, res) => void this.route(req, res));
     this.frameServer = createServer((req, res) => void this.routeFrame(req, res));
     const bound = await bind(this.server, port, hostname);
@@ -96,16 +120,21 @@ export class LocalHost {
   async close(): Promise<void> {
     const stop = (server?: Server) => new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
     await Promise.all([stop(this.server), stop(this.frameServer)]);
+    // What is being delivered finishes (it needs the fakes installed); what waits stays queued.
+    this.events.stop();
+    await this.events.idle();
     this.forge.uninstall();
   }
 
   /** Back to the demo workspace, as on a first start: every policy, key, signature and pushed commit is gone. */
   reset(): void {
+    this.events.clear();
     this.forge.kvs.importState({ plain: [], secret: [], entities: [] });
     this.forge.bitbucket.importState({ users: [], workspaces: [], repositories: [] });
     seedDemo(this.forge.bitbucket, this.options.demo);
     this.frames.clear();
     saveState(this.forge, this.options.statePath);
+    this.opened();
   }
 
   /** A state file deleted while the host runs means "start again": never write the old world back over it. */
@@ -129,7 +158,9 @@ export class LocalHost {
         this.verifyPost(req, session);
         const body = await readJson(req);
         const answer = await this.api(url.pathname, body, session, res);
-        saveState(this.forge, this.options.statePath);
+        if (!READS.has(url.pathname)) saveState(this.forge, this.options.statePath);
+        // A resolver may have queued re-evaluations: the consumer runs them after this answer.
+        this.events.kick();
         return send(res, 200, 'application/json', JSON.stringify(answer ?? null));
       }
       return this.page(url, session, res);
@@ -277,7 +308,15 @@ export class LocalHost {
       case '/host/api/merge':
         return this.merge(body, session.accountId);
       case '/host/api/push':
-        return this.push(body);
+        return this.push(body, session.accountId);
+      case '/host/api/decline':
+        return this.decline(body, session.accountId);
+      case '/host/api/builds-required':
+        return this.requireBuilds(body, session.accountId);
+      case '/host/api/pull-request': {
+        const { repo, pr } = this.pullRequest(body);
+        return { state: pr.state, head: pr.commits.at(-1)!.hash, builds: buildsList(repo, pr) };
+      }
       case '/host/api/reset':
         this.reset();
         return { ok: true };
@@ -329,30 +368,65 @@ export class LocalHost {
     return { workspace: { uuid: repo.workspace.uuid }, repository: { uuid: repo.uuid }, pullrequest: { id }, trigger: { type: trigger } };
   }
 
+  private mayWrite(repo: FakeRepository, accountId: string, doing: string): void {
+    const permission = repo.permissions[accountId];
+    if (permission === 'write' || permission === 'admin') return;
+    const who = this.forge.bitbucket.users.get(accountId)?.displayName ?? accountId;
+    throw new HttpError(403, `${who} has ${permission ?? 'no'} access to ${repo.workspace.slug}/${repo.slug}; ${doing} needs write access.`);
+  }
+
   /**
    * Bitbucket's Merge: the custom merge check runs when the merge dialog opens and again when the
-   * merge is confirmed; a failed check blocks with its message.
+   * merge is confirmed; a failed check blocks with its message. With "Require passing builds" on, the
+   * build statuses of the head commit decide instead (as where merge checks are not Required).
    */
   private async merge(body: { workspace: string; repository: string; pullRequest: number; confirm?: boolean }, accountId: string) {
     const { repo, pr } = this.pullRequest(body);
-    const permission = repo.permissions[accountId];
-    if (permission !== 'write' && permission !== 'admin') {
-      const who = this.forge.bitbucket.users.get(accountId)?.displayName ?? accountId;
-      throw new HttpError(403, `${who} has ${permission ?? 'no'} access to ${repo.workspace.slug}/${repo.slug}; merging needs write access.`);
-    }
+    this.mayWrite(repo, accountId, 'merging');
     if (pr.state !== 'OPEN') throw new HttpError(409, `Pull request #${pr.id} is already ${pr.state.toLowerCase()}.`);
-    const check = await mergeCheck(this.event(repo, pr.id, 'on-merge'));
+    const gate = repo.requirePassingBuilds ? 'builds' : 'merge-check';
+    const check = gate === 'builds' ? buildsVerdict(repo, pr) : await mergeCheck(this.event(repo, pr.id, 'on-merge'));
     const merged = check.success && body.confirm === true;
-    if (merged) pr.state = 'MERGED';
-    return { merged, check };
+    if (merged) {
+      pr.state = 'MERGED';
+      this.events.emit(pullRequestEvent('avi:bitbucket:fulfilled:pullrequest', repo, pr, { type: 'user', accountId }));
+    }
+    return { merged, gate, check };
   }
 
-  /** A new commit on the source branch by the PR's author, then the `on-code-pushed` check Bitbucket would run. */
-  private async push(body: { workspace: string; repository: string; pullRequest: number }) {
+  /** Decline: the pull request is closed unmerged, and Bitbucket sends `rejected`. */
+  private decline(body: { workspace: string; repository: string; pullRequest: number }, accountId: string) {
+    const { repo, pr } = this.pullRequest(body);
+    this.mayWrite(repo, accountId, 'declining');
+    if (pr.state !== 'OPEN') throw new HttpError(409, `Pull request #${pr.id} is already ${pr.state.toLowerCase()}.`);
+    pr.state = 'DECLINED';
+    this.events.emit(pullRequestEvent('avi:bitbucket:rejected:pullrequest', repo, pr, { type: 'user', accountId }));
+    return { state: pr.state };
+  }
+
+  /** The repository's "Require passing builds" switch: a repository admin's setting, as in Bitbucket. */
+  private requireBuilds(body: { workspace: string; repository: string; required?: unknown }, accountId: string) {
+    const repo = this.repository(body.workspace, body.repository);
+    if (typeof body.required !== 'boolean') throw new HttpError(400, 'Say whether passing builds are required: "required" must be true or false.');
+    if (repo.permissions[accountId] !== 'admin') {
+      const who = this.forge.bitbucket.users.get(accountId)?.displayName ?? accountId;
+      throw new HttpError(403, `${who} is not an admin of ${repo.workspace.slug}/${repo.slug}; only repository admins can change which merge checks apply.`);
+    }
+    repo.requirePassingBuilds = body.required;
+    return { requirePassingBuilds: repo.requirePassingBuilds };
+  }
+
+  /**
+   * A new commit on the source branch by the PR's author: Bitbucket sends `push:repository` and
+   * `updated:pullrequest` (the triggers re-evaluate), and runs the `on-code-pushed` merge check.
+   */
+  private async push(body: { workspace: string; repository: string; pullRequest: number }, accountId: string) {
     const { repo, pr } = this.pullRequest(body);
     if (pr.state !== 'OPEN') throw new HttpError(409, `Pull request #${pr.id} is ${pr.state.toLowerCase()}; nothing can be pushed to it.`);
     const hash = demoCommit(randomBytes(16).toString('hex'));
     this.forge.bitbucket.pushCommit(repo, pr.id, { hash, author: pr.author, message: `Address review comments (${pr.commits.length + 1})` });
+    this.events.emit(pushEvent(repo, { type: 'user', accountId }));
+    this.events.emit(pullRequestEvent('avi:bitbucket:updated:pullrequest', repo, pr, { type: 'user', accountId }));
     const check = await mergeCheck(this.event(repo, pr.id, 'on-code-pushed'));
     return { hash, check };
   }

@@ -1,4 +1,4 @@
-import type { FakeBitbucket, FakePullRequest, FakeRepository } from '../dev/fakeBitbucket';
+import { latestStatuses, type FakeBitbucket, type FakePullRequest, type FakeRepository } from '../dev/fakeBitbucket';
 
 export type Theme = 'light' | 'dark';
 
@@ -67,6 +67,22 @@ export function settingsPath(repo: FakeRepository): string {
   return `/${repo.workspace.slug}/${repo.slug}/admin/countersign`;
 }
 
+const BUILD_TONE: Record<string, string> = { SUCCESSFUL: 'success', FAILED: 'danger', STOPPED: 'warning', INPROGRESS: 'info' };
+
+/** The build statuses of the pull request's head commit, the latest of each key (the PR page polls this to update it in place). */
+export function buildsList(repo: FakeRepository, pr: FakePullRequest): string {
+  const head = pr.commits[pr.commits.length - 1]!.hash;
+  const builds = latestStatuses(repo, head);
+  if (builds.length === 0) return `<p class="subtle" data-testid="no-builds">No builds on <code>${head.slice(0, 7)}</code> yet.</p>`;
+  const items = builds
+    .map(
+      (b) =>
+        `<li data-testid="build-${esc(b.key)}" data-state="${esc(b.state)}"><span class="lozenge ${BUILD_TONE[b.state] ?? ''}">${esc(b.state)}</span> <strong>${esc(b.name ?? b.key)}</strong>${b.description ? `<br><span class="subtle">${esc(b.description)}</span>` : ''}</li>`,
+    )
+    .join('');
+  return `<ul class="plain builds">${items}</ul>`;
+}
+
 /** Forge's Custom UI iframe sandbox. */
 const SANDBOX = 'allow-same-origin allow-scripts allow-forms allow-modals allow-downloads allow-pointer-lock';
 
@@ -82,13 +98,22 @@ export function pullRequestPage(ctx: PageContext, repo: FakeRepository, pr: Fake
   const open = pr.state === 'OPEN';
   // As in Bitbucket, someone who can only read the repository has no Merge button.
   const permission = repo.permissions[ctx.accountId];
-  const merge = permission === 'write' || permission === 'admin' ? `\n      <button type="button" id="merge" class="primary"${open ? '' : ' disabled'}>Merge</button>` : '';
-  const body = `<main class="page pr" data-workspace="${esc(repo.workspace.uuid)}" data-repository="${esc(repo.uuid)}" data-pull-request="${pr.id}">
+  const writer = permission === 'write' || permission === 'admin';
+  const merge = writer ? `\n      <button type="button" id="decline"${open ? '' : ' disabled'}>Decline</button>\n      <button type="button" id="merge" class="primary"${open ? '' : ' disabled'}>Merge</button>` : '';
+  const admin = permission === 'admin';
+  const required = repo.requirePassingBuilds === true;
+  const appMerge = pr.state === 'MERGED' ? repo.merges?.find((m) => m.pullRequest === pr.id) : undefined;
+  const mergedBy = appMerge ? ` <span class="subtle" data-testid="merged-by">Merged by Countersign (auto-merge, ${esc(appMerge.strategy.replace(/_/g, ' '))}) at <code>${appMerge.commit.slice(0, 7)}</code></span>` : '';
+  const builds = `<section class="panel" aria-labelledby="builds-heading"><h2 id="builds-heading">Builds</h2>
+        <div id="build-list" aria-live="polite">${buildsList(repo, pr)}</div>
+        <label class="switch" title="${admin ? 'Merge then needs every build on the head commit to pass, instead of the merge check' : 'Only repository admins can change this'}"><input type="checkbox" role="switch" id="require-builds"${required ? ' checked' : ''}${admin ? '' : ' disabled'}> Require passing builds</label>
+      </section>`;
+  const body = `<main class="page pr" data-workspace="${esc(repo.workspace.uuid)}" data-repository="${esc(repo.uuid)}" data-pull-request="${pr.id}" data-state="${pr.state}">
   <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Pull requests</nav>
   <div class="pr-head">
     <div>
       <h1>${esc(pr.title)} <span class="subtle">#${pr.id}</span></h1>
-      <p><span class="lozenge ${open ? 'info' : 'success'}" data-testid="pr-state">${pr.state}</span> <code>${esc(pr.sourceBranch)}</code> → <code>${esc(pr.targetBranch)}</code></p>
+      <p><span class="lozenge ${open ? 'info' : 'success'}" data-testid="pr-state">${pr.state}</span>${mergedBy} <code>${esc(pr.sourceBranch)}</code> → <code>${esc(pr.targetBranch)}</code></p>
     </div>
     <div class="actions">
       <button type="button" id="push-commit"${open ? '' : ' disabled'}>Push a commit</button>${merge}
@@ -101,6 +126,7 @@ export function pullRequestPage(ctx: PageContext, repo: FakeRepository, pr: Fake
     </div>
     <aside class="pr-sidebar">
       <section class="panel"><h2>Participants</h2><ul class="plain">${participants}</ul></section>
+      ${builds}
       <section class="panel app-card"><h2>Countersign</h2>
         <iframe title="Countersign" class="forge-app" sandbox="${SANDBOX}" src="${esc(ctx.frameSrc('pr-card', repo, pr.id))}"></iframe>
       </section>

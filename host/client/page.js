@@ -1,5 +1,6 @@
-// Controls of the local host's own pages: acting user, theme, reset, Merge, Push a commit, and the
-// host side of the app frames' bridge (their calls, their heights).
+// Controls of the local host's own pages: acting user, theme, reset, Merge, Decline, Push a commit,
+// Require passing builds, the PR page's builds kept current, and the host side of the app frames'
+// bridge (their calls, their heights).
 (function () {
   var frameOrigin = document.body.dataset.frameOrigin;
   var reloading = false;
@@ -94,7 +95,8 @@
     if (mergeButton) mergeButton.addEventListener('click', async function () {
       try {
         var answer = await post('/host/api/merge', Object.assign({ confirm: false }, target));
-        if (!answer.check.success) return show('danger', 'Merge blocked by the Countersign merge check.', answer.check.message);
+        var blocked = answer.gate === 'builds' ? 'Merge blocked: passing builds are required.' : 'Merge blocked by the Countersign merge check.';
+        if (!answer.check.success) return show('danger', blocked, answer.check.message);
         show('success', 'All merge checks passed.', answer.check.message);
         var confirm = document.createElement('button');
         confirm.type = 'button';
@@ -103,7 +105,7 @@
         confirm.addEventListener('click', async function () {
           var merged = await post('/host/api/merge', Object.assign({ confirm: true }, target));
           if (merged.merged) return location.reload();
-          show('danger', 'Merge blocked by the Countersign merge check.', merged.check.message);
+          show('danger', blocked, merged.check.message);
         });
         result.append(confirm);
       } catch (error) {
@@ -118,5 +120,45 @@
         show('danger', 'Could not push.', error.message);
       }
     });
+    var decline = document.getElementById('decline');
+    if (decline) decline.addEventListener('click', async function () {
+      if (!confirm('Decline this pull request? It will be closed without merging.')) return;
+      try {
+        await post('/host/api/decline', target);
+        location.reload();
+      } catch (error) {
+        show('danger', 'Could not decline.', error.message);
+      }
+    });
+    var requireBuilds = document.getElementById('require-builds');
+    requireBuilds.addEventListener('change', async function () {
+      try {
+        var answer = await post('/host/api/builds-required', { workspace: target.workspace, repository: target.repository, required: requireBuilds.checked });
+        requireBuilds.checked = answer.requirePassingBuilds;
+        result.className = '';
+        result.innerHTML = '';
+      } catch (error) {
+        requireBuilds.checked = !requireBuilds.checked;
+        show('danger', 'Could not change the merge checks.', error.message);
+      }
+    });
+
+    // The app posts statuses and merges in the background (its triggers and queue consumer): keep the
+    // builds current in place, and reload when the pull request is closed (by auto-merge, say).
+    var builds = document.getElementById('build-list');
+    var lastBuilds = null;
+    setInterval(async function () {
+      if (document.hidden || reloading) return;
+      try {
+        var now = await post('/host/api/pull-request', target);
+        if (now.state !== pr.dataset.state) return reload();
+        if (now.builds !== lastBuilds) {
+          lastBuilds = now.builds;
+          builds.innerHTML = now.builds;
+        }
+      } catch (error) {
+        // The host is restarting, or this page is out of date: the next tick tries again.
+      }
+    }, 1000);
   }
 })();

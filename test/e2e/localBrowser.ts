@@ -92,6 +92,22 @@ export class LocalBrowser {
     await Promise.all([this.page.waitForEvent('load'), this.page.getByLabel('Acting as').selectOption({ label: DEMO.people[person].displayName })]);
   }
 
+  /**
+   * A resolver call as `person`, made as the host's page makes it (from a frame the host served on
+   * `path`), outside the browser: for saving a policy without the settings UI.
+   */
+  async invoke(person: DemoPerson, functionKey: string, payload?: unknown, path = '/acme/payments/admin/countersign'): Promise<any> {
+    const cookie = `cs_user=${encodeURIComponent(DEMO.people[person].accountId)}`;
+    const html = await (await fetch(`${this.url}${path}`, { headers: { cookie } })).text();
+    const src = new URL(/<iframe[^>]* src="([^"]+)"/.exec(html)![1]!.replace(/&#38;/g, '&'));
+    const response = await fetch(`${this.url}/host/api/invoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie },
+      body: JSON.stringify({ frame: src.searchParams.get('frame'), functionKey, payload }),
+    });
+    return response.json();
+  }
+
   async setTheme(theme: 'light' | 'dark'): Promise<void> {
     await this.page.request.post(`${this.url}/host/api/session`, { data: { theme } });
   }

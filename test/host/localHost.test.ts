@@ -201,7 +201,7 @@ describe('the local Bitbucket host', () => {
     await invoke(url, admin.accountId, 'saveSettings', { baseVersion: 0, rules });
     const target = { workspace: 'acme', repository: 'payments', pullRequest: 1, confirm: true };
     const blocked = await post(url, '/host/api/merge', target, admin.accountId);
-    expect(blocked.json).toEqual({ merged: false, check: { success: false, message: expect.stringContaining('Maintainers 0 of 2 signed') } });
+    expect(blocked.json).toEqual({ merged: false, gate: 'merge-check', check: { success: false, message: expect.stringContaining('Maintainers 0 of 2 signed') } });
     expect(host!.forge.bitbucket.repositories[0]!.pullRequests.get(1)!.state).toBe('OPEN');
 
     const ungated = await post(url, '/host/api/merge', { ...target, pullRequest: 2, confirm: false }, admin.accountId);

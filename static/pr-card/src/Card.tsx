@@ -30,6 +30,11 @@ export function Card() {
     <main className="stack" aria-label="Countersign">
       <Verdict panel={panel} />
       {panel.verdict.gated && <Quorum panel={panel} />}
+      {panel.autoMerge?.state === 'merged' && panel.pullRequest.state === 'MERGED' && (
+        <p className="banner success small" role="status" data-testid="automerge-merged">
+          Countersign merged this pull request ({panel.autoMerge.strategy.replace(/_/g, ' ')}) once the quorum was met.
+        </p>
+      )}
       {panel.autoMerge?.state === 'failed' && (
         <p className="banner danger small" role="status" data-testid="automerge-failed">
           Auto-merge failed and will not be retried for this commit: {panel.autoMerge.reason}
