@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { Policy, RuleInput } from '../../../src/core/policy';
 import type { SettingsState } from '../../../src/handlers/settings';
 import { call } from '../../shared/bridge';
@@ -26,15 +26,18 @@ export function PolicyEditor({ settings, onSaved, onReload }: { settings: Settin
   const dirty = useMemo(() => isDirty(draft, validation?.ok ? validation.rules : undefined, saved), [draft, validation, saved]);
   const invalid = latest !== undefined && !latest.ok;
 
+  // Read when the page is left, not when an effect last ran: the warning follows the draft at once.
+  const dirtyNow = useRef(dirty);
+  dirtyNow.current = dirty;
   useEffect(() => {
-    if (!dirty) return;
     const warn = (event: BeforeUnloadEvent) => {
+      if (!dirtyNow.current) return;
       event.preventDefault();
       event.returnValue = '';
     };
     window.addEventListener('beforeunload', warn);
     return () => window.removeEventListener('beforeunload', warn);
-  }, [dirty]);
+  }, []);
 
   const edit = (rules: RuleInput[], touchedNow: Set<string> = touched) => {
     setDraft(rules);
