@@ -485,8 +485,9 @@ function paging(query: URLSearchParams, byDefault: number, max: number): { pagel
 
 /** A repository's open branches, sorted as git lists them. */
 export function branchesOf(repo: Pick<FakeRepository, 'branches' | 'pullRequests'>): string[] {
-  const names = repo.branches ?? ['main', ...[...repo.pullRequests.values()].flatMap((pr) => [pr.targetBranch, pr.sourceBranch])];
-  return [...new Set(names)].sort();
+  // An open pull request's branches exist, whatever else the repository was seeded with.
+  const open = [...repo.pullRequests.values()].filter((pr) => pr.state === 'OPEN').flatMap((pr) => [pr.targetBranch, pr.sourceBranch]);
+  return [...new Set([...(repo.branches ?? ['main']), ...open])].sort();
 }
 
 /** The part of BBQL the fake reads on branches: `name = "…"` and `name ~ "…"` clauses joined by AND; anything else is Bitbucket's 400. */

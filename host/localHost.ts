@@ -422,6 +422,7 @@ export class LocalHost {
    */
   private async push(body: { workspace: string; repository: string; pullRequest: number }, accountId: string) {
     const { repo, pr } = this.pullRequest(body);
+    this.mayWrite(repo, accountId, 'pushing');
     if (pr.state !== 'OPEN') throw new HttpError(409, `Pull request #${pr.id} is ${pr.state.toLowerCase()}; nothing can be pushed to it.`);
     const hash = demoCommit(randomBytes(16).toString('hex'));
     this.forge.bitbucket.pushCommit(repo, pr.id, { hash, author: pr.author, message: `Address review comments (${pr.commits.length + 1})` });

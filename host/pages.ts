@@ -116,7 +116,7 @@ export function pullRequestPage(ctx: PageContext, repo: FakeRepository, pr: Fake
       <p><span class="lozenge ${open ? 'info' : 'success'}" data-testid="pr-state">${pr.state}</span>${mergedBy} <code>${esc(pr.sourceBranch)}</code> → <code>${esc(pr.targetBranch)}</code></p>
     </div>
     <div class="actions">
-      <button type="button" id="push-commit"${open ? '' : ' disabled'}>Push a commit</button>${merge}
+      ${writer ? `<button type="button" id="push-commit"${open ? '' : ' disabled'}>Push a commit</button>` : ''}${merge}
     </div>
   </div>
   <div id="merge-result" role="status" aria-live="polite"></div>

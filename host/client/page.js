@@ -112,7 +112,8 @@
         show('danger', 'Could not merge.', error.message);
       }
     });
-    document.getElementById('push-commit').addEventListener('click', async function () {
+    var pushButton = document.getElementById('push-commit');
+    if (pushButton) pushButton.addEventListener('click', async function () {
       try {
         await post('/host/api/push', target);
         location.reload();

@@ -62,19 +62,27 @@ type RevocationsDocument = Revocation[];
  * One page of a revocation index shard: the `revocationEntry` hashes present, 16 hex digits each, one
  * after another in one string (a page is rewritten and sealed with every revocation, and one string is
  * far cheaper to canonicalise, store and parse than thousands of object keys); page 0 also counts the
- * overflow pages.
+ * overflow pages. Pages written before that kept each entry as an object key (`{ [entry]: 1 }`): they
+ * are read as they are and packed at their next write.
  */
 interface RevokedPage {
-  entries: string;
+  entries: string | Record<string, 1>;
   pages?: number;
 }
 const ENTRY_LENGTH = 16;
 /** Entries in one index page: 128 KB, under KVS's 240 KiB. */
 const PAGE_CAPACITY = 8000;
 
-/** The entries of an index page, one by one. */
-function pageEntries(entries: string): string[] {
+/** The entries of an index page, one by one, in either layout. */
+function pageEntries(entries: RevokedPage['entries'] | undefined): string[] {
+  if (entries === undefined) return [];
+  if (typeof entries !== 'string') return Object.keys(entries);
   return Array.from({ length: Math.floor(entries.length / ENTRY_LENGTH) }, (_, i) => entries.slice(i * ENTRY_LENGTH, (i + 1) * ENTRY_LENGTH));
+}
+
+/** A page's entries packed as one string, whichever layout they were read in. */
+function packedEntries(entries: RevokedPage['entries'] | undefined): string {
+  return typeof entries === 'string' ? entries : pageEntries(entries).join('');
 }
 
 /** The app's own secrets, generated once per installation and kept in KVS secret storage. */
@@ -477,19 +485,19 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       for (const [key, doc] of lastKey === firstKey ? [[firstKey, first] as const] : ([[firstKey, first], [lastKey, last]] as const)) {
         if (!(await openSealed(seal, key, doc)).intact) throw indexTampered();
       }
-      const full = (last?.document.entries.length ?? 0) >= (this.options.pageCapacity ?? PAGE_CAPACITY) * ENTRY_LENGTH;
+      const full = pageEntries(last?.document.entries).length >= (this.options.pageCapacity ?? PAGE_CAPACITY);
       const writes: Write[] = [
         { key: recordKey, value: { version: (record?.version ?? 0) + 1, document: [...(record?.document ?? []), revocation] }, entityName: DOCUMENT_ENTITY, conditions: versionIs(record?.version ?? 0) },
       ];
       if (!full) {
-        writes.push(await sealedWrite(seal, lastKey, last, { ...last?.document, entries: (last?.document.entries ?? '') + entry }));
+        writes.push(await sealedWrite(seal, lastKey, last, { ...last?.document, entries: packedEntries(last?.document.entries) + entry }));
         return writes;
       }
       // This page is full: open the next one with the entry, and count it on page 0.
       const nextKey = storageKeys.revokedShard(shard, pages + 1);
       writes.push(await sealedWrite(seal, nextKey, undefined, { entries: entry }));
       const firstNow = lastKey === firstKey ? last : first;
-      writes.push(await sealedWrite(seal, firstKey, firstNow, { entries: firstNow?.document.entries ?? '', pages: pages + 1 }));
+      writes.push(await sealedWrite(seal, firstKey, firstNow, { entries: packedEntries(firstNow?.document.entries), pages: pages + 1 }));
       return writes;
     });
   }
@@ -506,7 +514,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     const more = await Promise.all(overflow.map(async (key) => ({ key, ...(await openSealed<RevokedPage>(seal, key, found(key))) })));
     if ([...opened, ...more].some((page) => !page.intact) || more.some((page) => !page.document)) throw indexTampered();
     return opened.map((page, shard) => new Set([
-      page.document?.entries ?? '',
+      page.document?.entries,
       ...more.filter((m) => m.key.startsWith(`${storageKeys.revokedShard(shard)}:`)).map((m) => m.document!.entries),
     ].flatMap(pageEntries)));
   }

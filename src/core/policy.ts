@@ -44,8 +44,6 @@ export const Rule = z.strictObject({
       z.minLength(1, 'Enter a branch name or pattern'),
       z.maxLength(200, 'Branch patterns are at most 200 characters'),
       z.refine(isValidBranchPattern, 'Not a valid branch name or pattern (use * as the wildcard)'),
-      // Would save, match no branch, and leave the branch it names ungated.
-      z.refine((p) => refNameProblem(p) === undefined, { error: (issue) => refNameProblem(String(issue.input)) ?? 'Write a branch name, not a ref' }),
     ),
   requirements: z
     .array(Requirement)
@@ -82,6 +80,18 @@ export const PolicyRules = z
     ),
   );
 
+/**
+ * Rules as an admin writes them: the saved rules' schema, and no full ref name (`refs/heads/main`
+ * would save, match no branch and leave the branch it names ungated). Only new input is held to it:
+ * a policy saved before this check stays readable, so its repository is not locked out.
+ */
+export const EditedRules = PolicyRules.check((ctx) => {
+  ctx.value.forEach((rule, index) => {
+    const problem = refNameProblem(rule.branchPattern);
+    if (problem) ctx.issues.push({ code: 'custom', message: problem, input: rule.branchPattern, path: [index, 'branchPattern'] });
+  });
+});
+
 /** A saved policy version: what storage holds and statements name by `hash`. */
 export const Policy = z.strictObject({
   version: z.int().check(z.positive()),
@@ -94,7 +104,7 @@ export type Policy = z.infer<typeof Policy>;
 
 /** Parses rules from an editor or API call, with defaults applied; throws INVALID_POLICY listing every problem. */
 export function parseRules(input: unknown): Rule[] {
-  const parsed = PolicyRules.safeParse(input);
+  const parsed = EditedRules.safeParse(input);
   if (!parsed.success) {
     throw new RequestError('INVALID_POLICY', `The policy is not valid: ${describeIssues(parsed.error)}.`);
   }
@@ -108,7 +118,7 @@ export type RulesValidation = { ok: true; rules: Rule[] } | { ok: false; errors:
 
 /** What `parseRules` would say of a draft, as the first error on each field: the settings editor shows these in place. */
 export function validateRules(draft: unknown): RulesValidation {
-  const parsed = PolicyRules.safeParse(draft);
+  const parsed = EditedRules.safeParse(draft);
   if (parsed.success) return { ok: true, rules: parsed.data };
   const errors: FieldErrors = {};
   for (const issue of parsed.error.issues) errors[issue.path.join('.')] ??= issueText(issue);

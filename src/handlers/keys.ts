@@ -79,7 +79,14 @@ export async function revokeKey(deps: Deps, payload: unknown, context: unknown):
     ...(own ? {} : { repository: caller.repository }),
   }, visible ? caller.repository : INSTALLATION_LEDGER);
   // A revocation everywhere can move verdicts in every repository that reports a status; one here, only here.
-  const affected = own ? (await deps.gate.statusRepositories()).filter((r) => r.workspace === caller.workspace).map((r) => r.repository) : [];
+  const reporting = own
+    ? await deps.gate.statusRepositories().catch((error: unknown) => {
+        // The revocation is stored; only the refresh of other repositories' statuses is lost.
+        console.warn('Countersign: could not list the repositories that report a status', error);
+        return [];
+      })
+    : [];
+  const affected = reporting.filter((r) => r.workspace === caller.workspace).map((r) => r.repository);
   const repositories = new Set([...(visible ? [caller.repository] : []), ...affected]);
   await requestReevaluation(deps, [...repositories].map((repository) => ({ kind: 'repository', workspace: caller.workspace, repository, reason: 'revocation' })));
   return { keyId, repository: own ? null : caller.repository };

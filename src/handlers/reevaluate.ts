@@ -5,7 +5,9 @@ import {
   mergeRecord,
   statusFor,
   type AutoMergeRecord,
+  type PullRequestFacts,
   type PullRequestSubject,
+  type StatusToPost,
 } from '../core';
 import type { Deps, ReevaluationRequest } from '../ports';
 import { judge } from './judge';
@@ -75,11 +77,7 @@ export async function reevaluate(deps: Deps, subject: ReevaluationSubject): Prom
     const head = await deps.bitbucket.getHead(workspace, repository, pullRequest);
     if (head.state !== 'OPEN' || !pr.headCommit.startsWith(head.commit)) return { ...outcome, stale: true };
 
-    if (status) {
-      await deps.bitbucket.postBuildStatus(workspace, repository, pr.headCommit, status);
-      await deps.reevaluation.notePostedStatus(repository, pullRequest, { commit: pr.headCommit, state: status.state, description: status.description });
-      outcome.posted = status.state;
-    }
+    if (status) outcome.posted = await postSettled(deps, pr, status);
     if (strategy) {
       const merged: PullRequestSubject = { kind: 'pull-request', workspace, repository, pullRequest, commit: pr.headCommit, targetBranch: pr.targetBranch };
       const claim: AutoMergeRecord = { commit: pr.headCommit, strategy, state: 'attempting', at };
@@ -115,6 +113,29 @@ export async function reevaluate(deps: Deps, subject: ReevaluationSubject): Prom
     console.warn(`Countersign: could not re-evaluate pull request ${pullRequest}: ${code} ${message}`);
     return { error: { code, message } };
   }
+}
+
+/** Rounds of "post, then read the gate again" before a status is taken as settled. */
+const SETTLE_ROUNDS = 3;
+
+/**
+ * Posts `status`, then judges the gate again from a read made after the post, and posts again while
+ * that differs. Re-evaluations run concurrently (triggers, queue consumers): one that read the gate
+ * before a revocation or a signature can post after one that read it later, but whichever posts last
+ * has also read the gate after its own post, so the status left standing is never older than storage.
+ */
+async function postSettled(deps: Deps, pr: PullRequestFacts, first: StatusToPost): Promise<string> {
+  let status: StatusToPost | undefined = first;
+  let posted = first.state;
+  for (let round = 0; status && round < SETTLE_ROUNDS; round++) {
+    await deps.bitbucket.postBuildStatus(pr.workspace, pr.repository, pr.headCommit, status);
+    const last = { commit: pr.headCommit, state: status.state, description: status.description };
+    await deps.reevaluation.notePostedStatus(pr.repository, pr.id, last);
+    posted = status.state;
+    const gate = await deps.gate.loadGate(pr.repository, pr.id);
+    status = statusFor(pr, gate.policy, (await judge(pr, gate)).verdict, last);
+  }
+  return posted;
 }
 
 /** Every open pull request of a repository, each queued as its own re-evaluation (so 500 of them fit Forge's limits). */
@@ -179,10 +200,17 @@ export async function onPullRequestEvent(deps: Deps, event: unknown): Promise<Re
   return reevaluate(deps, { workspace: workspace.uuid, repository: repository.uuid, pullRequest: pullrequest.id });
 }
 
-/** A push to the repository: which pull requests it moved is not in the event, so every open one is queued. */
+/**
+ * A push to the repository: which pull requests it moved is not in the event, so every open one is
+ * queued, but only where the policy posts statuses or merges (elsewhere the merge check is the whole
+ * gate, and re-reading every open pull request on every push would spend Bitbucket's rate limit).
+ */
 export async function onPushEvent(deps: Deps, event: unknown): Promise<{ queued: boolean }> {
   const parsed = RepositoryEvent.safeParse(event);
   if (!parsed.success) return { queued: false };
+  const policy = await deps.gate.loadPolicy(parsed.data.repository.uuid).catch(() => 'unreadable' as const);
+  // An unreadable policy is re-evaluated anyway: each pull request then says why, as the merge check does.
+  if (policy !== 'unreadable' && !policy?.rules.some((rule) => rule.commitStatus || rule.autoMerge)) return { queued: false };
   await requestReevaluation(deps, [{ kind: 'repository', workspace: parsed.data.workspace.uuid, repository: parsed.data.repository.uuid, reason: 'push' }]);
   return { queued: true };
 }

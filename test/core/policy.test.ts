@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { BranchName, buildPolicy, describeIssues, hasIntactHash, parseRules, PolicyRules, policyHash, PullRequestId, rulesFor, RequestError } from '../../src/core';
+import { BranchName, buildPolicy, describeIssues, EditedRules, hasIntactHash, parseRules, Policy, PolicyRules, policyHash, PullRequestId, rulesFor, RequestError } from '../../src/core';
 import { aRule, PEOPLE } from '../fixtures/world';
 
 describe('policy', () => {
@@ -35,11 +35,18 @@ describe('policy', () => {
   });
 
   it('names the field and the fix for a ref name, after trimming', () => {
-    const parsed = PolicyRules.safeParse([aRule({ branchPattern: ' refs/heads/release/* ' })]);
+    const parsed = EditedRules.safeParse([aRule({ branchPattern: ' refs/heads/release/* ' })]);
     expect(parsed.success).toBe(false);
     expect(parsed.error!.issues).toEqual([expect.objectContaining({ path: [0, 'branchPattern'], message: 'Write the branch name without "refs/heads/": release/*' })]);
     // A branch that merely contains "refs" is still a branch.
-    expect(PolicyRules.safeParse([aRule({ branchPattern: 'feature/refs/heads' })]).success).toBe(true);
+    expect(EditedRules.safeParse([aRule({ branchPattern: 'feature/refs/heads' })]).success).toBe(true);
+  });
+
+  it('still reads a policy saved with a ref name before that was refused, so its repository is not locked out', async () => {
+    const rules = PolicyRules.parse([aRule({ branchPattern: 'refs/heads/main' })]);
+    const saved = await buildPolicy({ version: 3, rules, savedAt: '2026-11-01T00:00:00.000Z', savedBy: '557058:admin' });
+    expect(Policy.safeParse(saved).success).toBe(true);
+    expect(() => parseRules(saved.rules)).toThrow('without "refs/heads/": main');
   });
 
   describe('hash', () => {

@@ -63,11 +63,12 @@ describe('fake Bitbucket: members and branches', () => {
   it('lists branches in git order, paged, filtered by name = and name ~ as Bitbucket documents', () => {
     const repo = '/2.0/repositories/acme/payments/refs/branches';
     const all = get(`${repo}?pagelen=100`);
-    expect(all.values.map((b: any) => b.name)).toEqual(['develop', 'docs', 'docs/release', 'feature/refunds', 'main', 'release/2026.11']);
+    // The seeded branches, and those of every open pull request (#3's hotfix into release/1).
+    expect(all.values.map((b: any) => b.name)).toEqual(['develop', 'docs', 'docs/release', 'feature/refunds', 'hotfix/refund-rounding', 'main', 'release/1', 'release/2026.11']);
     expect(all.values[0]).toMatchObject({ type: 'branch', target: { type: 'commit', hash: expect.stringMatching(/^[0-9a-f]{40}$/) } });
     const paged = get(`${repo}?pagelen=4`);
     expect(paged.values).toHaveLength(4);
-    expect(get(paged.next).values.map((b: any) => b.name)).toEqual(['main', 'release/2026.11']);
+    expect(get(paged.next).values.map((b: any) => b.name)).toEqual(['hotfix/refund-rounding', 'main', 'release/1', 'release/2026.11']);
     expect(get(`${repo}?q=${encodeURIComponent('name = "main"')}`).values.map((b: any) => b.name)).toEqual(['main']);
     expect(get(`${repo}?q=${encodeURIComponent('name ~ "DOCS"')}`).values.map((b: any) => b.name)).toEqual(['docs', 'docs/release']);
     expect(get(`${repo}?q=${encodeURIComponent('name ~ "docs" AND name ~ "release"')}`).values.map((b: any) => b.name)).toEqual(['docs/release']);

@@ -120,8 +120,8 @@ describe('the settings page on a workspace of 5,000 members', () => {
   it('warns when a pattern matches none of the repository’s branches', async () => {
     const settings = lb.page.frameLocator('iframe[title="Countersign settings"]');
     const pattern = settings.getByLabel('Target branch or pattern');
-    await pattern.fill('hotfix/*');
-    await settings.getByTestId('field-warning').getByText('No branch in this repository matches “hotfix/*” yet').waitFor();
+    await pattern.fill('support/*');
+    await settings.getByTestId('field-warning').getByText('No branch in this repository matches “support/*” yet').waitFor();
     await pattern.fill('release/*');
     await lb.page.waitForTimeout(700);
     expect(await settings.getByTestId('field-warning').count()).toBe(0);

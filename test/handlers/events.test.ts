@@ -106,6 +106,42 @@ describe('statuses from product events', () => {
     expect(world.status()).toMatchObject({ state: 'INPROGRESS', description: expect.stringContaining('1 of 2') });
   });
 
+  it('leaves no SUCCESSFUL standing when a revocation lands while an older evaluation is posting', async () => {
+    await world.sign(alice);
+    await world.sign(bob);
+    await world.settle();
+    // Re-evaluation A judged SUCCESSFUL from a read made before the revocation; it lands as A posts,
+    // and the re-evaluation the revocation queues is lost (as one can be, racing A on another invocation).
+    await world.deps.keys.revokeKey({ accountId: PEOPLE.alice, keyId: alice.keyId, revokedAt: world.clock.toISOString(), revokedBy: PEOPLE.alice }, REPOSITORY);
+    const before = world.deps.gate.loadGate.bind(world.deps.gate);
+    let first = true;
+    world.deps.gate.loadGate = async (...args) => {
+      if (!first) return before(...args);
+      first = false;
+      const gate = await before(...args);
+      return { ...gate, revokedKeys: { has: () => false } };
+    };
+    world.host.bitbucket.faults.length = 0;
+    world.repo.statuses.length = 0;
+    await world.deps.reevaluation.notePostedStatus(REPOSITORY, world.pr.id, { commit: world.head, state: 'INPROGRESS', description: 'stale' });
+    const outcome = await reevaluate(world.deps, subject(world));
+    world.deps.gate.loadGate = before;
+    expect(world.repo.statuses.map((s) => s.state)).toEqual(['SUCCESSFUL', 'INPROGRESS']);
+    expect(outcome.posted).toBe('INPROGRESS');
+    expect(world.status()).toMatchObject({ state: 'INPROGRESS', description: expect.stringContaining('1 of 2') });
+  });
+
+  it('queues nothing for a push where the policy neither posts statuses nor merges, and everything where it does', async () => {
+    await world.savePolicy([aRule({ commitStatus: false })]);
+    await world.settle();
+    world.host.resetCalls();
+    expect(await world.pushEvent()).toEqual({ queued: false });
+    expect(world.host.calls.bitbucket).toEqual([]);
+    await world.savePolicy([aRule({ autoMerge: true })]);
+    await world.settle();
+    expect(await world.pushEvent()).toEqual({ queued: true });
+  });
+
   it('retries 429 and 500 with backoff, then posts', async () => {
     await world.sign(alice);
     world.host.bitbucket.faults.push({ status: 429 }, { status: 500 }, { status: 429 });

@@ -1,6 +1,6 @@
 import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
 import { KvsStore } from '../../src/adapters/kvsStore';
-import { readEntry } from '../../src/core';
+import { readEntry, sealOf } from '../../src/core';
 import { aRule, aSigner, PEOPLE, REPOSITORY, World } from '../fixtures/world';
 
 jest.setTimeout(180_000);
@@ -84,6 +84,31 @@ describe('storage at scale', () => {
     const shard = pages.findIndex((p) => p > 0);
     world.host.kvs.tamper(storageKeys.revokedShard(shard, 1), (doc) => ({ ...doc, document: { entries: '' } }), DOCUMENT_ENTITY);
     await expect(store.loadGate(REPOSITORY, 1)).rejects.toThrow('revocation index was changed');
+  });
+
+  it('reads index pages written in the earlier layout (an object key an entry), and packs them at their next write', async () => {
+    const store = new KvsStore();
+    const revoke = (i: number) =>
+      store.revokeKey({ accountId: `557058:old-${i}`, keyId: `${'k'.repeat(37)}${String(i).padStart(6, '0')}`, revokedAt: world.clock.toISOString(), revokedBy: PEOPLE.admin }, REPOSITORY);
+    for (let i = 0; i < 12; i++) await revoke(i);
+    // Rewritten as an earlier version wrote them, sealed as the app seals them.
+    const { seal } = await store.appSecrets();
+    for (const shard of [0, 1, 2]) {
+      const key = storageKeys.revokedShard(shard);
+      const doc = world.host.kvs.peek(key, DOCUMENT_ENTITY) as { version: number; document: { entries: string } } | undefined;
+      if (!doc) continue;
+      const entries = Object.fromEntries((doc.document.entries.match(/.{16}/g) ?? []).map((entry) => [entry, 1]));
+      const document = { ...doc.document, entries };
+      world.host.kvs.plant(key, { version: doc.version, document, seal: await sealOf(seal, key, { version: doc.version, document }) }, DOCUMENT_ENTITY);
+    }
+    const seen = async (i: number) => (await store.loadGate(REPOSITORY, 1)).revokedKeys.has(`557058:old-${i} ${'k'.repeat(37)}${String(i).padStart(6, '0')}`);
+    for (let i = 0; i < 12; i++) expect(await seen(i)).toBe(true);
+    expect(await seen(99)).toBe(false);
+
+    for (let i = 12; i < 24; i++) await revoke(i);
+    for (let i = 0; i < 24; i++) expect(await seen(i)).toBe(true);
+    const layouts = [0, 1, 2].map((shard) => typeof (world.host.kvs.peek(storageKeys.revokedShard(shard), DOCUMENT_ENTITY) as any)?.document.entries);
+    expect(layouts).toEqual(['string', 'string', 'string']);
   });
 
   it('moves the revocation list of version 1 into the index before accepting a signature', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEMO } from '../../host/demo';
 import { LocalHost } from '../../host/localHost';
+import { branchesOf } from '../../dev/fakeBitbucket';
 
 const { admin, riley, author, reader, sam } = DEMO.people;
 
@@ -134,6 +135,18 @@ describe('the local Bitbucket host', () => {
     const merge = await post(url, '/host/api/merge', { workspace: 'acme', repository: 'payments', pullRequest: 2, confirm: true }, reader.accountId);
     expect(merge).toEqual({ status: 403, json: { message: 'Casey Reader has read access to acme/payments; merging needs write access.' } });
     expect(host!.forge.bitbucket.repositories[0]!.pullRequests.get(2)!.state).toBe('OPEN');
+    // Nor can they push, as Bitbucket refuses a reader's push.
+    expect(readerPage).not.toContain('id="push-commit"');
+    const commits = host!.forge.bitbucket.repositories[0]!.pullRequests.get(2)!.commits.length;
+    const push = await post(url, '/host/api/push', { workspace: 'acme', repository: 'payments', pullRequest: 2 }, reader.accountId);
+    expect(push).toEqual({ status: 403, json: { message: 'Casey Reader has read access to acme/payments; pushing needs write access.' } });
+    expect(host!.forge.bitbucket.repositories[0]!.pullRequests.get(2)!.commits).toHaveLength(commits);
+  });
+
+  it("lists the branches of every open pull request among the repository's branches", async () => {
+    await start();
+    const repo = host!.forge.bitbucket.repositories[0]!;
+    expect(branchesOf(repo)).toEqual(expect.arrayContaining(['release/1', 'hotfix/refund-rounding', 'feature/refunds', 'main']));
   });
 
   it('has a demo pull request into release/1 that a release/* rule gates', async () => {

@@ -153,16 +153,16 @@ describe('the branch check', () => {
     const { fetch, calls } = bitbucket('standard');
     const checker = new BranchChecker(fetch, DEMO.workspace.uuid, DEMO.repository.uuid);
     expect(await checker.coverage('main')).toEqual({ kind: 'matches', example: 'main' });
-    expect(await checker.coverage('release/*')).toEqual({ kind: 'matches', example: 'release/2026.11' });
+    expect(await checker.coverage('release/*')).toEqual({ kind: 'matches', example: 'release/1' });
     expect(await checker.coverage('*')).toMatchObject({ kind: 'matches' });
     expect(await checker.coverage('Main')).toEqual({ kind: 'none' });
     // "~" ignores case, the pattern does not: DOCS/* finds docs/release through Bitbucket but matches nothing.
     expect(await checker.coverage('DOCS/*')).toEqual({ kind: 'none' });
-    expect(await checker.coverage('hotfix/*')).toEqual({ kind: 'none' });
+    expect(await checker.coverage('support/*')).toEqual({ kind: 'none' });
     const before = calls.length;
     await checker.coverage('main');
     expect(calls).toHaveLength(before);
-    expect(coverageWarning('hotfix/*', { kind: 'none' })).toContain('No branch in this repository matches “hotfix/*”');
+    expect(coverageWarning('support/*', { kind: 'none' })).toContain('No branch in this repository matches “support/*”');
     expect(coverageWarning('main', { kind: 'matches', example: 'main' })).toBeUndefined();
   });
 
@@ -172,7 +172,7 @@ describe('the branch check', () => {
     const checker = new BranchChecker(fetch, DEMO.workspace.uuid, DEMO.repository.uuid);
     expect(await checker.coverage('feature/*-0150')).toEqual({ kind: 'matches', example: 'feature/x-0150' });
     expect(await checker.coverage('feature/*target')).toEqual({ kind: 'matches', example: 'feature/zz-target' });
-    expect(await checker.coverage('feature/*')).toEqual({ kind: 'matches', example: 'feature/x-0000' });
+    expect(await checker.coverage('feature/*')).toEqual({ kind: 'matches', example: 'feature/refunds' });
     expect(await checker.coverage('feature/*nothing')).toEqual({ kind: 'none' });
     // 1,500 branches contain every literal part and none matches: past 10 pages it says it cannot tell.
     bb.repositories[0]!.branches!.push(...Array.from({ length: 1500 }, (_, i) => `feature/y-${i}-nothing-bx`));
