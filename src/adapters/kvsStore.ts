@@ -21,6 +21,7 @@ import {
   sealOf,
   AppPrivateJwk,
   appKeyId,
+  claimStands,
   type AppPublicJwk,
   type AutoMergeRecord,
   type PostedStatus,
@@ -325,7 +326,8 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     await this.commit(repository, record.at, event, [key], (found) => {
       const current = found(key) as VersionedDocument<AutoMergeRecord> | undefined;
       claimed = false;
-      if (current?.document.commit === record.commit) return 'done';
+      // One claim a commit, unless it was left unfinished for so long that it is taken as lost.
+      if (current?.document.commit === record.commit && claimStands(current.document, new Date(record.at))) return 'done';
       claimed = true;
       const version = (current?.version ?? 0) + 1;
       return [{ key, value: { version, document: record }, entityName: DOCUMENT_ENTITY, conditions: versionIs(current?.version ?? 0) }];

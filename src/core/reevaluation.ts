@@ -87,9 +87,21 @@ export interface AutoMergeRecord {
  * Whether to auto-merge now: the pull request is open, gated and passes, a rule covering it merges
  * automatically, and this head commit has not been tried before (merged or failed: never in a loop).
  */
-export function autoMergeDue(pr: PullRequestFacts, policy: Policy | undefined, verdict: Verdict, claimed: AutoMergeRecord | undefined): MergeStrategy | undefined {
+/**
+ * How long a claimed merge may stay unfinished (Bitbucket still merging in the background when the
+ * function's budget ran out, or the function stopped) before the claim is taken as lost and the merge
+ * may be tried again. Should Bitbucket have merged meanwhile, the pull request is no longer open.
+ */
+export const STALE_AUTO_MERGE_MS = 10 * 60_000;
+
+/** Whether a claim on this commit still stands: finished, or attempted recently enough to be in progress. */
+export function claimStands(claimed: AutoMergeRecord, now: Date): boolean {
+  return claimed.state !== 'attempting' || now.getTime() - Date.parse(claimed.at) < STALE_AUTO_MERGE_MS;
+}
+
+export function autoMergeDue(pr: PullRequestFacts, policy: Policy | undefined, verdict: Verdict, claimed: AutoMergeRecord | undefined, now: Date): MergeStrategy | undefined {
   if (pr.state !== 'OPEN' || !verdict.gated || !verdict.pass || verdict.headCommit !== pr.headCommit) return undefined;
-  if (claimed?.commit === pr.headCommit) return undefined;
+  if (claimed?.commit === pr.headCommit && claimStands(claimed, now)) return undefined;
   return autoMergeStrategy(policy, pr.targetBranch);
 }
 

@@ -70,7 +70,7 @@ export async function reevaluate(deps: Deps, subject: ReevaluationSubject): Prom
     if (pr.state !== 'OPEN') return outcome;
 
     const status = statusFor(pr, gate.policy, verdict, state.posted);
-    const strategy = autoMergeDue(pr, gate.policy, verdict, state.autoMerge);
+    const strategy = autoMergeDue(pr, gate.policy, verdict, state.autoMerge, deps.now());
     if (!status && !strategy) return outcome;
 
     // Never onto an older commit: the head Bitbucket shows now must be the one just judged.
@@ -93,10 +93,15 @@ export async function reevaluate(deps: Deps, subject: ReevaluationSubject): Prom
       const done = deps.now().toISOString();
       if (result.kind === 'merged') {
         // Recorded here with the claim's outcome; the fulfilled event for this merge, early or late, finds it recorded.
+        // Bitbucket's merge names no commit: what it merged is read back and judged, so a push that landed
+        // between the last read and the merge is on the record as a merge the gate did not allow.
+        const merged = await deps.bitbucket.getPullRequest(workspace, repository, pullRequest, 'app').catch(() => ({ ...pr, state: 'MERGED' as const }));
+        const judged = merged.headCommit === pr.headCommit ? { verdict, approvals } : await judge(merged, gate);
         const entries = new Map(gate.approvals.map((a) => [a.signer, a.record.entry]));
-        const record = mergeRecord({ ...pr, state: 'MERGED' }, gate.policy, verdict, approvals.map((a) => ({ ...a, entry: entries.get(a.signer) })), 'countersign');
-        await deps.reevaluation.finishAutoMerge(repository, pullRequest, { ...claim, state: 'merged', at: done }, { type: 'merge.recorded', ...record });
-        outcome.recorded = 'merge.recorded';
+        const record = mergeRecord({ ...merged, state: 'MERGED' }, gate.policy, judged.verdict, judged.approvals.map((a) => ({ ...a, entry: entries.get(a.signer) })), 'countersign');
+        const type = record.bypassed ? 'merge.bypassed' : 'merge.recorded';
+        await deps.reevaluation.finishAutoMerge(repository, pullRequest, { ...claim, state: 'merged', at: done }, { type, ...record });
+        outcome.recorded = type;
       } else if (result.kind === 'failed') {
         await deps.reevaluation.finishAutoMerge(repository, pullRequest, { ...claim, state: 'failed', at: done, reason: result.reason }, {
           type: 'automerge.failed',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   autoMergeDue,
   buildPolicy,
@@ -12,6 +13,7 @@ import {
   type Rule,
 } from '../../src/core';
 import { aRule, commitHash, PEOPLE, REPOSITORY, WORKSPACE } from '../fixtures/world';
+const now = new Date('2026-12-01T12:00:00.000Z');
 
 const pr: PullRequestFacts = {
   workspace: WORKSPACE,
@@ -72,11 +74,15 @@ describe('re-evaluation decisions (pure)', () => {
 
   it('auto-merges an open, passing pull request once per head commit, with the rule\'s strategy', () => {
     const met = evaluateQuorum({ policy, pr, approvals: [approval(PEOPLE.alice), approval(PEOPLE.bob)] });
-    expect(autoMergeDue(pr, policy, met, undefined)).toBe('fast_forward');
-    expect(autoMergeDue(pr, policy, met, { commit: pr.headCommit, strategy: 'fast_forward', state: 'failed', at: '' })).toBeUndefined();
-    expect(autoMergeDue(pr, policy, met, { commit: commitHash('older'), strategy: 'fast_forward', state: 'failed', at: '' })).toBe('fast_forward');
-    expect(autoMergeDue({ ...pr, state: 'DECLINED' }, policy, met, undefined)).toBeUndefined();
-    expect(autoMergeDue(pr, policy, evaluateQuorum({ policy, pr, approvals: [approval(PEOPLE.alice)] }), undefined)).toBeUndefined();
+    expect(autoMergeDue(pr, policy, met, undefined, now)).toBe('fast_forward');
+    expect(autoMergeDue(pr, policy, met, { commit: pr.headCommit, strategy: 'fast_forward', state: 'failed', at: '' }, now)).toBeUndefined();
+    expect(autoMergeDue(pr, policy, met, { commit: commitHash('older'), strategy: 'fast_forward', state: 'failed', at: '' }, now)).toBe('fast_forward');
+    expect(autoMergeDue({ ...pr, state: 'DECLINED' }, policy, met, undefined, now)).toBeUndefined();
+    // A claim left attempting: in progress for a while, then taken as lost and tried again.
+    const attempting = (minutesAgo: number) => ({ commit: pr.headCommit, strategy: 'fast_forward' as const, state: 'attempting' as const, at: new Date(now.getTime() - minutesAgo * 60_000).toISOString() });
+    expect(autoMergeDue(pr, policy, met, attempting(9), now)).toBeUndefined();
+    expect(autoMergeDue(pr, policy, met, attempting(11), now)).toBe('fast_forward');
+    expect(autoMergeDue(pr, policy, evaluateQuorum({ policy, pr, approvals: [approval(PEOPLE.alice)] }), undefined, now)).toBeUndefined();
   });
 
   it('takes a merge strategy as Bitbucket names it, refuses others, and leaves earlier policies\' hashes as they were', async () => {
@@ -86,6 +92,9 @@ describe('re-evaluation decisions (pure)', () => {
     expect(rule).not.toHaveProperty('mergeStrategy');
     const before = await buildPolicy({ version: 1, rules: [rule!], savedAt: '2026-11-22T10:00:00.000Z', savedBy: PEOPLE.admin });
     expect(before.hash).toBe(await policyHash(1, parseRules(JSON.parse(JSON.stringify([rule])))));
+    // The bytes a policy saved before merge strategies existed was hashed over, written out by hand.
+    const earlier = `{"rules":[{"autoMerge":false,"branchPattern":"main","commitStatus":false,"excludeAuthor":true,"excludeCommitAuthors":false,"rejectionsBlock":true,"requirements":[{"count":1,"group":"M","members":[${JSON.stringify(PEOPLE.alice)}]}]}],"version":1}`;
+    expect(before.hash).toBe(`sha256:${createHash('sha256').update(earlier).digest('hex')}`);
     expect(await hasIntactHash(before)).toBe(true);
   });
 });

@@ -222,6 +222,22 @@ describe('auto-merge', () => {
     expect(merges).toEqual([expect.objectContaining({ type: 'merge.recorded', mergedBy: 'countersign', bypassed: false })]);
   });
 
+  it('records a merge as bypassed when a push landed between the last read and the merge', async () => {
+    await world.sign(signers.alice);
+    const merge = world.deps.bitbucket.mergePullRequest.bind(world.deps.bitbucket);
+    let pushed = '';
+    world.deps.bitbucket.mergePullRequest = async (...args) => {
+      pushed = world.push('unsigned');
+      return merge(...args);
+    };
+    await world.sign(signers.bob);
+    await world.settle();
+    world.deps.bitbucket.mergePullRequest = merge;
+    expect(world.pr.state).toBe('MERGED');
+    const merges = (await events(world)).filter((e) => e.type.startsWith('merge.'));
+    expect(merges).toEqual([expect.objectContaining({ type: 'merge.bypassed', mergedBy: 'countersign', bypassed: true, facts: expect.objectContaining({ headCommit: pushed }) })]);
+  });
+
   it('follows a 202 and its task to the end', async () => {
     world.repo.mergeTaskPolls = 3;
     await world.sign(signers.alice);
