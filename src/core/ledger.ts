@@ -132,21 +132,51 @@ export function readEntry(signed: SignedLedgerEntry): LedgerEntry | undefined {
  */
 export async function verifyLedger(entries: readonly SignedLedgerEntry[], appKeys: ReadonlyMap<string, AppPublicJwk>, ledgerId: string): Promise<LedgerCheck> {
   const problems: LedgerProblem[] = [];
-  const seen = new Map<number, string>();
-  let prevHash: string | undefined = GENESIS_PREV;
-  let prevSeq = 0;
-  let last: LedgerHead | undefined;
+  const chain = new LedgerChain(appKeys, ledgerId);
   const list = Array.isArray(entries) ? entries : [];
-  for (const [index, signed] of list.entries()) {
-    const found = await checkEntry(signed, index, { prevHash, prevSeq, seen, appKeys, ledgerId });
-    problems.push(...found.problems);
-    prevHash = found.hash;
-    // An unreadable entry still takes a slot, so the next one is not also blamed for a gap.
-    prevSeq = found.entry ? found.entry.seq : prevSeq + 1;
-    last = found.entry && found.hash ? { seq: found.entry.seq, hash: found.hash } : undefined;
-  }
+  for (const [index, signed] of list.entries()) problems.push(...(await chain.check(signed, index)).problems);
   const ok = problems.length === 0 && Array.isArray(entries);
+  const last = chain.last;
   return { ok, entries: list.length, ...(ok && last ? { head: last } : {}), problems };
+}
+
+/**
+ * The same checks as `verifyLedger`, one entry at a time, for ledgers too large to hold (the evidence
+ * verifier streams through it). It keeps the previous entry's hash and seq, and the hashes of the last
+ * `remember` entries, to tell a repeated entry from a fork; further back, a seq out of place is reported
+ * as out of place. `verifyLedger` remembers every entry.
+ */
+export class LedgerChain {
+  private prevHash: string | undefined = GENESIS_PREV;
+  private prevSeq = 0;
+  private lastHead: LedgerHead | undefined;
+  private readonly seen = new Map<number, string>();
+
+  constructor(
+    private readonly appKeys: ReadonlyMap<string, AppPublicJwk>,
+    private readonly ledgerId: string,
+    private readonly remember = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** The last entry checked, if it could be read; undefined before the first. */
+  get last(): LedgerHead | undefined {
+    return this.lastHead;
+  }
+
+  /** Checks the next entry (`index` is its position, from 0); never throws. */
+  async check(signed: SignedLedgerEntry, index: number): Promise<{ problems: LedgerProblem[]; entry?: LedgerEntry; hash?: string }> {
+    const found = await checkEntry(signed, index, { prevHash: this.prevHash, prevSeq: this.prevSeq, seen: this.seen, appKeys: this.appKeys, ledgerId: this.ledgerId });
+    this.prevHash = found.hash;
+    // An unreadable entry still takes a slot, so the next one is not also blamed for a gap.
+    this.prevSeq = found.entry ? found.entry.seq : this.prevSeq + 1;
+    this.lastHead = found.entry && found.hash ? { seq: found.entry.seq, hash: found.hash } : undefined;
+    while (this.seen.size > this.remember) {
+      const oldest = this.seen.keys().next();
+      if (oldest.done) break;
+      this.seen.delete(oldest.value);
+    }
+    return found;
+  }
 }
 
 interface Context {
