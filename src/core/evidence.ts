@@ -135,6 +135,7 @@ export interface EvidenceReport {
   entries: number;
   head?: LedgerHead;
   counts: { decisions: number; keys: number; revocations: number; policies: number; merges: number; bypassed: number; autoMerges: number };
+  /** Each merge, in ledger order, up to `maxProblems` of them (`counts.merges` counts them all). */
   merges: MergeOutcome[];
   problems: EvidenceProblem[];
   /** Problems beyond `maxProblems`, counted but not listed. */
@@ -145,7 +146,7 @@ export interface EvidenceReport {
 export interface EvidenceOptions {
   /** App key ids known from elsewhere (the app's `getLedgerKey`); the header's keys must be among them. */
   trustedAppKeyIds?: readonly string[];
-  /** How many problems and notices are listed (the rest are counted); 1,000 unless told. */
+  /** How many problems, notices and merges are listed (problems beyond are counted); 1,000 unless told. */
   maxProblems?: number;
   /** Called after each entry with the number checked so far. */
   onProgress?: (entries: number) => void;
@@ -301,6 +302,11 @@ export class EvidenceVerifier {
     return verifier;
   }
 
+  /** How many entries the header says follow. */
+  get expectedEntries(): number {
+    return this.header.entries;
+  }
+
   /** Checks the next line of the bundle (an entry). Blank lines are skipped. */
   async add(text: string): Promise<void> {
     this.line++;
@@ -312,13 +318,17 @@ export class EvidenceVerifier {
     try {
       signed = JSON.parse(text) as SignedLedgerEntry;
     } catch {
-      this.problem({ seq: position, line, code: 'NOT_JSON', message: `Line ${line} is not JSON; every line after the header is one ledger entry.` });
+      this.problem({ seq: position, line, code: 'NOT_JSON', message: `Entry ${position} (line ${line}) is not JSON; every line after the header is one ledger entry.` });
       await this.chain.check(undefined as unknown as SignedLedgerEntry, position - 1);
       this.options.onProgress?.(this.index);
       return;
     }
     const found = await this.chain.check(signed, position - 1);
-    for (const p of found.problems) this.problem({ seq: p.seq ?? position, line, code: p.code, message: p.message });
+    for (const p of found.problems) {
+      const seq = p.seq ?? position;
+      // The ledger's own sentences do not all name the entry; every one here does.
+      this.problem({ seq, line, code: p.code, message: p.message.startsWith(`Entry ${seq}`) ? p.message : `Entry ${seq}: ${p.message}` });
+    }
     // The events of an entry that is not genuine are not evidence of anything: they are not read.
     if (found.entry && found.problems.length === 0) await this.judge(found.entry, line);
     this.options.onProgress?.(this.index);
@@ -517,7 +527,8 @@ export class EvidenceVerifier {
     const current: Snapshot = { asOf: seq, policy: this.policy, decisions: this.decisions.get(pullRequest) ?? new Map() };
     const claim = event.mergedBy === 'countersign' ? this.claims.get(pullRequest) : undefined;
     const outcome: MergeOutcome = { seq, type: event.type, pullRequest, commit: event.facts.headCommit, pass: event.verdict.pass, reproduced: false };
-    this.merges.push(outcome);
+    // Listed up to `maxProblems` (counted in full), so the report stays small however long the ledger.
+    if (this.merges.length < this.maxProblems) this.merges.push(outcome);
     this.decisions.delete(pullRequest);
     this.claims.delete(pullRequest);
 
