@@ -46,11 +46,25 @@ export function decodeBase64(text: string): Uint8Array<ArrayBuffer> | undefined 
   return bytes;
 }
 
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * The bytes of `text` when it is their one canonical base64 spelling (what `encodeBase64` writes).
+ * BASE64 already fixes the length and padding, so the only other spelling left is spare bits set in
+ * the last character before the padding; checking those is the same test as re-encoding and comparing,
+ * without building a second copy of a large payload.
+ */
+export function decodeCanonicalBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
+  const bytes = decodeBase64(text);
+  if (!bytes) return undefined;
+  const spare = text.endsWith('==') ? ALPHABET.indexOf(text.charAt(text.length - 3)) & 0x0f : text.endsWith('=') ? ALPHABET.indexOf(text.charAt(text.length - 2)) & 0x03 : 0;
+  return spare === 0 ? bytes : undefined;
+}
+
 /** The payload bytes exactly as carried; undefined when the envelope's base64 is not canonical. */
 export function payloadBytes(envelope: Envelope): Uint8Array<ArrayBuffer> | undefined {
-  const bytes = decodeBase64(envelope.payload);
   // One payload, one encoding: a re-encoding that differs would let two envelopes carry one statement.
-  return bytes && encodeBase64(bytes) === envelope.payload ? bytes : undefined;
+  return decodeCanonicalBase64(envelope.payload);
 }
 
 const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import type { PublicJwk } from './publicKey';
-import { BASE64, decodeBase64, encodeBase64, pae, payloadBytes, type Envelope } from './dsse';
+import { BASE64, decodeCanonicalBase64, pae, payloadBytes, type Envelope } from './dsse';
 import { verifyDer } from './ecdsaDer';
 
 /** A DSSE envelope as it may be received: sizes bounded, base64 checked. */
@@ -38,8 +38,8 @@ export async function verifyEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJ
 }
 
 function verifySignature(publicKey: PublicJwk, message: Uint8Array<ArrayBuffer>, sig: string): Promise<boolean> {
-  const der = decodeBase64(sig);
   // Like the payload, a signature has one spelling: spare base64 bits must not make a second one.
-  if (!der || encodeBase64(der) !== sig) return Promise.resolve(false);
+  const der = decodeCanonicalBase64(sig);
+  if (!der) return Promise.resolve(false);
   return verifyDer(publicKey, message, der);
 }

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { type AppPublicJwk, verifyEd25519 } from './appKey';
 import { canonicalBytes, sha256Hex } from './crypto';
-import { decodeBase64, encodeBase64, pae, payloadBytes, type Envelope } from './dsse';
+import { decodeCanonicalBase64, encodeBase64, pae, payloadBytes, type Envelope } from './dsse';
 import { EnvelopeSchema } from './dsseVerify';
 import { RequestError } from './errors';
 import { UtcTimestamp } from './formats';
@@ -240,8 +240,8 @@ async function checkSignature(envelope: Envelope, bytes: Uint8Array<ArrayBuffer>
     report('UNKNOWN_APP_KEY', `The entry is signed with key ${JSON.stringify(signature.keyid)}, which is not one of the app keys given.`);
     return;
   }
-  const sig = decodeBase64(signature.sig);
-  const canonical = sig?.length === ED25519_SIGNATURE_BYTES && encodeBase64(sig) === signature.sig;
+  const sig = decodeCanonicalBase64(signature.sig);
+  const canonical = sig?.length === ED25519_SIGNATURE_BYTES;
   if (!canonical || !(await verifyEd25519(publicJwk, pae(LEDGER_PAYLOAD_TYPE, bytes), sig))) {
     report('BAD_SIGNATURE', `The app signature (key ${signature.keyid}) does not verify.`);
   }
@@ -273,5 +273,7 @@ function parsePayload(bytes: Uint8Array<ArrayBuffer>): LedgerEntry | undefined {
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
