@@ -76,7 +76,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return unreadable(io, args, `Could not read ${args.file}: ${(error as Error).message}`);
   }
   if (!verifier) return unreadable(io, args, 'The bundle is empty; an evidence bundle starts with its header line.');
-  const report = verifier.finish();
+  const report = await verifier.finish();
   bar?.clear();
   io.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : describe(report, args.file));
   return report.ok ? 0 : 1;

@@ -1,10 +1,10 @@
 import * as z from 'zod/mini';
 import type { PublicJwk } from './publicKey';
-import { BASE64, decodeCanonicalBase64, pae, payloadBytes, type Envelope } from './dsse';
+import { decodeCanonicalBase64, isBase64, pae, payloadBytes, type Envelope } from './dsse';
 import { verifyDer } from './ecdsaDer';
 
 /** A DSSE envelope as it may be received: sizes bounded, base64 checked. */
-const Base64 = z.string().check(z.regex(BASE64, 'must be standard base64'));
+const Base64 = z.string().check(z.refine(isBase64, 'must be standard base64'));
 
 export const EnvelopeSignature = z.strictObject({
   keyid: z.string().check(z.maxLength(256)),

@@ -4,7 +4,7 @@ import { checkedApproval, isTimely, type ApprovalRecord, type CheckedApproval } 
 import { keyIdOf } from './crypto';
 import { EnvelopeSchema, verifyEnvelopeEcdsa } from './dsseVerify';
 import { AccountId, BitbucketUuid, BranchName, FullCommitHash, KeyId, PullRequestId, UtcTimestamp } from './formats';
-import { LedgerChain, type LedgerEntry, type LedgerHead, type SignedLedgerEntry } from './ledger';
+import { LedgerChain, type LedgerEntry, type LedgerHead, type PreparedEntry, type SignedLedgerEntry } from './ledger';
 import { hasIntactHash, Policy } from './policy';
 import { PublicJwk } from './publicKey';
 import { evaluateQuorum } from './quorum';
@@ -237,7 +237,16 @@ interface Snapshot {
   decisions: Map<string, StoredDecision>;
 }
 
+/** An entry read and checked on its own, waiting to be judged in order. */
+interface Prepared {
+  ledger: PreparedEntry;
+  /** For a decision: whether the approver's envelope verifies with the key it carries, and that key's id is its thumbprint. */
+  decision?: { verified: boolean; thumbprintMatches: boolean };
+}
+
 const DEFAULT_MAX_PROBLEMS = 1000;
+/** Entries prepared ahead of the one being judged: enough to keep the crypto busy, few enough to keep memory flat. */
+const WINDOW = 64;
 /** Hashes kept to tell a repeated entry from a fork; further back, an entry out of place is only out of place. */
 const CHAIN_MEMORY = 4096;
 
@@ -261,6 +270,9 @@ export class EvidenceVerifier {
   private readonly decisions = new Map<number, Map<string, StoredDecision>>();
   private readonly claims = new Map<number, Snapshot>();
   private readonly merges: MergeOutcome[] = [];
+  private readonly pending: { line: number; position: number; job: Promise<Prepared> | undefined }[] = [];
+  private judged = 0;
+  private readonly thumbprints = new Map<string, string>();
   private readonly counts: EvidenceReport['counts'] = { decisions: 0, keys: 0, revocations: 0, policies: 0, merges: 0, bypassed: 0, autoMerges: 0 };
 
   private constructor(
@@ -307,35 +319,71 @@ export class EvidenceVerifier {
     return this.header.entries;
   }
 
-  /** Checks the next line of the bundle (an entry). Blank lines are skipped. */
+  /**
+   * Takes the next line of the bundle (an entry; blank lines are skipped). Up to `WINDOW` entries are
+   * read, hashed and signature-checked at once, then judged strictly in order; `finish` judges the rest.
+   */
   async add(text: string): Promise<void> {
     this.line++;
     if (text.trim() === '') return;
     const line = this.line;
-    const position = this.index + 1;
-    this.index++;
-    let signed: SignedLedgerEntry;
+    const position = ++this.index;
+    let signed: SignedLedgerEntry | undefined;
     try {
       signed = JSON.parse(text) as SignedLedgerEntry;
     } catch {
-      this.problem({ seq: position, line, code: 'NOT_JSON', message: `Entry ${position} (line ${line}) is not JSON; every line after the header is one ledger entry.` });
-      await this.chain.check(undefined as unknown as SignedLedgerEntry, position - 1);
-      this.options.onProgress?.(this.index);
-      return;
+      signed = undefined;
     }
-    const found = await this.chain.check(signed, position - 1);
-    for (const p of found.problems) {
-      const seq = p.seq ?? position;
-      // The ledger's own sentences do not all name the entry; every one here does.
-      this.problem({ seq, line, code: p.code, message: p.message.startsWith(`Entry ${seq}`) ? p.message : `Entry ${seq}: ${p.message}` });
-    }
-    // The events of an entry that is not genuine are not evidence of anything: they are not read.
-    if (found.entry && found.problems.length === 0) await this.judge(found.entry, line);
-    this.options.onProgress?.(this.index);
+    const job = signed === undefined ? undefined : this.prepare(signed);
+    // A rejected job would be unhandled until its turn; prepare never rejects, but be sure.
+    job?.catch(() => undefined);
+    this.pending.push({ line, position, job });
+    if (this.pending.length >= WINDOW) await this.next();
   }
 
-  /** Checks the end of the bundle against its header, and reports. */
-  finish(): EvidenceReport {
+  private async prepare(signed: SignedLedgerEntry): Promise<Prepared> {
+    const ledger = await this.chain.prepare(signed);
+    const event = ledger.entry?.event;
+    if (event?.type !== 'decision.accepted') return { ledger };
+    const parsed = DecisionAccepted.safeParse(event);
+    if (!parsed.success) return { ledger };
+    // The approver's signature, against the key the entry says it was checked with; which key that
+    // should have been is decided in order, when the entry is judged.
+    const verified = (await verifyEnvelopeEcdsa(parsed.data.envelope, parsed.data.publicKey, parsed.data.keyId)) !== undefined;
+    const { x, y } = parsed.data.publicKey;
+    let thumbprint = this.thumbprints.get(`${x}.${y}`);
+    if (thumbprint === undefined) {
+      thumbprint = await keyIdOf(parsed.data.publicKey);
+      if (this.thumbprints.size < 4096) this.thumbprints.set(`${x}.${y}`, thumbprint);
+    }
+    return { ledger, decision: { verified, thumbprintMatches: thumbprint === parsed.data.keyId } };
+  }
+
+  /** Judges the oldest pending entry. */
+  private async next(): Promise<void> {
+    const item = this.pending.shift();
+    if (!item) return;
+    const { line, position } = item;
+    if (!item.job) {
+      this.problem({ seq: position, line, code: 'NOT_JSON', message: `Entry ${position} (line ${line}) is not JSON; every line after the header is one ledger entry.` });
+      this.chain.link({ storedHashMatches: false }, position - 1);
+    } else {
+      const prepared = await item.job;
+      const found = this.chain.link(prepared.ledger, position - 1);
+      for (const p of found.problems) {
+        const seq = p.seq ?? position;
+        // The ledger's own sentences do not all name the entry; every one here does.
+        this.problem({ seq, line, code: p.code, message: p.message.startsWith(`Entry ${seq}`) ? p.message : `Entry ${seq}: ${p.message}` });
+      }
+      // The events of an entry that is not genuine are not evidence of anything: they are not read.
+      if (found.entry && found.problems.length === 0) await this.judge(found.entry, line, prepared);
+    }
+    this.options.onProgress?.(++this.judged);
+  }
+
+  /** Judges what is still pending, checks the end of the bundle against its header, and reports. */
+  async finish(): Promise<EvidenceReport> {
+    while (this.pending.length) await this.next();
     const head = this.chain.last;
     if (this.index !== this.header.entries) {
       this.problem({ code: 'TRUNCATED', message: `The header says the bundle holds ${this.header.entries} entries but it holds ${this.index}; entries were added or removed.` });
@@ -369,7 +417,7 @@ export class EvidenceVerifier {
   }
 
   /** What a genuine entry's event says, against the state the entries before it built. */
-  private async judge(entry: LedgerEntry, line: number): Promise<void> {
+  private async judge(entry: LedgerEntry, line: number, prepared: Prepared): Promise<void> {
     const { seq } = entry;
     const fail = (code: EvidenceProblemCode, message: string) => this.problem({ seq, line, code, message });
     const schema = SCHEMAS[entry.event.type];
@@ -398,7 +446,7 @@ export class EvidenceVerifier {
       case 'key.revoked':
         return this.keyRevoked(parsed.data as z.infer<typeof KeyRevoked>, seq, line);
       case 'decision.accepted':
-        return this.decisionAccepted(parsed.data as z.infer<typeof DecisionAccepted>, entry, line, fail);
+        return this.decisionAccepted(parsed.data as z.infer<typeof DecisionAccepted>, entry, line, fail, prepared.decision);
       case 'merge.recorded':
       case 'merge.bypassed':
         return this.mergeRecorded(parsed.data as z.infer<typeof MergeEvent>, seq, line, fail);
@@ -459,12 +507,12 @@ export class EvidenceVerifier {
     else this.keys.set(id, { publicKey: { kty: 'EC', crv: 'P-256', x: '', y: '' }, enrolled: 0, revoked: seq });
   }
 
-  private async decisionAccepted(event: z.infer<typeof DecisionAccepted>, entry: LedgerEntry, line: number, fail: Fail): Promise<void> {
+  private async decisionAccepted(event: z.infer<typeof DecisionAccepted>, entry: LedgerEntry, line: number, fail: Fail, checked: Prepared['decision']): Promise<void> {
     const { seq } = entry;
     this.counts.decisions++;
     const key = this.keys.get(revocationId(event.signer, event.keyId));
     if (!key || key.enrolled === 0) {
-      if ((await keyIdOf(event.publicKey)) !== event.keyId) {
+      if (!checked?.thumbprintMatches) {
         fail('KEY_ID', `Entry ${seq}'s decision names key ${event.keyId}, which is not the thumbprint of the public key it carries.`);
         return;
       }
@@ -477,7 +525,7 @@ export class EvidenceVerifier {
       fail('KEY_REVOKED', `Entry ${seq} accepts a decision by ${event.signer} signed with key ${event.keyId}, which was revoked at entry ${key.revoked}.`);
       return;
     }
-    if (!(await verifyEnvelopeEcdsa(event.envelope, event.publicKey, event.keyId))) {
+    if (!checked?.verified) {
       fail('APPROVER_SIGNATURE', `Entry ${seq}: the approver's signature by ${event.signer} (key ${event.keyId}) does not verify over the statement it carries.`);
       return;
     }
@@ -620,5 +668,5 @@ export async function verifyEvidence(lines: AsyncIterable<string> | Iterable<str
     }
   }
   if (!verifier) return { error: 'The bundle is empty; an evidence bundle starts with its header line.' };
-  return verifier.finish();
+  return await verifier.finish();
 }

@@ -238,7 +238,7 @@ describe('EvidenceVerifier', () => {
     header.appKeys[0].keyId = insider.signing.keyId;
     const opened = await EvidenceVerifier.open(JSON.stringify(header));
     expect(opened).toBeInstanceOf(EvidenceVerifier);
-    const report = (opened as EvidenceVerifier).finish();
+    const report = await (opened as EvidenceVerifier).finish();
     expect(report.problems[0]).toMatchObject({ line: 1, code: 'BAD_HEADER' });
   });
 });
