@@ -40,3 +40,7 @@ for (const app of apps) {
   );
   console.log(`built ${out}`);
 }
+
+// The `countersign verify` CLI (package.json `bin`), bundled beside the apps.
+const { buildCli } = await import('./buildCli.mjs');
+await buildCli();

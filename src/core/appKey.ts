@@ -1,7 +1,10 @@
 import { calculateJwkThumbprint } from 'jose';
 import * as z from 'zod/mini';
-import { decodeBase64url, encodeBase64url } from './crypto';
+import { decodeBase64url, encodeBase64url, KeyCache } from './crypto';
 import { RequestError } from './errors';
+
+/** The app's public keys, imported once each. */
+const verifyKeys = new KeyCache(64);
 
 /**
  * The app's own Ed25519 key, which countersigns every ledger entry. The private half lives as a JWK
@@ -93,7 +96,7 @@ export async function verifyEd25519(
 ): Promise<boolean> {
   try {
     if (!(signature instanceof Uint8Array) || signature.length !== 64 || !scalarIsReduced(signature.subarray(32))) return false;
-    const key = await importVerifyKey(publicJwk);
+    const key = typeof publicJwk?.x === 'string' ? await verifyKeys.get(publicJwk.x, () => importVerifyKey(publicJwk)) : undefined;
     return key !== undefined && (await crypto.subtle.verify(ED25519, key, signature, message));
   } catch {
     return false;

@@ -177,10 +177,13 @@ const checkKey: Check = (facts, ctx) => {
   return ctx.revokedKeys.has(revocationId(ctx.caller, facts.keyId)) ? 'revoked-key' : undefined;
 };
 
-const checkTime: Check = (facts, ctx) => {
-  const age = ctx.now.getTime() - Date.parse(facts.issuedAt);
-  return age > MAX_AGE_MS || age < -MAX_SKEW_MS ? 'statement-time' : undefined;
-};
+/** Whether a statement issued at `issuedAt` may be accepted at `now`: at most 10 minutes old, at most 2 minutes ahead. */
+export function isTimely(issuedAt: string, now: Date): boolean {
+  const age = now.getTime() - Date.parse(issuedAt);
+  return !(age > MAX_AGE_MS || age < -MAX_SKEW_MS);
+}
+
+const checkTime: Check = (facts, ctx) => (isTimely(facts.issuedAt, ctx.now) ? undefined : 'statement-time');
 
 const checkPullRequest: Check = ({ subject, policy }, ctx) => {
   if (ctx.pr.state !== 'OPEN') return 'not-open';

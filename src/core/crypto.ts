@@ -18,10 +18,35 @@ export function keyIdOf(jwk: PublicJwk): Promise<string> {
   return calculateJwkThumbprint(jwk, 'sha256');
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
 export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  let hex = '';
+  for (const b of digest) hex += HEX[b];
+  return hex;
 }
+
+/**
+ * Keys already imported, by what they are made of: verifying many signatures by a few keys (the ledger,
+ * an evidence bundle) then imports each key once. Bounded, oldest first out; only valid keys are kept.
+ */
+export class KeyCache {
+  private readonly keys = new Map<string, CryptoKey>();
+  constructor(private readonly limit = 512) {}
+  async get(id: string, load: () => Promise<CryptoKey | undefined>): Promise<CryptoKey | undefined> {
+    const found = this.keys.get(id);
+    if (found) return found;
+    const key = await load();
+    if (key) {
+      if (this.keys.size >= this.limit) this.keys.delete(this.keys.keys().next().value!);
+      this.keys.set(id, key);
+    }
+    return key;
+  }
+}
+
+const verifyKeys = new KeyCache();
 
 /**
  * Imports a public JWK, refusing anything that is not a point on P-256. The key goes in as the
@@ -55,8 +80,8 @@ export async function verifyP1363(
 ): Promise<boolean> {
   if (signature.length !== 64) return false;
   try {
-    const key = await importPublicKey(jwk);
-    return await crypto.subtle.verify(ECDSA_SHA256, key, signature, message);
+    const key = await verifyKeys.get(`${jwk.x}.${jwk.y}`, () => importPublicKey(jwk));
+    return key !== undefined && (await crypto.subtle.verify(ECDSA_SHA256, key, signature, message));
   } catch {
     return false;
   }

@@ -1,10 +1,10 @@
 import * as z from 'zod/mini';
 import type { PublicJwk } from './publicKey';
-import { BASE64, decodeBase64, encodeBase64, pae, payloadBytes, type Envelope } from './dsse';
+import { decodeCanonicalBase64, isBase64, pae, payloadBytes, type Envelope } from './dsse';
 import { verifyDer } from './ecdsaDer';
 
 /** A DSSE envelope as it may be received: sizes bounded, base64 checked. */
-const Base64 = z.string().check(z.regex(BASE64, 'must be standard base64'));
+const Base64 = z.string().check(z.refine(isBase64, 'must be standard base64'));
 
 export const EnvelopeSignature = z.strictObject({
   keyid: z.string().check(z.maxLength(256)),
@@ -38,8 +38,8 @@ export async function verifyEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJ
 }
 
 function verifySignature(publicKey: PublicJwk, message: Uint8Array<ArrayBuffer>, sig: string): Promise<boolean> {
-  const der = decodeBase64(sig);
   // Like the payload, a signature has one spelling: spare base64 bits must not make a second one.
-  if (!der || encodeBase64(der) !== sig) return Promise.resolve(false);
+  const der = decodeCanonicalBase64(sig);
+  if (!der) return Promise.resolve(false);
   return verifyDer(publicKey, message, der);
 }

@@ -19,3 +19,4 @@ export * from './statement';
 export * from './statementSchema';
 export * from './subject';
 export * from './reevaluation';
+export * from './evidence';

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { type AppPublicJwk, verifyEd25519 } from './appKey';
 import { canonicalBytes, sha256Hex } from './crypto';
-import { decodeBase64, encodeBase64, pae, payloadBytes, type Envelope } from './dsse';
+import { decodeCanonicalBase64, encodeBase64, pae, payloadBytes, type Envelope } from './dsse';
 import { EnvelopeSchema } from './dsseVerify';
 import { RequestError } from './errors';
 import { UtcTimestamp } from './formats';
@@ -132,21 +132,104 @@ export function readEntry(signed: SignedLedgerEntry): LedgerEntry | undefined {
  */
 export async function verifyLedger(entries: readonly SignedLedgerEntry[], appKeys: ReadonlyMap<string, AppPublicJwk>, ledgerId: string): Promise<LedgerCheck> {
   const problems: LedgerProblem[] = [];
-  const seen = new Map<number, string>();
-  let prevHash: string | undefined = GENESIS_PREV;
-  let prevSeq = 0;
-  let last: LedgerHead | undefined;
+  const chain = new LedgerChain(appKeys, ledgerId);
   const list = Array.isArray(entries) ? entries : [];
-  for (const [index, signed] of list.entries()) {
-    const found = await checkEntry(signed, index, { prevHash, prevSeq, seen, appKeys, ledgerId });
-    problems.push(...found.problems);
-    prevHash = found.hash;
-    // An unreadable entry still takes a slot, so the next one is not also blamed for a gap.
-    prevSeq = found.entry ? found.entry.seq : prevSeq + 1;
-    last = found.entry && found.hash ? { seq: found.entry.seq, hash: found.hash } : undefined;
-  }
+  for (const [index, signed] of list.entries()) problems.push(...(await chain.check(signed, index)).problems);
   const ok = problems.length === 0 && Array.isArray(entries);
+  const last = chain.last;
   return { ok, entries: list.length, ...(ok && last ? { head: last } : {}), problems };
+}
+
+/**
+ * The same checks as `verifyLedger`, one entry at a time, for ledgers too large to hold (the evidence
+ * verifier streams through it). It keeps the previous entry's hash and seq, and the hashes of the last
+ * `remember` entries, to tell a repeated entry from a fork; further back, a seq out of place is reported
+ * as out of place. `verifyLedger` remembers every entry.
+ */
+export class LedgerChain {
+  private prevHash: string | undefined = GENESIS_PREV;
+  private prevSeq = 0;
+  private lastHead: LedgerHead | undefined;
+  private readonly seen = new Map<number, string>();
+
+  constructor(
+    private readonly appKeys: ReadonlyMap<string, AppPublicJwk>,
+    private readonly ledgerId: string,
+    private readonly remember = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** The last entry checked, if it could be read; undefined before the first. */
+  get last(): LedgerHead | undefined {
+    return this.lastHead;
+  }
+
+  /** Checks the next entry (`index` is its position, from 0); never throws. */
+  async check(signed: SignedLedgerEntry, index: number): Promise<LinkedEntry> {
+    return this.link(await this.prepare(signed), index);
+  }
+
+  /** `prepareEntry` with this chain's app keys. */
+  prepare(signed: SignedLedgerEntry): Promise<PreparedEntry> {
+    return prepareEntry(signed, this.appKeys);
+  }
+
+  /**
+   * The sequential half of `check`, over an entry `prepareEntry` has read: several entries may be
+   * prepared at once (their hashing and signature checks overlap), then linked one by one, in order.
+   */
+  link(prepared: PreparedEntry, index: number): LinkedEntry {
+    const { entry, hash } = prepared;
+    const problems: LedgerProblem[] = [];
+    const report = (code: LedgerProblemCode, message: string) => problems.push({ ...(entry ? { seq: entry.seq } : {}), index, code, message });
+    if (hash === undefined) {
+      report('MALFORMED', `Entry ${index + 1} is not a one-signature ${LEDGER_PAYLOAD_TYPE} DSSE envelope in canonical base64.`);
+    } else {
+      const context = { prevHash: this.prevHash, prevSeq: this.prevSeq, seen: this.seen };
+      if (entry) {
+        checkSequence(entry, hash, context, report);
+        checkChain(entry, context, report);
+      } else {
+        report('MALFORMED', `Entry ${index + 1}'s payload is not a ledger entry in JCS (RFC 8785) form.`);
+      }
+      if (!prepared.storedHashMatches) report('HASH_MISMATCH', `The stored hash of entry ${index + 1} is not the SHA-256 of its payload.`);
+      if (prepared.signature) report(prepared.signature.code, prepared.signature.message);
+      if (entry && entry.ledger !== this.ledgerId) report('WRONG_LEDGER', `Entry ${entry.seq} belongs to ledger ${JSON.stringify(entry.ledger)}, not ${JSON.stringify(this.ledgerId)}.`);
+    }
+    this.prevHash = hash;
+    // An unreadable entry still takes a slot, so the next one is not also blamed for a gap.
+    this.prevSeq = entry ? entry.seq : this.prevSeq + 1;
+    this.lastHead = entry && hash ? { seq: entry.seq, hash } : undefined;
+    while (this.seen.size > this.remember) {
+      const oldest = this.seen.keys().next();
+      if (oldest.done) break;
+      this.seen.delete(oldest.value);
+    }
+    return { problems, ...(entry ? { entry } : {}), ...(hash !== undefined ? { hash } : {}) };
+  }
+}
+
+export interface LinkedEntry {
+  problems: LedgerProblem[];
+  entry?: LedgerEntry;
+  hash?: string;
+}
+
+/** What can be known of an entry on its own, before it is linked to the one before. */
+export interface PreparedEntry {
+  /** SHA-256 of the payload bytes; undefined when the envelope is not a readable ledger envelope. */
+  hash?: string;
+  entry?: LedgerEntry;
+  storedHashMatches: boolean;
+  signature?: { code: 'UNKNOWN_APP_KEY' | 'BAD_SIGNATURE'; message: string };
+}
+
+/** Reads, hashes and checks the signature of one entry, independently of any other; never throws. */
+export async function prepareEntry(signed: SignedLedgerEntry, appKeys: ReadonlyMap<string, AppPublicJwk>): Promise<PreparedEntry> {
+  const bytes = envelopePayload(signed);
+  if (!bytes) return { storedHashMatches: false };
+  const [hash, signature] = await Promise.all([sha256Hex(bytes), checkSignature(signed.envelope, bytes, appKeys)]);
+  const entry = parsePayload(bytes);
+  return { hash, ...(entry ? { entry } : {}), storedHashMatches: signed.hash === hash, ...(signature ? { signature } : {}) };
 }
 
 interface Context {
@@ -156,31 +239,6 @@ interface Context {
   prevSeq: number;
   /** Hash of each seq already met, to tell a repeated entry from a fork. */
   seen: Map<number, string>;
-  appKeys: ReadonlyMap<string, AppPublicJwk>;
-  ledgerId: string;
-}
-
-async function checkEntry(
-  signed: SignedLedgerEntry,
-  index: number,
-  context: Context,
-): Promise<{ problems: LedgerProblem[]; entry?: LedgerEntry; hash?: string }> {
-  const bytes = envelopePayload(signed);
-  if (!bytes) return { problems: [{ index, code: 'MALFORMED', message: `Entry ${index + 1} is not a one-signature ${LEDGER_PAYLOAD_TYPE} DSSE envelope in canonical base64.` }] };
-  const hash = await sha256Hex(bytes);
-  const entry = parsePayload(bytes);
-  const problems: LedgerProblem[] = [];
-  const report = (code: LedgerProblemCode, message: string) => problems.push({ ...(entry ? { seq: entry.seq } : {}), index, code, message });
-  if (entry) {
-    checkSequence(entry, hash, context, report);
-    checkChain(entry, context, report);
-  } else {
-    report('MALFORMED', `Entry ${index + 1}'s payload is not a ledger entry in JCS (RFC 8785) form.`);
-  }
-  if (signed.hash !== hash) report('HASH_MISMATCH', `The stored hash of entry ${index + 1} is not the SHA-256 of its payload.`);
-  await checkSignature(signed.envelope, bytes, context.appKeys, report);
-  if (entry && entry.ledger !== context.ledgerId) report('WRONG_LEDGER', `Entry ${entry.seq} belongs to ledger ${JSON.stringify(entry.ledger)}, not ${JSON.stringify(context.ledgerId)}.`);
-  return { problems, ...(entry ? { entry } : {}), hash };
 }
 
 type Report = (code: LedgerProblemCode, message: string) => void;
@@ -201,20 +259,18 @@ function checkChain(entry: LedgerEntry, context: Context, report: Report): void 
   report('BROKEN_CHAIN', `Entry ${entry.seq}'s prev is not the SHA-256 of the entry before it.`);
 }
 
-async function checkSignature(envelope: Envelope, bytes: Uint8Array<ArrayBuffer>, appKeys: ReadonlyMap<string, AppPublicJwk>, report: Report): Promise<void> {
+async function checkSignature(envelope: Envelope, bytes: Uint8Array<ArrayBuffer>, appKeys: ReadonlyMap<string, AppPublicJwk>): Promise<PreparedEntry['signature']> {
   // envelopePayload has already insisted on exactly one signature.
   const signature = envelope.signatures[0];
-  if (!signature) return;
+  if (!signature) return undefined;
   const publicJwk = appKeys instanceof Map ? appKeys.get(signature.keyid) : undefined;
-  if (!publicJwk) {
-    report('UNKNOWN_APP_KEY', `The entry is signed with key ${JSON.stringify(signature.keyid)}, which is not one of the app keys given.`);
-    return;
-  }
-  const sig = decodeBase64(signature.sig);
-  const canonical = sig?.length === ED25519_SIGNATURE_BYTES && encodeBase64(sig) === signature.sig;
+  if (!publicJwk) return { code: 'UNKNOWN_APP_KEY', message: `The entry is signed with key ${JSON.stringify(signature.keyid)}, which is not one of the app keys given.` };
+  const sig = decodeCanonicalBase64(signature.sig);
+  const canonical = sig?.length === ED25519_SIGNATURE_BYTES;
   if (!canonical || !(await verifyEd25519(publicJwk, pae(LEDGER_PAYLOAD_TYPE, bytes), sig))) {
-    report('BAD_SIGNATURE', `The app signature (key ${signature.keyid}) does not verify.`);
+    return { code: 'BAD_SIGNATURE', message: `The app signature (key ${signature.keyid}) does not verify.` };
   }
+  return undefined;
 }
 
 /**
@@ -243,5 +299,7 @@ function parsePayload(bytes: Uint8Array<ArrayBuffer>): LedgerEntry | undefined {
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -1,0 +1,672 @@
+import * as z from 'zod/mini';
+import { AppPublicJwk, appKeyId } from './appKey';
+import { checkedApproval, isTimely, type ApprovalRecord, type CheckedApproval } from './assessment';
+import { keyIdOf } from './crypto';
+import { EnvelopeSchema, verifyEnvelopeEcdsa } from './dsseVerify';
+import { AccountId, BitbucketUuid, BranchName, FullCommitHash, KeyId, PullRequestId, UtcTimestamp } from './formats';
+import { LedgerChain, type LedgerEntry, type LedgerHead, type PreparedEntry, type SignedLedgerEntry } from './ledger';
+import { hasIntactHash, Policy } from './policy';
+import { PublicJwk } from './publicKey';
+import { evaluateQuorum } from './quorum';
+import { revocationId } from './records';
+import { readFacts } from './statementSchema';
+
+/**
+ * Evidence bundles: one repository's ledger, exported so anyone can check it offline, and the
+ * streaming verifier behind `countersign verify`.
+ *
+ * Format (version 1): JSON Lines, UTF-8, one JSON value a line.
+ * - Line 1, the header: `{"format":"countersign-evidence","version":1,"ledger":"{repository uuid}",
+ *   "exportedAt":"…Z","appKeys":[{"keyId":"<RFC 7638>","publicJwk":{"kty":"OKP","crv":"Ed25519","x":"…"}}],
+ *   "entries":<count>,"head":{"seq":…,"hash":"…"}|null}`.
+ * - Then every ledger entry, oldest first, exactly as stored: `{"hash":"<sha-256 hex>","envelope":{DSSE}}`.
+ *
+ * Policy versions and approver keys need no section of their own: every `policy.saved` entry carries
+ * the whole policy version (its rules and hash) and every `key.enrolled` entry the public key, both
+ * under the app's signature, and each `decision.accepted` carries the envelope and the key it was
+ * verified with. The header is not signed: its app keys are only as good as the place they came from,
+ * so a verifier should pin them (`trustedAppKeyIds`) to the key the app publishes (`getLedgerKey`).
+ *
+ * The verifier keeps only what later entries are judged against: the chain head, keys by (account,
+ * key id) with the seq of their enrolment and revocation, policy versions by hash, and each open pull
+ * request's latest decision per signer. Memory grows with people, keys, policies and open pull
+ * requests, not with the number of entries.
+ */
+export const EVIDENCE_FORMAT = 'countersign-evidence';
+export const EVIDENCE_VERSION = 1;
+
+const Sha256Hex = z.string().check(z.regex(/^[0-9a-f]{64}$/));
+
+export const EvidenceHeader = z.strictObject({
+  format: z.literal(EVIDENCE_FORMAT),
+  version: z.literal(EVIDENCE_VERSION),
+  ledger: z.string().check(z.minLength(1), z.maxLength(200)),
+  exportedAt: UtcTimestamp,
+  appKeys: z.array(z.strictObject({ keyId: z.string().check(z.maxLength(256)), publicJwk: AppPublicJwk })).check(z.minLength(1), z.maxLength(16)),
+  entries: z.int().check(z.nonnegative()),
+  head: z.nullable(z.strictObject({ seq: z.int().check(z.positive()), hash: Sha256Hex })),
+});
+export type EvidenceHeader = z.infer<typeof EvidenceHeader>;
+
+/** The bundle as lines, from what `LedgerStore.readLedger` and `appPublicKey` return. */
+export function buildEvidenceLines(args: {
+  ledger: string;
+  exportedAt: string;
+  entries: readonly SignedLedgerEntry[];
+  appKeys: { keyId: string; publicJwk: AppPublicJwk }[];
+}): string[] {
+  const last = args.entries.at(-1);
+  const header: EvidenceHeader = {
+    format: EVIDENCE_FORMAT,
+    version: EVIDENCE_VERSION,
+    ledger: args.ledger,
+    exportedAt: args.exportedAt,
+    appKeys: args.appKeys.map(({ keyId, publicJwk }) => ({ keyId, publicJwk: { kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x } })),
+    entries: args.entries.length,
+    head: last ? { seq: args.entries.length, hash: last.hash } : null,
+  };
+  return [JSON.stringify(header), ...args.entries.map((e) => JSON.stringify({ hash: e.hash, envelope: e.envelope }))];
+}
+
+export type EvidenceProblemCode =
+  | 'UNREADABLE'
+  | 'BAD_HEADER'
+  | 'UNTRUSTED_APP_KEY'
+  | 'NOT_JSON'
+  | 'BAD_SIGNATURE'
+  | 'UNKNOWN_APP_KEY'
+  | 'BROKEN_CHAIN'
+  | 'BAD_SEQUENCE'
+  | 'WRONG_LEDGER'
+  | 'MALFORMED'
+  | 'HASH_MISMATCH'
+  | 'TRUNCATED'
+  | 'MALFORMED_EVENT'
+  | 'POLICY_HASH'
+  | 'POLICY_ORDER'
+  | 'POLICY_NOT_IN_FORCE'
+  | 'KEY_ID'
+  | 'KEY_CONFLICT'
+  | 'KEY_MISMATCH'
+  | 'KEY_REVOKED'
+  | 'APPROVER_SIGNATURE'
+  | 'STATEMENT_MISMATCH'
+  | 'STATEMENT_TIME'
+  | 'WRONG_REPOSITORY'
+  | 'MERGE_POLICY'
+  | 'MERGE_VERDICT'
+  | 'MERGE_COUNTED';
+
+/** Things worth a reader's attention that do not make the bundle fail. */
+export type EvidenceNoticeCode = 'MERGE_BYPASSED' | 'KEY_NOT_IN_BUNDLE' | 'UNKNOWN_EVENT' | 'APP_KEY_NOT_PINNED';
+
+export interface EvidenceProblem {
+  /** The entry's seq (its position when unreadable); absent for the header and the bundle as a whole. */
+  seq?: number;
+  /** The line of the bundle, from 1 (the header). */
+  line?: number;
+  code: EvidenceProblemCode;
+  message: string;
+}
+
+export interface EvidenceNotice {
+  seq?: number;
+  line?: number;
+  code: EvidenceNoticeCode;
+  message: string;
+}
+
+export interface MergeOutcome {
+  seq: number;
+  type: 'merge.recorded' | 'merge.bypassed';
+  pullRequest: number;
+  commit: string;
+  pass: boolean;
+  /** Whether re-running the quorum over the bundle gave the verdict recorded. */
+  reproduced: boolean;
+}
+
+export interface EvidenceReport {
+  ok: boolean;
+  format: typeof EVIDENCE_FORMAT;
+  version: number;
+  ledger?: string;
+  appKeys: string[];
+  entries: number;
+  head?: LedgerHead;
+  counts: { decisions: number; keys: number; revocations: number; policies: number; merges: number; bypassed: number; autoMerges: number };
+  /** Each merge, in ledger order, up to `maxProblems` of them (`counts.merges` counts them all). */
+  merges: MergeOutcome[];
+  problems: EvidenceProblem[];
+  /** Problems beyond `maxProblems`, counted but not listed. */
+  moreProblems: number;
+  notices: EvidenceNotice[];
+}
+
+export interface EvidenceOptions {
+  /** App key ids known from elsewhere (the app's `getLedgerKey`); the header's keys must be among them. */
+  trustedAppKeyIds?: readonly string[];
+  /** How many problems, notices and merges are listed (problems beyond are counted); 1,000 unless told. */
+  maxProblems?: number;
+  /** Called after each entry with the number checked so far. */
+  onProgress?: (entries: number) => void;
+}
+
+// ——— Events as the verifier reads them ———
+
+const Subject = z.object({
+  kind: z.literal('pull-request'),
+  workspace: BitbucketUuid,
+  repository: BitbucketUuid,
+  pullRequest: PullRequestId,
+  commit: FullCommitHash,
+  targetBranch: BranchName,
+});
+const DecisionAccepted = z.object({
+  type: z.literal('decision.accepted'),
+  subject: Subject,
+  signer: AccountId,
+  keyId: KeyId,
+  decision: z.enum(['approve', 'reject']),
+  publicKey: PublicJwk,
+  envelope: EnvelopeSchema,
+});
+const KeyEnrolled = z.object({ type: z.literal('key.enrolled'), accountId: AccountId, keyId: KeyId, publicKey: PublicJwk, label: z.string() });
+const KeyRenamed = z.object({ type: z.literal('key.renamed'), accountId: AccountId, keyId: KeyId, label: z.string() });
+const KeyRevoked = z.object({ type: z.literal('key.revoked'), accountId: AccountId, keyId: KeyId, revokedBy: AccountId, scope: z.enum(['everywhere', 'repository']) });
+const PolicySaved = z.object({
+  type: z.literal('policy.saved'),
+  savedBy: AccountId,
+  previous: z.nullable(z.object({ version: z.int(), hash: z.string() })),
+  policy: Policy,
+});
+const MergeEvent = z.object({
+  type: z.enum(['merge.recorded', 'merge.bypassed']),
+  subject: Subject,
+  mergedBy: z.enum(['countersign', 'bitbucket']),
+  bypassed: z.boolean(),
+  verdict: z.object({ gated: z.boolean(), pass: z.boolean(), message: z.string(), policy: z.nullable(z.object({ version: z.int(), hash: z.string() })) }),
+  facts: z.object({
+    author: AccountId,
+    sourceBranch: z.string(),
+    targetBranch: BranchName,
+    headCommit: FullCommitHash,
+    commitAuthors: z.array(AccountId),
+    state: z.string(),
+  }),
+  counted: z.array(
+    z.object({
+      signer: AccountId,
+      keyId: KeyId,
+      decision: z.enum(['approve', 'reject']),
+      commit: FullCommitHash,
+      policy: z.string(),
+      seq: z.int(),
+      entry: z.nullable(z.int()),
+    }),
+  ),
+});
+const AutoMerge = z.object({ type: z.enum(['automerge.attempted', 'automerge.failed']), subject: Subject });
+
+const SCHEMAS: Record<string, z.ZodMiniType> = {
+  'decision.accepted': DecisionAccepted,
+  'key.enrolled': KeyEnrolled,
+  'key.renamed': KeyRenamed,
+  'key.revoked': KeyRevoked,
+  'policy.saved': PolicySaved,
+  'merge.recorded': MergeEvent,
+  'merge.bypassed': MergeEvent,
+  'automerge.attempted': AutoMerge,
+  'automerge.failed': AutoMerge,
+};
+
+interface KeyState {
+  publicKey: PublicJwk;
+  enrolled: number;
+  revoked?: number;
+}
+
+interface StoredDecision {
+  record: ApprovalRecord;
+}
+
+/** What an auto-merge claim saw: the gate is read before the claim, so its merge is judged as of then too. */
+interface Snapshot {
+  asOf: number;
+  policy: Policy | undefined;
+  decisions: Map<string, StoredDecision>;
+}
+
+/** An entry read and checked on its own, waiting to be judged in order. */
+interface Prepared {
+  ledger: PreparedEntry;
+  /** For a decision: whether the approver's envelope verifies with the key it carries, and that key's id is its thumbprint. */
+  decision?: { verified: boolean; thumbprintMatches: boolean };
+}
+
+const DEFAULT_MAX_PROBLEMS = 1000;
+/** Entries prepared ahead of the one being judged: enough to keep the crypto busy, few enough to keep memory flat. */
+const WINDOW = 64;
+/** Hashes kept to tell a repeated entry from a fork; further back, an entry out of place is only out of place. */
+const CHAIN_MEMORY = 4096;
+
+/**
+ * Verifies a bundle one line at a time. `open` reads the header; `add` each further line (as text);
+ * `finish` checks the end against the header and returns the report. Never throws on bad input.
+ */
+export class EvidenceVerifier {
+  private readonly problems: EvidenceProblem[] = [];
+  private readonly notices: EvidenceNotice[] = [];
+  private moreProblems = 0;
+  private readonly maxProblems: number;
+  private line = 1;
+  private index = 0;
+  private readonly chain: LedgerChain;
+  private readonly keys = new Map<string, KeyState>();
+  /** Which account first enrolled each key id. */
+  private readonly keyOwner = new Map<string, string>();
+  private readonly policies = new Map<string, Policy>();
+  private policy: Policy | undefined;
+  private readonly decisions = new Map<number, Map<string, StoredDecision>>();
+  private readonly claims = new Map<number, Snapshot>();
+  private readonly merges: MergeOutcome[] = [];
+  private readonly pending: { line: number; position: number; job: Promise<Prepared> | undefined }[] = [];
+  private judged = 0;
+  private readonly thumbprints = new Map<string, string>();
+  private readonly counts: EvidenceReport['counts'] = { decisions: 0, keys: 0, revocations: 0, policies: 0, merges: 0, bypassed: 0, autoMerges: 0 };
+
+  private constructor(
+    private readonly header: EvidenceHeader,
+    private readonly options: EvidenceOptions,
+    problems: EvidenceProblem[],
+  ) {
+    this.maxProblems = options.maxProblems ?? DEFAULT_MAX_PROBLEMS;
+    problems.forEach((p) => this.problem(p));
+    this.chain = new LedgerChain(new Map(header.appKeys.map((k) => [k.keyId, k.publicJwk])), header.ledger, CHAIN_MEMORY);
+  }
+
+  /** Reads the header line; undefined (with the reason) when this is not a bundle this verifier can read. */
+  static async open(headerLine: string, options: EvidenceOptions = {}): Promise<EvidenceVerifier | { error: string }> {
+    let value: unknown;
+    try {
+      value = JSON.parse(headerLine);
+    } catch {
+      return { error: 'The first line is not JSON; an evidence bundle starts with its header line.' };
+    }
+    const version = (value as { version?: unknown } | null)?.version;
+    if ((value as { format?: unknown } | null)?.format === EVIDENCE_FORMAT && version !== EVIDENCE_VERSION) {
+      return { error: `This is an evidence bundle of format version ${JSON.stringify(version)}; this verifier reads version ${EVIDENCE_VERSION}. Use a newer countersign.` };
+    }
+    const parsed = EvidenceHeader.safeParse(value);
+    if (!parsed.success) return { error: `The first line is not a ${EVIDENCE_FORMAT} version ${EVIDENCE_VERSION} header: ${z.prettifyError(parsed.error).split('\n').slice(0, 3).join(' ')}` };
+    const header = parsed.data;
+    const problems: EvidenceProblem[] = [];
+    for (const key of header.appKeys) {
+      if ((await appKeyId(key.publicJwk)) !== key.keyId) problems.push({ line: 1, code: 'BAD_HEADER', message: `The header's app key ${key.keyId} is not the RFC 7638 thumbprint of the key given with it.` });
+      if (options.trustedAppKeyIds && !options.trustedAppKeyIds.includes(key.keyId)) {
+        problems.push({ line: 1, code: 'UNTRUSTED_APP_KEY', message: `The bundle's app key ${key.keyId} is not the app key you trust; entries it signed prove nothing. Check where the bundle came from.` });
+      }
+    }
+    const verifier = new EvidenceVerifier(header, options, problems);
+    if (!options.trustedAppKeyIds) {
+      verifier.notice({ line: 1, code: 'APP_KEY_NOT_PINNED', message: `The app key was taken from the bundle itself (${header.appKeys.map((k) => k.keyId).join(', ')}); compare it with the key the app publishes, or pass it with --app-key.` });
+    }
+    return verifier;
+  }
+
+  /** How many entries the header says follow. */
+  get expectedEntries(): number {
+    return this.header.entries;
+  }
+
+  /**
+   * Takes the next line of the bundle (an entry; blank lines are skipped). Up to `WINDOW` entries are
+   * read, hashed and signature-checked at once, then judged strictly in order; `finish` judges the rest.
+   */
+  async add(text: string): Promise<void> {
+    this.line++;
+    if (text.trim() === '') return;
+    const line = this.line;
+    const position = ++this.index;
+    let signed: SignedLedgerEntry | undefined;
+    try {
+      signed = JSON.parse(text) as SignedLedgerEntry;
+    } catch {
+      signed = undefined;
+    }
+    const job = signed === undefined ? undefined : this.prepare(signed);
+    // A rejected job would be unhandled until its turn; prepare never rejects, but be sure.
+    job?.catch(() => undefined);
+    this.pending.push({ line, position, job });
+    if (this.pending.length >= WINDOW) await this.next();
+  }
+
+  private async prepare(signed: SignedLedgerEntry): Promise<Prepared> {
+    const ledger = await this.chain.prepare(signed);
+    const event = ledger.entry?.event;
+    if (event?.type !== 'decision.accepted') return { ledger };
+    const parsed = DecisionAccepted.safeParse(event);
+    if (!parsed.success) return { ledger };
+    // The approver's signature, against the key the entry says it was checked with; which key that
+    // should have been is decided in order, when the entry is judged.
+    const verified = (await verifyEnvelopeEcdsa(parsed.data.envelope, parsed.data.publicKey, parsed.data.keyId)) !== undefined;
+    const { x, y } = parsed.data.publicKey;
+    let thumbprint = this.thumbprints.get(`${x}.${y}`);
+    if (thumbprint === undefined) {
+      thumbprint = await keyIdOf(parsed.data.publicKey);
+      if (this.thumbprints.size < 4096) this.thumbprints.set(`${x}.${y}`, thumbprint);
+    }
+    return { ledger, decision: { verified, thumbprintMatches: thumbprint === parsed.data.keyId } };
+  }
+
+  /** Judges the oldest pending entry. */
+  private async next(): Promise<void> {
+    const item = this.pending.shift();
+    if (!item) return;
+    const { line, position } = item;
+    if (!item.job) {
+      this.problem({ seq: position, line, code: 'NOT_JSON', message: `Entry ${position} (line ${line}) is not JSON; every line after the header is one ledger entry.` });
+      this.chain.link({ storedHashMatches: false }, position - 1);
+    } else {
+      const prepared = await item.job;
+      const found = this.chain.link(prepared.ledger, position - 1);
+      for (const p of found.problems) {
+        const seq = p.seq ?? position;
+        // The ledger's own sentences do not all name the entry; every one here does.
+        this.problem({ seq, line, code: p.code, message: p.message.startsWith(`Entry ${seq}`) ? p.message : `Entry ${seq}: ${p.message}` });
+      }
+      // The events of an entry that is not genuine are not evidence of anything: they are not read.
+      if (found.entry && found.problems.length === 0) await this.judge(found.entry, line, prepared);
+    }
+    this.options.onProgress?.(++this.judged);
+  }
+
+  /** Judges what is still pending, checks the end of the bundle against its header, and reports. */
+  async finish(): Promise<EvidenceReport> {
+    while (this.pending.length) await this.next();
+    const head = this.chain.last;
+    if (this.index !== this.header.entries) {
+      this.problem({ code: 'TRUNCATED', message: `The header says the bundle holds ${this.header.entries} entries but it holds ${this.index}; entries were added or removed.` });
+    } else if (this.header.head && (head?.seq !== this.header.head.seq || head.hash !== this.header.head.hash)) {
+      this.problem({ code: 'TRUNCATED', message: `The last entry is not the head the header names (seq ${this.header.head.seq}); the bundle was cut or extended.` });
+    }
+    const ok = this.problems.length === 0 && this.moreProblems === 0;
+    return {
+      ok,
+      format: EVIDENCE_FORMAT,
+      version: EVIDENCE_VERSION,
+      ledger: this.header.ledger,
+      appKeys: this.header.appKeys.map((k) => k.keyId),
+      entries: this.index,
+      ...(ok && head ? { head } : {}),
+      counts: { ...this.counts },
+      merges: [...this.merges],
+      problems: [...this.problems],
+      moreProblems: this.moreProblems,
+      notices: [...this.notices],
+    };
+  }
+
+  private problem(problem: EvidenceProblem): void {
+    if (this.problems.length < this.maxProblems) this.problems.push(problem);
+    else this.moreProblems++;
+  }
+
+  private notice(notice: EvidenceNotice): void {
+    if (this.notices.length < this.maxProblems) this.notices.push(notice);
+  }
+
+  /** What a genuine entry's event says, against the state the entries before it built. */
+  private async judge(entry: LedgerEntry, line: number, prepared: Prepared): Promise<void> {
+    const { seq } = entry;
+    const fail = (code: EvidenceProblemCode, message: string) => this.problem({ seq, line, code, message });
+    const schema = SCHEMAS[entry.event.type];
+    if (!schema) {
+      this.notice({ seq, line, code: 'UNKNOWN_EVENT', message: `Entry ${seq} is a ${JSON.stringify(entry.event.type)} event, which this verifier does not know; it is chained and signed, and not judged further.` });
+      return;
+    }
+    const parsed = schema.safeParse(entry.event);
+    if (!parsed.success) {
+      fail('MALFORMED_EVENT', `Entry ${seq}'s ${entry.event.type} event is not well formed: ${z.prettifyError(parsed.error).split('\n').slice(0, 2).join(' ')}`);
+      return;
+    }
+    const event = parsed.data as { type: string; subject?: { repository: string } };
+    if (event.subject && event.subject.repository !== this.header.ledger) {
+      fail('WRONG_REPOSITORY', `Entry ${seq} is about repository ${event.subject.repository}, not this ledger's ${this.header.ledger}.`);
+      return;
+    }
+    switch (event.type) {
+      case 'policy.saved':
+        return this.policySaved(parsed.data as z.infer<typeof PolicySaved>, seq, fail);
+      case 'key.enrolled':
+        return this.keyEnrolled(parsed.data as z.infer<typeof KeyEnrolled>, seq, fail);
+      case 'key.renamed':
+        this.keyKnown(parsed.data as z.infer<typeof KeyRenamed>, seq, line, 'renamed');
+        return;
+      case 'key.revoked':
+        return this.keyRevoked(parsed.data as z.infer<typeof KeyRevoked>, seq, line);
+      case 'decision.accepted':
+        return this.decisionAccepted(parsed.data as z.infer<typeof DecisionAccepted>, entry, line, fail, prepared.decision);
+      case 'merge.recorded':
+      case 'merge.bypassed':
+        return this.mergeRecorded(parsed.data as z.infer<typeof MergeEvent>, seq, line, fail);
+      case 'automerge.attempted':
+      case 'automerge.failed':
+        return this.autoMerge(parsed.data as z.infer<typeof AutoMerge>, seq);
+    }
+  }
+
+  private async policySaved(event: z.infer<typeof PolicySaved>, seq: number, fail: Fail): Promise<void> {
+    const { policy } = event;
+    this.counts.policies++;
+    if (!(await hasIntactHash(policy))) {
+      fail('POLICY_HASH', `Entry ${seq}'s policy version ${policy.version} does not hash to ${policy.hash}: its rules were changed after it was hashed.`);
+      return;
+    }
+    const current = this.policy;
+    const expected = current ? { version: current.version, hash: current.hash } : null;
+    const follows = policy.version === (current?.version ?? 0) + 1;
+    const previousMatches = JSON.stringify(event.previous) === JSON.stringify(expected);
+    if (!follows || !previousMatches) {
+      fail('POLICY_ORDER', `Entry ${seq} saves policy version ${policy.version} over ${event.previous ? `version ${event.previous.version}` : 'no policy'}, but the version in force was ${current ? `${current.version} (${current.hash})` : 'none'}.`);
+    }
+    this.policies.set(policy.hash, policy);
+    this.policy = policy;
+  }
+
+  private async keyEnrolled(event: z.infer<typeof KeyEnrolled>, seq: number, fail: Fail): Promise<void> {
+    this.counts.keys++;
+    if ((await keyIdOf(event.publicKey)) !== event.keyId) {
+      fail('KEY_ID', `Entry ${seq} enrols key ${event.keyId}, which is not the RFC 7638 thumbprint of the public key it carries.`);
+      return;
+    }
+    const owner = this.keyOwner.get(event.keyId);
+    if (owner !== undefined && owner !== event.accountId) {
+      fail('KEY_CONFLICT', `Entry ${seq} enrols key ${event.keyId} for ${event.accountId}, but it already belongs to ${owner}.`);
+      return;
+    }
+    const id = revocationId(event.accountId, event.keyId);
+    if (!this.keys.has(id)) this.keys.set(id, { publicKey: event.publicKey, enrolled: seq });
+    this.keyOwner.set(event.keyId, event.accountId);
+  }
+
+  private keyKnown(event: { accountId: string; keyId: string }, seq: number, line: number, what: string): KeyState | undefined {
+    const key = this.keys.get(revocationId(event.accountId, event.keyId));
+    if (!key) {
+      this.notice({ seq, line, code: 'KEY_NOT_IN_BUNDLE', message: `Entry ${seq}: key ${event.keyId} of ${event.accountId} is ${what} here, but its enrolment is not in this bundle (it was enrolled from another repository).` });
+    }
+    return key;
+  }
+
+  private keyRevoked(event: z.infer<typeof KeyRevoked>, seq: number, line: number): void {
+    this.counts.revocations++;
+    const id = revocationId(event.accountId, event.keyId);
+    const key = this.keyKnown(event, seq, line, 'revoked');
+    // Revocations in this repository's ledger hold here, whether made for it alone or everywhere.
+    if (key) key.revoked ??= seq;
+    else this.keys.set(id, { publicKey: { kty: 'EC', crv: 'P-256', x: '', y: '' }, enrolled: 0, revoked: seq });
+  }
+
+  private async decisionAccepted(event: z.infer<typeof DecisionAccepted>, entry: LedgerEntry, line: number, fail: Fail, checked: Prepared['decision']): Promise<void> {
+    const { seq } = entry;
+    this.counts.decisions++;
+    const key = this.keys.get(revocationId(event.signer, event.keyId));
+    if (!key || key.enrolled === 0) {
+      if (!checked?.thumbprintMatches) {
+        fail('KEY_ID', `Entry ${seq}'s decision names key ${event.keyId}, which is not the thumbprint of the public key it carries.`);
+        return;
+      }
+      this.keyKnown({ accountId: event.signer, keyId: event.keyId }, seq, line, 'used');
+    } else if (key.publicKey.x !== event.publicKey.x || key.publicKey.y !== event.publicKey.y) {
+      fail('KEY_MISMATCH', `Entry ${seq}'s decision by ${event.signer} was checked against a public key other than the one enrolled as ${event.keyId} at entry ${key.enrolled}.`);
+      return;
+    }
+    if (key?.revoked !== undefined && key.revoked < seq) {
+      fail('KEY_REVOKED', `Entry ${seq} accepts a decision by ${event.signer} signed with key ${event.keyId}, which was revoked at entry ${key.revoked}.`);
+      return;
+    }
+    if (!checked?.verified) {
+      fail('APPROVER_SIGNATURE', `Entry ${seq}: the approver's signature by ${event.signer} (key ${event.keyId}) does not verify over the statement it carries.`);
+      return;
+    }
+    const facts = readFacts(event.envelope);
+    const s = event.subject;
+    const matches =
+      facts &&
+      facts.signer === event.signer &&
+      facts.keyId === event.keyId &&
+      facts.decision === event.decision &&
+      facts.subject.workspace === s.workspace &&
+      facts.subject.repository === s.repository &&
+      facts.subject.pullRequest === s.pullRequest &&
+      facts.subject.commit === s.commit &&
+      facts.subject.targetBranch === s.targetBranch;
+    if (!facts || !matches) {
+      fail('STATEMENT_MISMATCH', `Entry ${seq}: the signed statement does not say what the entry records (signer, key, decision or pull request differ).`);
+      return;
+    }
+    if (!this.policy || facts.policy !== this.policy.hash) {
+      const named = this.policies.get(facts.policy);
+      fail(
+        'POLICY_NOT_IN_FORCE',
+        `Entry ${seq}: ${event.signer} signed under policy ${named ? `version ${named.version}` : facts.policy}, but the version in force when it was accepted was ${this.policy ? `${this.policy.version} (${this.policy.hash})` : 'none'}.`,
+      );
+      return;
+    }
+    if (!isTimely(facts.issuedAt, new Date(entry.at))) {
+      fail('STATEMENT_TIME', `Entry ${seq}: the statement was issued at ${facts.issuedAt}, too far from its acceptance at ${entry.at}.`);
+      return;
+    }
+    const record: ApprovalRecord = { decision: facts.decision, commit: s.commit, targetBranch: s.targetBranch, policy: facts.policy, keyId: facts.keyId, issuedAt: facts.issuedAt, seq, entry: seq };
+    let pr = this.decisions.get(s.pullRequest);
+    if (!pr) this.decisions.set(s.pullRequest, (pr = new Map()));
+    pr.set(event.signer, { record });
+  }
+
+  private autoMerge(event: z.infer<typeof AutoMerge>, seq: number): void {
+    if (event.type !== 'automerge.attempted') return;
+    this.counts.autoMerges++;
+    this.claims.set(event.subject.pullRequest, { asOf: seq, policy: this.policy, decisions: new Map(this.decisions.get(event.subject.pullRequest)) });
+  }
+
+  private mergeRecorded(event: z.infer<typeof MergeEvent>, seq: number, line: number, fail: Fail): void {
+    const pullRequest = event.subject.pullRequest;
+    this.counts.merges++;
+    const current: Snapshot = { asOf: seq, policy: this.policy, decisions: this.decisions.get(pullRequest) ?? new Map() };
+    const claim = event.mergedBy === 'countersign' ? this.claims.get(pullRequest) : undefined;
+    const outcome: MergeOutcome = { seq, type: event.type, pullRequest, commit: event.facts.headCommit, pass: event.verdict.pass, reproduced: false };
+    // Listed up to `maxProblems` (counted in full), so the report stays small however long the ledger.
+    if (this.merges.length < this.maxProblems) this.merges.push(outcome);
+    this.decisions.delete(pullRequest);
+    this.claims.delete(pullRequest);
+
+    if (event.bypassed !== (event.verdict.gated && !event.verdict.pass) || (event.type === 'merge.bypassed') !== event.bypassed) {
+      fail('MERGE_VERDICT', `Entry ${seq} is a ${event.type} whose verdict (gated ${event.verdict.gated}, pass ${event.verdict.pass}, bypassed ${event.bypassed}) contradicts itself.`);
+      return;
+    }
+    // The gate is read before the merge; an auto-merge, before its claim. A decision accepted in between
+    // may be in the ledger ahead of the record but not in the verdict, so both points are tried.
+    const attempts = [current, ...(claim ? [claim] : [])].map((snapshot) => this.rerun(event, snapshot));
+    const agreed = attempts.find((a) => a.problem === undefined);
+    if (!agreed) {
+      const first = attempts[0]!;
+      fail(first.code!, `Entry ${seq} (${event.type}, pull request #${pullRequest}): ${first.problem}`);
+      return;
+    }
+    outcome.reproduced = true;
+    if (event.type === 'merge.bypassed') {
+      this.counts.bypassed++;
+      this.notice({ seq, line, code: 'MERGE_BYPASSED', message: `Entry ${seq}: pull request #${pullRequest} was merged at ${event.facts.headCommit.slice(0, 7)} while the gate said no (${agreed.message}).` });
+    }
+  }
+
+  /** Re-runs the quorum as of `snapshot` with the core's own functions; says how it disagrees with the record, if it does. */
+  private rerun(event: z.infer<typeof MergeEvent>, snapshot: Snapshot): { problem?: string; code?: EvidenceProblemCode; message: string } {
+    const { policy } = snapshot;
+    const recordedPolicy = event.verdict.policy;
+    if ((recordedPolicy?.hash ?? null) !== (policy?.hash ?? null) || (recordedPolicy?.version ?? null) !== (policy?.version ?? null)) {
+      return {
+        code: 'MERGE_POLICY',
+        message: '',
+        problem: `the merge was judged under ${recordedPolicy ? `policy version ${recordedPolicy.version} (${recordedPolicy.hash})` : 'no policy'}, but the version in force was ${policy ? `${policy.version} (${policy.hash})` : 'none'}.`,
+      };
+    }
+    const asOf = snapshot.asOf;
+    const revoked = { has: (id: string) => (this.keys.get(id)?.revoked ?? Number.POSITIVE_INFINITY) < asOf };
+    const approvals: CheckedApproval[] = [...snapshot.decisions].map(([signer, d]) => checkedApproval(signer, d.record, revoked));
+    const { subject, facts } = event;
+    const pr = {
+      workspace: subject.workspace,
+      repository: subject.repository,
+      id: subject.pullRequest,
+      title: '',
+      state: 'MERGED' as const,
+      author: facts.author,
+      sourceBranch: facts.sourceBranch,
+      targetBranch: facts.targetBranch,
+      headCommit: facts.headCommit,
+      commitAuthors: facts.commitAuthors,
+      names: {},
+    };
+    const verdict = evaluateQuorum({ policy, pr, approvals });
+    if (verdict.gated !== event.verdict.gated || verdict.pass !== event.verdict.pass) {
+      const said = (gated: boolean, pass: boolean) => (!gated ? 'not gated' : pass ? 'met' : 'not met');
+      return {
+        code: 'MERGE_VERDICT',
+        message: verdict.message,
+        problem: `the record says the quorum was ${said(event.verdict.gated, event.verdict.pass)}, but re-running it over the bundle's decisions, revocations and policy says ${said(verdict.gated, verdict.pass)}: ${verdict.message}`,
+      };
+    }
+    const counted = new Set(verdict.rules.flatMap((rule) => rule.requirements.flatMap((r) => r.counted)));
+    for (const c of event.counted) {
+      const latest = snapshot.decisions.get(c.signer)?.record;
+      const same = latest && counted.has(c.signer) && latest.keyId === c.keyId && latest.decision === c.decision && latest.commit === c.commit && latest.policy === c.policy && (c.entry === null || c.entry === latest.entry);
+      if (!same) {
+        return {
+          code: 'MERGE_COUNTED',
+          message: verdict.message,
+          problem: `it counts a decision by ${c.signer}${c.entry !== null ? ` (entry ${c.entry})` : ''} that is not their decision in force, or does not count, when the quorum is re-run.`,
+        };
+      }
+    }
+    return { message: verdict.message };
+  }
+}
+
+type Fail = (code: EvidenceProblemCode, message: string) => void;
+
+/** Verifies a whole bundle from its lines (any iterable, so a file can be streamed); undefined header → `error`. */
+export async function verifyEvidence(lines: AsyncIterable<string> | Iterable<string>, options: EvidenceOptions = {}): Promise<EvidenceReport | { error: string }> {
+  let verifier: EvidenceVerifier | undefined;
+  for await (const line of lines) {
+    if (!verifier) {
+      const opened = await EvidenceVerifier.open(line, options);
+      if (!(opened instanceof EvidenceVerifier)) return opened;
+      verifier = opened;
+    } else {
+      await verifier.add(line);
+    }
+  }
+  if (!verifier) return { error: 'The bundle is empty; an evidence bundle starts with its header line.' };
+  return await verifier.finish();
+}
