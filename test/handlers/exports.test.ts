@@ -191,6 +191,19 @@ describe('exportEvidence', () => {
     expect(await rows({ from: '2026-11-23', to: '2026-11-24' })).toEqual([]);
   });
 
+  it('reads a ledger page by seq, never past the head read with it', async () => {
+    const whole = await world.deps.ledger.readLedger(REPOSITORY);
+    const seqs = (list: { envelope: Envelope }[]) => list.map((e) => readEntry(e as never)!.seq);
+    const middle = await world.deps.ledger.readLedgerRange(REPOSITORY, 3, 4);
+    expect(middle.head?.seq).toBe(whole.length);
+    expect(middle.entries).toEqual(whole.slice(2, 6));
+    expect(seqs((await world.deps.ledger.readLedgerRange(REPOSITORY, whole.length, 30)).entries)).toEqual([whole.length]);
+    expect((await world.deps.ledger.readLedgerRange(REPOSITORY, whole.length + 1, 5)).entries).toEqual([]);
+    expect(await world.deps.ledger.readLedgerRange('{99999999-9999-4999-8999-999999999999}', 1, 5)).toEqual({ head: undefined, entries: [] });
+    await expect(world.deps.ledger.readLedgerRange(REPOSITORY, 0, 5)).rejects.toThrow(/from seq 1/);
+    await expect(world.deps.ledger.readLedgerRange(REPOSITORY, 1, 5000)).rejects.toThrow(/1 to 1000/);
+  });
+
   describe('SLSA verification summaries', () => {
     let envelopes: Envelope[];
     beforeAll(async () => {
