@@ -17,6 +17,10 @@ export interface Contract {
   saveSettings: { payload: { baseVersion: number; rules: RuleInput[] }; answer: { policy: Policy } };
   checkPolicy: { payload: { rules: RuleInput[] }; answer: RulesValidation };
   getLedgerKey: { payload: void; answer: { keyId: string; publicJwk: AppPublicJwk } };
+  exportEvidence: {
+    payload: { format: 'bundle' | 'sigstore' | 'vsa' | 'csv'; pullRequest?: number; from?: string; to?: string; cursor?: string };
+    answer: { content: string; filename: string; mediaType: string; nextCursor?: string };
+  };
 }
 
 export type FunctionName = keyof Contract;

@@ -4,6 +4,7 @@ import type {
   MergeStrategy,
   PostedStatus,
   AppPublicJwk,
+  AppSigningKey,
   ChallengeClaim,
   ChallengeRecord,
   KeyRecord,
@@ -11,6 +12,7 @@ import type {
   Policy,
   PullRequestFacts,
   Revocation,
+  LedgerHead,
   SignedLedgerEntry,
 } from './core';
 
@@ -126,8 +128,15 @@ export interface ChallengeStore {
 export interface LedgerStore {
   /** The repository's whole ledger, oldest first. */
   readLedger(repository: string): Promise<SignedLedgerEntry[]>;
+  /**
+   * At most `count` entries from seq `fromSeq` on (oldest first, never past the head), with the head
+   * as read in the same batch: one page of an export, so no call holds the whole ledger.
+   */
+  readLedgerRange(repository: string, fromSeq: number, count: number): Promise<{ head: LedgerHead | undefined; entries: SignedLedgerEntry[] }>;
   /** The public half of the key that countersigns ledger entries, and its RFC 7638 id. */
   appPublicKey(): Promise<{ keyId: string; publicJwk: AppPublicJwk }>;
+  /** The same key, to sign what the app attests outside the ledger (verification summaries); non-extractable. */
+  appSigningKey(): Promise<AppSigningKey>;
 }
 
 export type RepositoryPermission = 'admin' | 'write' | 'read' | 'none';

@@ -119,6 +119,8 @@ const StatusReporting = z.object({ workspace: z.string(), repository: z.string()
 type StatusReporting = z.infer<typeof StatusReporting>;
 /** Keys in one KVS batch read. */
 const BATCH = 25;
+/** The most ledger entries one `readLedgerRange` reads. */
+const MAX_RANGE = 1000;
 const SECRETS_KEY = 'app-secrets';
 /** Where version 1 kept every revocation, in one document. */
 const LEGACY_REVOCATIONS = 'revocations';
@@ -573,6 +575,32 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       const doc = found(item.key) as VersionedDocument<SignedLedgerEntry> | undefined;
       return doc ? [doc.document] : [];
     });
+  }
+
+  /**
+   * Up to `count` entries from `fromSeq`, read in one batch with the head (KVS batches of 25 keys):
+   * entries past the head read in that batch are left out, so a page never runs ahead of its head.
+   */
+  async readLedgerRange(repository: string, fromSeq: number, count: number): Promise<{ head: LedgerHead | undefined; entries: SignedLedgerEntry[] }> {
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 1 || !Number.isSafeInteger(count) || count < 1 || count > MAX_RANGE) {
+      throw new RequestError('INTERNAL', `A ledger page is read from seq 1 on, 1 to ${MAX_RANGE} entries at a time.`);
+    }
+    const headKey = storageKeys.ledgerHead(repository);
+    const keys = Array.from({ length: count }, (_, i) => storageKeys.ledgerEntry(repository, fromSeq + i));
+    const found = await batchRead([headKey, ...keys].map((key) => ({ key, entityName: DOCUMENT_ENTITY })));
+    const head = (found(headKey) as VersionedDocument<LedgerHead> | undefined)?.document;
+    if (!head) return { head: undefined, entries: [] };
+    const entries: SignedLedgerEntry[] = [];
+    for (const [i, key] of keys.entries()) {
+      if (fromSeq + i > head.seq) break;
+      const doc = found(key) as VersionedDocument<SignedLedgerEntry> | undefined;
+      if (doc) entries.push(doc.document);
+    }
+    return { head, entries };
+  }
+
+  async appSigningKey(): Promise<AppSigningKey> {
+    return (await this.appSecrets()).signing;
   }
 
   /**

@@ -56,16 +56,30 @@ export function buildEvidenceLines(args: {
   appKeys: { keyId: string; publicJwk: AppPublicJwk }[];
 }): string[] {
   const last = args.entries.at(-1);
+  const head = last ? { seq: args.entries.length, hash: last.hash } : null;
+  return [evidenceHeaderLine({ ...args, head }), ...args.entries.map(evidenceEntryLine)];
+}
+
+/**
+ * The header line alone, for a bundle written in pages: `head` is the ledger head the export stops at
+ * (its seq is the number of entries that follow, over all pages).
+ */
+export function evidenceHeaderLine(args: { ledger: string; exportedAt: string; head: LedgerHead | null; appKeys: { keyId: string; publicJwk: AppPublicJwk }[] }): string {
   const header: EvidenceHeader = {
     format: EVIDENCE_FORMAT,
     version: EVIDENCE_VERSION,
     ledger: args.ledger,
     exportedAt: args.exportedAt,
     appKeys: args.appKeys.map(({ keyId, publicJwk }) => ({ keyId, publicJwk: { kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x } })),
-    entries: args.entries.length,
-    head: last ? { seq: args.entries.length, hash: last.hash } : null,
+    entries: args.head?.seq ?? 0,
+    head: args.head ? { seq: args.head.seq, hash: args.head.hash } : null,
   };
-  return [JSON.stringify(header), ...args.entries.map((e) => JSON.stringify({ hash: e.hash, envelope: e.envelope }))];
+  return JSON.stringify(header);
+}
+
+/** One entry line, exactly as stored. */
+export function evidenceEntryLine(entry: SignedLedgerEntry): string {
+  return JSON.stringify({ hash: entry.hash, envelope: entry.envelope });
 }
 
 export type EvidenceProblemCode =

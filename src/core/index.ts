@@ -20,3 +20,4 @@ export * from './statementSchema';
 export * from './subject';
 export * from './reevaluation';
 export * from './evidence';
+export * from './exports';

@@ -1,6 +1,7 @@
 import type { Answer, FunctionName } from '../contract';
 import type { Deps } from '../ports';
 import { submitDecision } from './decision';
+import { exportEvidence } from './exports';
 import { enrollKey, renameKey, revokeKey } from './keys';
 import { getPanelState } from './panel';
 import { toResult, type Result } from './result';
@@ -26,5 +27,6 @@ export function resolverFunctions(deps: Deps): Resolvers {
     saveSettings: (req) => toResult(() => saveSettings(deps, req.payload, req.context)),
     checkPolicy: (req) => toResult(() => checkPolicy(req.payload, req.context)),
     getLedgerKey: () => toResult(() => deps.ledger.appPublicKey()),
+    exportEvidence: (req) => toResult(() => exportEvidence(deps, req.payload, req.context)),
   };
 }

@@ -4,6 +4,7 @@ import { crypto as sigstoreCrypto } from '@sigstore/core';
 import { toSignedEntity, toTrustMaterial, Verifier, VerificationError, type KeyFinderFunc } from '@sigstore/verify';
 import type { PublicJwk } from '../../src/core/publicKey';
 import type { Envelope } from '../../src/core/dsse';
+import { sigstoreBundleOf } from '../../src/core/exports';
 
 /**
  * Countersign envelopes checked by the unmodified Sigstore verifier (@sigstore/verify), given only
@@ -11,29 +12,11 @@ import type { Envelope } from '../../src/core/dsse';
  * --insecure-ignore-tlog` or sigstore-go's `WithNoObserverTimestamps()` would run.
  */
 
-export const SIGSTORE_BUNDLE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+export { SIGSTORE_BUNDLE_V03 } from '../../src/core/exports';
 
-/**
- * A v0.3 bundle holding the envelope as-is, the key named by hint only, no log entries or timestamps.
- * The other oneof branches are spelled out as undefined because SerializedBundle's type asks for it.
- */
+/** The core's bundle (`sigstoreBundleOf`), typed as @sigstore/bundle's JSON form, which it satisfies. */
 export function toSigstoreBundle(envelope: Envelope, keyid: string): SerializedBundle {
-  return {
-    mediaType: SIGSTORE_BUNDLE_V03,
-    verificationMaterial: {
-      publicKey: { hint: keyid },
-      x509CertificateChain: undefined,
-      certificate: undefined,
-      tlogEntries: [],
-      timestampVerificationData: undefined,
-    },
-    messageSignature: undefined,
-    dsseEnvelope: {
-      payload: envelope.payload,
-      payloadType: envelope.payloadType,
-      signatures: envelope.signatures.map(({ keyid, sig }) => ({ keyid, sig })),
-    },
-  };
+  return sigstoreBundleOf(envelope, keyid);
 }
 
 // No Fulcio CAs, Rekor logs, CT logs or timestamp authorities are trusted: the key is the only anchor.

@@ -1,0 +1,334 @@
+import { canonicalBytes } from './crypto';
+import { encodeBase64, IN_TOTO_PAYLOAD_TYPE, pae, payloadBytes, type Envelope } from './dsse';
+import type { LedgerEventOf } from './events';
+import type { AppSigningKey, LedgerEntry } from './ledger';
+import type { MergeRecord } from './reevaluation';
+import { IN_TOTO_STATEMENT_TYPE } from './statement';
+import { bareUuid } from './subject';
+
+/**
+ * The export formats of the evidence issue besides the evidence bundle itself (`evidence.ts`):
+ * - each approval as a Sigstore bundle v0.3 around its DSSE envelope, for `@sigstore/verify` or
+ *   `cosign verify-blob-attestation --key`;
+ * - per merge, an app-signed SLSA Verification Summary Attestation (VSA) for the source track;
+ * - ledger entries as CSV for spreadsheets.
+ * Pure: no I/O, no clock (times come from the ledger entries).
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Sigstore bundle v0.3
+// ---------------------------------------------------------------------------------------------
+
+export const SIGSTORE_BUNDLE_V03 = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+
+/**
+ * The JSON form of a Sigstore bundle (protobuf-specs `Bundle`) holding a DSSE envelope and a key hint.
+ * The other oneof branches are spelled out as undefined (they vanish in JSON) so the value also
+ * satisfies `@sigstore/bundle`'s `SerializedBundle` type.
+ */
+export interface SigstoreDsseBundle {
+  mediaType: typeof SIGSTORE_BUNDLE_V03;
+  verificationMaterial: {
+    publicKey: { hint: string };
+    x509CertificateChain: undefined;
+    certificate: undefined;
+    tlogEntries: never[];
+    timestampVerificationData: undefined;
+  };
+  messageSignature: undefined;
+  dsseEnvelope: Envelope;
+}
+
+/**
+ * A v0.3 bundle holding the envelope exactly as signed, the key named by hint only (the approver's
+ * RFC 7638 key id), no transparency log entries or timestamps: it verifies against the approver's
+ * public key alone (`cosign verify-blob-attestation --key … --insecure-ignore-tlog`).
+ */
+export function sigstoreBundleOf(envelope: Envelope, keyHint: string): SigstoreDsseBundle {
+  return {
+    mediaType: SIGSTORE_BUNDLE_V03,
+    verificationMaterial: {
+      publicKey: { hint: keyHint },
+      x509CertificateChain: undefined,
+      certificate: undefined,
+      tlogEntries: [],
+      timestampVerificationData: undefined,
+    },
+    messageSignature: undefined,
+    dsseEnvelope: {
+      payload: envelope.payload,
+      payloadType: envelope.payloadType,
+      signatures: envelope.signatures.map(({ keyid, sig }) => ({ keyid, sig })),
+    },
+  };
+}
+
+/** The Sigstore bundle of a `decision.accepted` event, hinted with the key it was verified against; undefined for any other event. */
+export function approvalBundleOf(event: LedgerEntry['event']): SigstoreDsseBundle | undefined {
+  const e = event as unknown as LedgerEventOf;
+  if (e.type !== 'decision.accepted') return undefined;
+  return sigstoreBundleOf(e.envelope, e.keyId);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SLSA Verification Summary (source track)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Relied on (slsa-framework/slsa, docs/spec/draft/verification_summary.md and verified-properties.md):
+ * - predicateType `https://slsa.dev/verification_summary/v1`; predicate fields `verifier.id` (URI,
+ *   required), `timeVerified` (optional), `resourceUri` (required), `policy` (ResourceDescriptor,
+ *   required: MUST have `uri`, SHOULD have `digest`), `inputAttestations` (optional; each entry MUST
+ *   have a `digest`), `verificationResult` "PASSED" | "FAILED", `verifiedLevels` (required: levels and
+ *   verified properties, or "FAILED" when policy verification failed), `slsaVersion` "<MAJOR>.<MINOR>".
+ * - "Users MAY use custom values here but MUST NOT use custom values starting with `SLSA_`", and
+ *   "Producers MAY add extension fields using field names that are URIs".
+ * - `SLSA_SOURCE_TWO_PARTY_REVIEWED`: see `twoPartyReviewed`.
+ * - The subject of a source VSA is the revision, digest `gitCommit`, with the refs it was verified for
+ *   (`annotations.source_refs`, as in the Source track's VSA example).
+ * No `SLSA_SOURCE_LEVEL_n` is claimed: source levels are properties of the source control system
+ * (Bitbucket's branch protection, retained history, identity), which Countersign does not control.
+ */
+export const VERIFICATION_SUMMARY_V1 = 'https://slsa.dev/verification_summary/v1';
+export const SLSA_SOURCE_TWO_PARTY_REVIEWED = 'SLSA_SOURCE_TWO_PARTY_REVIEWED';
+/** Ours: the Countersign quorum of the policy in force was met for this commit (SLSA reserves the `SLSA_` prefix). */
+export const COUNTERSIGN_QUORUM_MET = 'COUNTERSIGN_QUORUM_MET';
+/** Ours: merged while the gate said no (an admin bypass, or a workspace not enforcing the check). */
+export const COUNTERSIGN_MERGE_BYPASSED = 'COUNTERSIGN_MERGE_BYPASSED';
+export const COUNTERSIGN_VERIFIER_ID = 'https://countersign.dev/verifier/v1';
+/** The extension field carrying what the summary was judged on. */
+export const COUNTERSIGN_MERGE_EXTENSION = 'https://countersign.dev/verification_summary/merge/v1';
+
+export interface VerificationSummary {
+  _type: typeof IN_TOTO_STATEMENT_TYPE;
+  subject: { name: string; uri: string; digest: { gitCommit: string }; annotations: { source_refs: string[] } }[];
+  predicateType: typeof VERIFICATION_SUMMARY_V1;
+  predicate: {
+    verifier: { id: string; version?: Record<string, string> };
+    timeVerified: string;
+    resourceUri: string;
+    policy: { uri: string; digest?: { sha256: string } };
+    inputAttestations: { uri: string; digest: { sha256: string } }[];
+    verificationResult: 'PASSED' | 'FAILED';
+    verifiedLevels: string[];
+    slsaVersion: '1.2';
+    [COUNTERSIGN_MERGE_EXTENSION]: {
+      pullRequest: number;
+      mergedBy: MergeRecord['mergedBy'];
+      bypassed: boolean;
+      author: string;
+      approvedBy: string[];
+      counted: { signer: string; keyId: string; decision: 'approve' | 'reject'; entry: number | null }[];
+      message: string;
+      policyVersion: number | null;
+    };
+  };
+}
+
+/** A merge as the ledger holds it: the entry's seq, time and SHA-256, and its event. */
+export interface MergeEntry {
+  seq: number;
+  at: string;
+  hash: string;
+  event: { type: 'merge.recorded' | 'merge.bypassed' } & MergeRecord;
+}
+
+/** The merge event of a ledger entry; undefined for any other event. */
+export function mergeEntryOf(entry: LedgerEntry, hash: string): MergeEntry | undefined {
+  const event = entry.event as unknown as LedgerEventOf;
+  if (event.type !== 'merge.recorded' && event.type !== 'merge.bypassed') return undefined;
+  return { seq: entry.seq, at: entry.at, hash, event };
+}
+
+/**
+ * Who reviewed the merged commit, as SLSA's two-party review asks. SLSA (Source track, "Two-Person
+ * Reviewed"): "Every change in the revision's history was agreed to by two trusted persons prior to
+ * submission ... The following combinations are acceptable: Uploader and reviewer are two different
+ * trusted persons. Two different reviewers are trusted persons." and the property
+ * SLSA_SOURCE_TWO_PARTY_REVIEWED "MUST only be issued in accordance with the Source Track's
+ * two-party-review requirements" (verified-properties.md).
+ *
+ * Here: the parties are the pull request's author (the uploader) and every signer whose approval
+ * counted toward the quorum, of this very commit. A reviewer who wrote the pull request or any of its
+ * commits reviewed their own work and is not a second party. Two distinct people are needed; the
+ * merge must also have passed the gate (a bypassed merge was not agreed to before submission).
+ */
+export function reviewParties(record: MergeRecord): string[] {
+  const authors = new Set([record.facts.author, ...record.facts.commitAuthors]);
+  const reviewers = record.counted
+    .filter((c) => c.decision === 'approve' && c.commit === record.facts.headCommit && !authors.has(c.signer))
+    .map((c) => c.signer);
+  return [...new Set([record.facts.author, ...reviewers])].sort();
+}
+
+export function twoPartyReviewed(record: MergeRecord): boolean {
+  return record.verdict.gated && record.verdict.pass && !record.bypassed && reviewParties(record).length >= 2;
+}
+
+/** The repository as a SLSA resource URI (`git+https://…`, as the Source track's examples write it). */
+export function repositoryUri(workspace: string, repository: string): string {
+  return `git+https://bitbucket.org/${encodeURIComponent(workspace)}/${encodeURIComponent(repository)}`;
+}
+
+/** Where a ledger entry can be found again: the repository ledger, by seq. */
+export function ledgerEntryUri(repository: string, seq: number): string {
+  return `urn:countersign:ledger:${bareUuid(repository)}:${seq}`;
+}
+
+export function policyUri(repository: string, version: number | null): string {
+  return `urn:countersign:policy:${bareUuid(repository)}:${version ?? 'none'}`;
+}
+
+/**
+ * The SLSA Verification Summary of one merge: subject the commit that was judged and merged (the pull
+ * request's head, by `gitCommit`) on the target ref; verified against the policy version in force
+ * (uri and SHA-256); PASSED only for a `merge.recorded` whose gate was met. `timeVerified` is the
+ * moment the merge entry was written; the one input attestation is that ledger entry, which names the
+ * counted approvals by seq.
+ */
+export function verificationSummaryOf(merge: MergeEntry, options: { verifierVersion?: string } = {}): VerificationSummary {
+  const { event } = merge;
+  const { subject, facts, verdict } = event;
+  const passed = event.type === 'merge.recorded' && !event.bypassed && verdict.gated && verdict.pass;
+  const levels = passed ? [...(twoPartyReviewed(event) ? [SLSA_SOURCE_TWO_PARTY_REVIEWED] : []), COUNTERSIGN_QUORUM_MET] : ['FAILED', ...(event.bypassed ? [COUNTERSIGN_MERGE_BYPASSED] : [])];
+  const repo = repositoryUri(subject.workspace, subject.repository);
+  const policyHex = verdict.policy?.hash.replace(/^sha256:/, '');
+  return {
+    _type: IN_TOTO_STATEMENT_TYPE,
+    subject: [
+      {
+        name: `${repo.slice('git+'.length)}/commits/${facts.headCommit}`,
+        uri: `${repo.slice('git+'.length)}/commits/${facts.headCommit}`,
+        digest: { gitCommit: facts.headCommit },
+        annotations: { source_refs: [`refs/heads/${facts.targetBranch}`] },
+      },
+    ],
+    predicateType: VERIFICATION_SUMMARY_V1,
+    predicate: {
+      verifier: { id: COUNTERSIGN_VERIFIER_ID, ...(options.verifierVersion ? { version: { countersign: options.verifierVersion } } : {}) },
+      timeVerified: merge.at,
+      resourceUri: repo,
+      policy: { uri: policyUri(subject.repository, verdict.policy?.version ?? null), ...(policyHex ? { digest: { sha256: policyHex } } : {}) },
+      inputAttestations: [{ uri: ledgerEntryUri(subject.repository, merge.seq), digest: { sha256: merge.hash } }],
+      verificationResult: passed ? 'PASSED' : 'FAILED',
+      verifiedLevels: levels,
+      slsaVersion: '1.2',
+      [COUNTERSIGN_MERGE_EXTENSION]: {
+        pullRequest: subject.pullRequest,
+        mergedBy: event.mergedBy,
+        bypassed: event.bypassed,
+        author: facts.author,
+        approvedBy: reviewParties(event).filter((p) => p !== facts.author),
+        counted: event.counted.map(({ signer, keyId, decision, entry }) => ({ signer, keyId, decision, entry })),
+        message: verdict.message,
+        policyVersion: verdict.policy?.version ?? null,
+      },
+    },
+  };
+}
+
+/** The summary as an in-toto DSSE envelope (JCS payload), signed with the app's Ed25519 key: the same key that signs the ledger. */
+export async function signVerificationSummary(summary: VerificationSummary, appKey: AppSigningKey): Promise<Envelope> {
+  const bytes = canonicalBytes(summary);
+  const sig = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, appKey.privateKey, pae(IN_TOTO_PAYLOAD_TYPE, bytes)));
+  return { payloadType: IN_TOTO_PAYLOAD_TYPE, payload: encodeBase64(bytes), signatures: [{ keyid: appKey.keyId, sig: encodeBase64(sig) }] };
+}
+
+/** The summary an envelope carries, parsed from its payload bytes; undefined when unreadable. Does not check the signature. */
+export function summaryOfEnvelope(envelope: Envelope): VerificationSummary | undefined {
+  const bytes = payloadBytes(envelope);
+  if (!bytes || envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return undefined;
+  try {
+    const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as VerificationSummary;
+    return value?.predicateType === VERIFICATION_SUMMARY_V1 ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV
+// ---------------------------------------------------------------------------------------------
+
+export const CSV_COLUMNS = ['seq', 'time', 'type', 'pull request', 'commit', 'signer/account', 'decision', 'key id', 'policy version', 'entry hash'] as const;
+
+/**
+ * One RFC 4180 field. A cell that a spreadsheet would read as a formula (starting with = + - @, or a
+ * tab or carriage return, per OWASP's CSV injection advice) gets a leading `'`; then any cell holding
+ * a quote, comma, CR or LF is quoted, with quotes doubled.
+ */
+export function csvCell(value: string | number | null | undefined): string {
+  let text = value === null || value === undefined ? '' : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** RFC 4180 lines end in CRLF, the last one included. */
+export function csvRow(cells: readonly (string | number | null | undefined)[]): string {
+  return `${cells.map(csvCell).join(',')}\r\n`;
+}
+
+/** The columns of one ledger entry; blank where the event has no such thing. */
+export function csvCellsOf(entry: LedgerEntry, hash: string): (string | number | null)[] {
+  const e = entry.event as unknown as LedgerEventOf;
+  const row = { pullRequest: null as number | null, commit: '', who: '', decision: '', keyId: '', policy: null as number | null };
+  switch (e.type) {
+    case 'decision.accepted':
+      Object.assign(row, { pullRequest: e.subject.pullRequest, commit: e.subject.commit, who: e.signer, decision: e.decision, keyId: e.keyId });
+      break;
+    case 'key.enrolled':
+    case 'key.renamed':
+      Object.assign(row, { who: e.accountId, keyId: e.keyId });
+      break;
+    case 'key.revoked':
+      Object.assign(row, { who: e.accountId, keyId: e.keyId, decision: `revoked by ${e.revokedBy} (${e.scope})` });
+      break;
+    case 'policy.saved':
+      Object.assign(row, { who: e.savedBy, policy: e.policy.version });
+      break;
+    case 'merge.recorded':
+    case 'merge.bypassed':
+      Object.assign(row, {
+        pullRequest: e.subject.pullRequest,
+        commit: e.facts.headCommit,
+        who: e.mergedBy,
+        decision: e.verdict.pass ? 'quorum met' : 'quorum not met',
+        policy: e.verdict.policy?.version ?? null,
+      });
+      break;
+    case 'automerge.attempted':
+    case 'automerge.failed':
+      Object.assign(row, { pullRequest: e.subject.pullRequest, commit: e.subject.commit, who: 'countersign', decision: e.strategy });
+      break;
+    default:
+      break;
+  }
+  return [entry.seq, entry.at, entry.event.type, row.pullRequest, row.commit, row.who, row.decision, row.keyId, row.policy, hash];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filters
+// ---------------------------------------------------------------------------------------------
+
+export interface ExportFilter {
+  pullRequest?: number;
+  /** Inclusive lower bound on the entry's `at`, an ISO timestamp. */
+  from?: string;
+  /** Exclusive upper bound on the entry's `at`. */
+  to?: string;
+}
+
+/** The pull request an event is about, if any. */
+export function pullRequestOfEvent(event: LedgerEntry['event']): number | undefined {
+  const subject = (event as { subject?: unknown }).subject;
+  const id = typeof subject === 'object' && subject !== null ? (subject as { pullRequest?: unknown }).pullRequest : undefined;
+  return typeof id === 'number' ? id : undefined;
+}
+
+export function matchesFilter(entry: LedgerEntry, filter: ExportFilter): boolean {
+  if (filter.pullRequest !== undefined && pullRequestOfEvent(entry.event) !== filter.pullRequest) return false;
+  const at = Date.parse(entry.at);
+  if (filter.from !== undefined && at < Date.parse(filter.from)) return false;
+  if (filter.to !== undefined && at >= Date.parse(filter.to)) return false;
+  return true;
+}
