@@ -1,4 +1,5 @@
 import type { KeyRecord, Policy, PublicJwk, RuleInput, RulesValidation, SubmittedDecision, Verdict, AppPublicJwk } from './core';
+import type { AuditPage } from './handlers/audit';
 import type { PanelState } from './handlers/panel';
 import type { SettingsState } from './handlers/settings';
 
@@ -17,6 +18,7 @@ export interface Contract {
   saveSettings: { payload: { baseVersion: number; rules: RuleInput[] }; answer: { policy: Policy } };
   checkPolicy: { payload: { rules: RuleInput[] }; answer: RulesValidation };
   getLedgerKey: { payload: void; answer: { keyId: string; publicJwk: AppPublicJwk } };
+  getAuditPage: { payload: { cursor?: string; pullRequest?: number; person?: string; type?: string; from?: string; to?: string }; answer: AuditPage };
 }
 
 export type FunctionName = keyof Contract;

@@ -126,6 +126,12 @@ export interface ChallengeStore {
 export interface LedgerStore {
   /** The repository's whole ledger, oldest first. */
   readLedger(repository: string): Promise<SignedLedgerEntry[]>;
+  /**
+   * Up to `count` entries, newest first, from seq `top` down (from the head when `top` is not given,
+   * which costs one more read): one KVS batch per 25 entries, all sent at once. `top` is the seq the
+   * page started from (0 for an empty ledger); entries missing from storage are left out.
+   */
+  readLedgerPage(repository: string, options: { top?: number; count: number }): Promise<{ top: number; entries: { seq: number; entry: SignedLedgerEntry }[] }>;
   /** The public half of the key that countersigns ledger entries, and its RFC 7638 id. */
   appPublicKey(): Promise<{ keyId: string; publicJwk: AppPublicJwk }>;
 }

@@ -575,6 +575,20 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     });
   }
 
+  async readLedgerPage(repository: string, options: { top?: number; count: number }): Promise<{ top: number; entries: { seq: number; entry: SignedLedgerEntry }[] }> {
+    const top = options.top ?? (await readDocument<LedgerHead>(storageKeys.ledgerHead(repository)))?.document.seq ?? 0;
+    const seqs = Array.from({ length: Math.max(0, Math.min(options.count, top)) }, (_, i) => top - i);
+    if (seqs.length === 0) return { top, entries: [] };
+    const found = await batchRead(seqs.map((seq) => ({ key: storageKeys.ledgerEntry(repository, seq), entityName: DOCUMENT_ENTITY })));
+    return {
+      top,
+      entries: seqs.flatMap((seq) => {
+        const doc = found(storageKeys.ledgerEntry(repository, seq)) as VersionedDocument<SignedLedgerEntry> | undefined;
+        return doc ? [{ seq, entry: doc.document }] : [];
+      }),
+    };
+  }
+
   /**
    * Reads `keys` and the ledger head, asks `writes` what to change, and commits those writes with the
    * next ledger entry in one transaction; on a lost race, reads again. `writes` may answer 'done' when

@@ -1,5 +1,6 @@
 import type { Answer, FunctionName } from '../contract';
 import type { Deps } from '../ports';
+import { getAuditPage } from './audit';
 import { submitDecision } from './decision';
 import { enrollKey, renameKey, revokeKey } from './keys';
 import { getPanelState } from './panel';
@@ -26,5 +27,6 @@ export function resolverFunctions(deps: Deps): Resolvers {
     saveSettings: (req) => toResult(() => saveSettings(deps, req.payload, req.context)),
     checkPolicy: (req) => toResult(() => checkPolicy(req.payload, req.context)),
     getLedgerKey: () => toResult(() => deps.ledger.appPublicKey()),
+    getAuditPage: (req) => toResult(() => getAuditPage(deps, req.payload, req.context)),
   };
 }
