@@ -61,6 +61,8 @@ export interface AuditEntry {
 }
 
 export interface AuditPage {
+  /** The workspace (braced UUID), for looking up display names as the viewer. */
+  workspace: string;
   entries: AuditEntry[];
   /** Pass back as `cursor` for the next (older) page; null at the beginning of the ledger. */
   nextCursor: string | null;
@@ -113,7 +115,7 @@ export async function getAuditPage(deps: Deps, payload: unknown, context: unknow
       break;
     }
   }
-  return { entries, nextCursor: next > 0 ? `s${next}` : null, searchedTo, top: read.top, filtered };
+  return { workspace: caller.workspace, entries, nextCursor: next > 0 ? `s${next}` : null, searchedTo, top: read.top, filtered };
 }
 
 function matches(entry: AuditEntry, filters: AuditFilters, toAt: string | undefined): boolean {

@@ -1,6 +1,6 @@
 import type { KvsStore } from '../../src/adapters/kvsStore';
 import { AUDIT_PAGE_SIZE, AUDIT_SCAN_LIMIT, type AuditEntry, type AuditPage } from '../../src/handlers/audit';
-import { commitHash, PEOPLE, World } from '../fixtures/world';
+import { commitHash, PEOPLE, World, WORKSPACE } from '../fixtures/world';
 import { SEED_START, SEEDED_PEOPLE, seededType, seedLedger } from '../fixtures/auditSeed';
 
 /** The audit page's resolver on a ledger of 2,000 entries seeded in the store's layout. */
@@ -154,7 +154,7 @@ describe('getAuditPage on an empty ledger', () => {
     const world = new World();
     try {
       const result = await world.call('getAuditPage', PEOPLE.alice, {}, world.context(PEOPLE.alice, undefined));
-      expect(result).toEqual({ ok: true, data: { entries: [], nextCursor: null, searchedTo: null, top: 0, filtered: false } });
+      expect(result).toEqual({ ok: true, data: { workspace: WORKSPACE, entries: [], nextCursor: null, searchedTo: null, top: 0, filtered: false } });
     } finally {
       world.dispose();
     }
