@@ -26,7 +26,7 @@ export const TYPE_LABELS: Record<string, string> = {
 type State =
   | { kind: 'loading' }
   | { kind: 'failed'; code: string; message: string }
-  | { kind: 'ready'; entries: AuditEntry[]; last: Page; more: boolean; error?: { code: string; message: string } };
+  | { kind: 'ready'; entries: AuditEntry[]; last: Page; more: boolean; newest: number; error?: { code: string; message: string } };
 
 /** The repository's Countersign ledger, newest first, with filters and paging; each entry opens to its full content. */
 export function AuditPage() {
@@ -39,7 +39,10 @@ export function AuditPage() {
   const names = useMemo(() => (workspace ? new NameBook((path) => requestBitbucket(path), workspace) : undefined), [workspace]);
   const [, setNamesVersion] = useState(0);
   useEffect(() => names?.subscribe(() => setNamesVersion(names.version)), [names]);
-  const people = state.kind === 'ready' ? [...new Set(state.entries.flatMap((e) => e.people))] : [];
+  // Everyone any loaded page named, so the person filter can offer them by name whatever is shown now.
+  const seen = useRef(new Set<string>());
+  if (state.kind === 'ready') for (const e of state.entries) for (const id of e.people) seen.current.add(id);
+  const people = [...seen.current];
   useEffect(() => names?.need(people), [names, people.join(' ')]);
   const label = (id: string | null) => (id === null ? 'Countersign' : (names?.label(id) ?? id));
 
@@ -52,7 +55,7 @@ export function AuditPage() {
     setState((previous) => {
       const kept = cursor && previous.kind === 'ready' ? previous.entries : [];
       if (!result.ok) return previous.kind === 'ready' && cursor ? { ...previous, error: result } : { kind: 'failed', code: result.code, message: result.message };
-      return { kind: 'ready', entries: [...kept, ...result.data.entries], last: result.data, more: result.data.nextCursor !== null };
+      return { kind: 'ready', entries: [...kept, ...result.data.entries], last: result.data, more: result.data.nextCursor !== null, newest: cursor && previous.kind === 'ready' ? previous.newest : result.data.top };
     });
   }
   useEffect(() => void load({}), []);
@@ -139,7 +142,7 @@ export function AuditPage() {
 function summary(state: Extract<State, { kind: 'ready' }>, filtered: boolean): string {
   const n = state.entries.length;
   const count = `${n} ${n === 1 ? 'entry' : 'entries'}`;
-  if (!filtered) return state.last.top === 0 ? 'Nothing has been recorded in this repository yet.' : `Showing the newest ${count} of ${state.last.top}.`;
+  if (!filtered) return state.newest === 0 ? 'Nothing has been recorded in this repository yet.' : `Showing the newest ${count} of ${state.newest}.`;
   const reach = state.last.searchedTo !== null ? (state.more ? ` Searched back to #${state.last.searchedTo}.` : ' Searched the whole log.') : '';
   return `${count} matching.${reach}`;
 }
