@@ -11,6 +11,7 @@
  * 4. Events: a product event to the status posted (time, Bitbucket and KVS calls per event), a
  *    duplicate, a decision through the queue, and a policy save fanning out over 500 open pull requests.
  * 5. The Custom UI bundles, gzipped.
+ * 6. The audit page on 100,000 ledger entries: first and next page, unfiltered and filtered (bench/auditPage.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { readEntry, verifyLedger } from '../src/core';
 import { productionDeps } from '../src/handlers/wiring';
 import { saveState } from '../host/state';
 import { aRule, commitHash, PEOPLE, REPOSITORY, World } from '../test/fixtures/world';
+import { auditFigures } from './auditPage';
 import { bundleSizes, BUNDLE_BUDGET_GZIP_BYTES } from './bundleSizes';
 
 const RUNS = 7;
@@ -215,6 +217,7 @@ async function main() {
   await concurrentAppends();
   await eventFigures();
   bundles();
+  await auditFigures(budget);
   if (failures.length) {
     console.log(`\nbench: ${failures.length} budget${failures.length > 1 ? 's' : ''} missed: ${failures.join('; ')}`);
     process.exit(1);

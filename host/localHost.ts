@@ -11,7 +11,7 @@ import { ForgeHost } from '../dev/forgeHost';
 import { manifestEntities } from '../dev/manifestEntities';
 import { DEMO, demoCommit, seedDemo, type DemoSize } from './demo';
 import { EventPump, pullRequestEvent, pushEvent } from './events';
-import { appFrame, buildsList, indexPage, pullRequestPage, settingsPage, type AppName, type PageContext, type Theme } from './pages';
+import { appFrame, auditPage, buildsList, indexPage, pullRequestPage, settingsPage, type AppName, type PageContext, type Theme } from './pages';
 import { loadState, saveState } from './state';
 
 export interface LocalHostOptions {
@@ -31,6 +31,7 @@ export interface LocalHostOptions {
 const MODULES = {
   'pr-card': { moduleKey: 'countersign-pr-card', type: 'bitbucket:repoPullRequestCard' },
   settings: { moduleKey: 'countersign-settings', type: 'bitbucket:repoSettingsMenuPage' },
+  audit: { moduleKey: 'countersign-audit', type: 'bitbucket:repoMainMenuPage' },
 } as const;
 
 /** API calls that change nothing, after which the state file is not written again (the PR page polls one). */
@@ -232,6 +233,7 @@ export class LocalHost {
       return html(pullRequestPage(session, repo, pr));
     }
     if (parts[2] === 'admin' && parts[3] === 'countersign') return html(settingsPage(session, repo));
+    if (parts[2] === 'countersign-audit' && parts.length === 3) return html(auditPage(session, repo));
     throw new HttpError(404, `Nothing at ${url.pathname}`);
   }
 

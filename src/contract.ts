@@ -1,4 +1,5 @@
 import type { KeyRecord, Policy, PublicJwk, RuleInput, RulesValidation, SubmittedDecision, Verdict, AppPublicJwk } from './core';
+import type { AuditPage } from './handlers/audit';
 import type { PanelState } from './handlers/panel';
 import type { SettingsState } from './handlers/settings';
 
@@ -21,6 +22,7 @@ export interface Contract {
     payload: { format: 'bundle' | 'sigstore' | 'vsa' | 'csv'; pullRequest?: number; from?: string; to?: string; cursor?: string };
     answer: { content: string; filename: string; mediaType: string; nextCursor?: string };
   };
+  getAuditPage: { payload: { cursor?: string; pullRequest?: number; person?: string; type?: string; from?: string; to?: string }; answer: AuditPage };
 }
 
 export type FunctionName = keyof Contract;

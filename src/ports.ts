@@ -133,6 +133,12 @@ export interface LedgerStore {
    * as read in the same batch: one page of an export, so no call holds the whole ledger.
    */
   readLedgerRange(repository: string, fromSeq: number, count: number): Promise<{ head: LedgerHead | undefined; entries: SignedLedgerEntry[] }>;
+  /**
+   * Up to `count` entries, newest first, from seq `top` down (from the head when `top` is not given,
+   * which costs one more read): one KVS batch per 25 entries, all sent at once. `top` is the seq the
+   * page started from (0 for an empty ledger); entries missing from storage are left out.
+   */
+  readLedgerPage(repository: string, options: { top?: number; count: number }): Promise<{ top: number; entries: { seq: number; entry: SignedLedgerEntry }[] }>;
   /** The public half of the key that countersigns ledger entries, and its RFC 7638 id. */
   appPublicKey(): Promise<{ keyId: string; publicJwk: AppPublicJwk }>;
   /** The same key, to sign what the app attests outside the ledger (verification summaries); non-extractable. */

@@ -577,6 +577,20 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     });
   }
 
+  async readLedgerPage(repository: string, options: { top?: number; count: number }): Promise<{ top: number; entries: { seq: number; entry: SignedLedgerEntry }[] }> {
+    const top = options.top ?? (await readDocument<LedgerHead>(storageKeys.ledgerHead(repository)))?.document.seq ?? 0;
+    const seqs = Array.from({ length: Math.max(0, Math.min(options.count, top)) }, (_, i) => top - i);
+    if (seqs.length === 0) return { top, entries: [] };
+    const found = await batchRead(seqs.map((seq) => ({ key: storageKeys.ledgerEntry(repository, seq), entityName: DOCUMENT_ENTITY })));
+    return {
+      top,
+      entries: seqs.flatMap((seq) => {
+        const doc = found(storageKeys.ledgerEntry(repository, seq)) as VersionedDocument<SignedLedgerEntry> | undefined;
+        return doc ? [{ seq, entry: doc.document }] : [];
+      }),
+    };
+  }
+
   /**
    * Up to `count` entries from `fromSeq`, read in one batch with the head (KVS batches of 25 keys):
    * entries past the head read in that batch are left out, so a page never runs ahead of its head.

@@ -1,5 +1,6 @@
 import type { Answer, FunctionName } from '../contract';
 import type { Deps } from '../ports';
+import { getAuditPage } from './audit';
 import { submitDecision } from './decision';
 import { exportEvidence } from './exports';
 import { enrollKey, renameKey, revokeKey } from './keys';
@@ -28,5 +29,6 @@ export function resolverFunctions(deps: Deps): Resolvers {
     checkPolicy: (req) => toResult(() => checkPolicy(req.payload, req.context)),
     getLedgerKey: () => toResult(() => deps.ledger.appPublicKey()),
     exportEvidence: (req) => toResult(() => exportEvidence(deps, req.payload, req.context)),
+    getAuditPage: (req) => toResult(() => getAuditPage(deps, req.payload, req.context)),
   };
 }

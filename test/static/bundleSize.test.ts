@@ -4,8 +4,8 @@ import { bundleSizes, BUNDLE_BUDGET_GZIP_BYTES } from '../../bench/bundleSizes';
 describe('Custom UI bundles', () => {
   const sizes = bundleSizes();
 
-  it('builds both apps the manifest names', () => {
-    expect(sizes.map((s) => s.app).sort()).toEqual(['pr-card', 'settings']);
+  it('builds the three apps the manifest names', () => {
+    expect(sizes.map((s) => s.app).sort()).toEqual(['audit', 'pr-card', 'settings']);
   });
 
   it.each(sizes.map((s) => [s.app, s.gzipped]))('keeps %s within the gzipped budget (%d bytes)', (_app, gzipped) => {
@@ -20,7 +20,7 @@ async function bundledModules(app: string): Promise<string[]> {
 }
 
 describe('what the apps leave out', () => {
-  it.each(['pr-card', 'settings'])('bundles no zod into %s: the backend reads and checks what the apps send', async (app) => {
+  it.each(['audit', 'pr-card', 'settings'])('bundles no zod into %s: the backend reads and checks what the apps send', async (app) => {
     expect((await bundledModules(app)).filter((path) => path.includes('node_modules/zod/'))).toEqual([]);
   });
 
