@@ -578,6 +578,10 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
   }
 
   async readLedgerPage(repository: string, options: { top?: number; count: number }): Promise<{ top: number; entries: { seq: number; entry: SignedLedgerEntry }[] }> {
+    const { count } = options;
+    if (!Number.isSafeInteger(count) || count < 1 || count > MAX_RANGE || (options.top !== undefined && (!Number.isSafeInteger(options.top) || options.top < 0))) {
+      throw new RequestError('INTERNAL', `A ledger page is read downwards from a seq of 0 or more, 1 to ${MAX_RANGE} entries at a time.`);
+    }
     const top = options.top ?? (await readDocument<LedgerHead>(storageKeys.ledgerHead(repository)))?.document.seq ?? 0;
     const seqs = Array.from({ length: Math.max(0, Math.min(options.count, top)) }, (_, i) => top - i);
     if (seqs.length === 0) return { top, entries: [] };
@@ -603,7 +607,13 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     const keys = Array.from({ length: count }, (_, i) => storageKeys.ledgerEntry(repository, fromSeq + i));
     const found = await batchRead([headKey, ...keys].map((key) => ({ key, entityName: DOCUMENT_ENTITY })));
     const head = (found(headKey) as VersionedDocument<LedgerHead> | undefined)?.document;
-    if (!head) return { head: undefined, entries: [] };
+    if (!head) {
+      // Entries without a head: the head was removed, and an export would say the ledger is empty.
+      if (keys.some((key) => found(key) !== undefined)) {
+        throw new RequestError('STORAGE_ERROR', "This repository's ledger has entries but no head record, so it cannot be exported as it is; contact Countersign support.");
+      }
+      return { head: undefined, entries: [] };
+    }
     const entries: SignedLedgerEntry[] = [];
     for (const [i, key] of keys.entries()) {
       if (fromSeq + i > head.seq) break;

@@ -96,7 +96,9 @@ export async function verifyEd25519(
 ): Promise<boolean> {
   try {
     if (!(signature instanceof Uint8Array) || signature.length !== 64 || !scalarIsReduced(signature.subarray(32))) return false;
-    const key = typeof publicJwk?.x === 'string' ? await verifyKeys.get(publicJwk.x, () => importVerifyKey(publicJwk)) : undefined;
+    // Checked before the cache is asked: a cached key must never stand in for a JWK the strict check refuses.
+    const parsed = AppPublicJwk.safeParse(publicJwk);
+    const key = parsed.success ? await verifyKeys.get(parsed.data.x, () => importVerifyKey(parsed.data)) : undefined;
     return key !== undefined && (await crypto.subtle.verify(ED25519, key, signature, message));
   } catch {
     return false;

@@ -89,14 +89,12 @@ export async function getAuditPage(deps: Deps, payload: unknown, context: unknow
   }
   const top = cursor ? Number(cursor.slice(1)) : undefined;
   const count = filtered ? AUDIT_SCAN_LIMIT : AUDIT_PAGE_SIZE;
-  // Asked together, so the page costs one Bitbucket round trip, not it and then the storage reads; nothing read is answered without the permission.
-  const [permission, read] = await Promise.all([
-    deps.bitbucket.getMyPermission(caller.workspace, caller.repository),
-    deps.ledger.readLedgerPage(caller.repository, { top, count }),
-  ]);
+  // Bitbucket first: storage is not touched for a repository the caller cannot see.
+  const permission = await deps.bitbucket.getMyPermission(caller.workspace, caller.repository);
   if (permission === 'none') {
     throw new RequestError('FORBIDDEN', 'You have no access to this repository in Bitbucket, so its Countersign audit log is not shown; ask an admin for read access.');
   }
+  const read = await deps.ledger.readLedgerPage(caller.repository, { top, count });
   const fromAt = filters.from ? `${filters.from}T00:00:00.000Z` : undefined;
   const toAt = filters.to ? `${filters.to}T23:59:59.999Z` : undefined;
   const entries: AuditEntry[] = [];

@@ -29,7 +29,20 @@ const Format = z.enum(['bundle', 'sigstore', 'vsa', 'csv']);
 export type ExportFormat = z.infer<typeof Format>;
 
 /** A day (`2026-11-22`, midnight UTC) or an RFC 3339 UTC time. */
-const Bound = z.union([z.pipe(z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/)), z.transform((day: string) => `${day}T00:00:00.000Z`)), UtcTimestamp]);
+const Bound = z.union([
+  z.pipe(
+    z.string().check(
+      z.regex(/^\d{4}-\d{2}-\d{2}$/),
+      // 2026-13-01 would parse to no time at all, and a range with no time in it filters nothing.
+      z.refine((day) => {
+        const time = Date.parse(`${day}T00:00:00.000Z`);
+        return !Number.isNaN(time) && new Date(time).toISOString().startsWith(day);
+      }, 'must be a real date'),
+    ),
+    z.transform((day: string) => `${day}T00:00:00.000Z`),
+  ),
+  UtcTimestamp,
+]);
 
 const ExportPayload = z.strictObject({
   format: Format,

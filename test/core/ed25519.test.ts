@@ -53,6 +53,9 @@ describe('app key', () => {
     const sig = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, signingKey, message));
     expect(await verifyEd25519(publicJwk, message, sig)).toBe(true);
     expect(await verifyEd25519(publicJwk, utf8('countersigN'), sig)).toBe(false);
+    // The key is cached now; a JWK the strict check refuses must not borrow it.
+    expect(await verifyEd25519({ ...publicJwk, kty: 'EC' } as never, message, sig)).toBe(false);
+    expect(await verifyEd25519({ ...publicJwk, crv: 'X25519' } as never, message, sig)).toBe(false);
   });
 
   it('verifies signatures made by Node (OpenSSL) with the same key', async () => {

@@ -128,6 +128,8 @@ describe('getAuditPage', () => {
     const refused = await audit({}, stranger);
     expect(refused).toEqual({ ok: false, code: 'FORBIDDEN', message: expect.stringContaining('ask an admin for read access') });
     expect(world.host.calls.bitbucket).toEqual([expect.stringContaining('/2.0/user/workspaces/')]);
+    // Bitbucket is asked first: nothing of the ledger is even read for them.
+    expect(world.host.calls.kvs).toEqual([]);
     // Read access is enough.
     expect(await audit({}, PEOPLE.outsider)).toMatchObject({ ok: true });
   });

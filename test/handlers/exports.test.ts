@@ -11,6 +11,7 @@ import {
   type LedgerEntry,
   type LedgerEventOf,
 } from '../../src/core';
+import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
 import { verifyEvidence } from '../../src/core/evidence';
 import { exportEvidence, type ExportPage } from '../../src/handlers/exports';
 import { entriesOf, evidenceRun } from '../fixtures/evidenceRun';
@@ -87,6 +88,9 @@ describe('exportEvidence', () => {
     const call = (payload: unknown) => world.call('exportEvidence', PEOPLE.admin, payload, adminContext());
     expect(await call({ format: 'pdf' })).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
     expect(await call({ format: 'csv', from: 'yesterday' })).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
+    // A day that is no day would filter nothing at all, silently.
+    expect(await call({ format: 'csv', from: '2026-13-01' })).toMatchObject({ ok: false, code: 'INVALID_INPUT', message: expect.stringContaining('real date') });
+    expect(await call({ format: 'csv', to: '2026-02-30' })).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
     expect(await call({ format: 'csv', extra: 1 })).toMatchObject({ ok: false, code: 'INVALID_INPUT' });
     expect(await call({ format: 'csv', cursor: 'not-a-cursor' })).toMatchObject({ ok: false, code: 'INVALID_INPUT', message: expect.stringMatching(/without a cursor/) });
     const { nextCursor } = await page({ format: 'sigstore' }, 3);
@@ -202,6 +206,15 @@ describe('exportEvidence', () => {
     expect(await world.deps.ledger.readLedgerRange('{99999999-9999-4999-8999-999999999999}', 1, 5)).toEqual({ head: undefined, entries: [] });
     await expect(world.deps.ledger.readLedgerRange(REPOSITORY, 0, 5)).rejects.toThrow(/from seq 1/);
     await expect(world.deps.ledger.readLedgerRange(REPOSITORY, 1, 5000)).rejects.toThrow(/1 to 1000/);
+    // Entries without their head: an export would otherwise say the ledger is empty, and verify.
+    const headKey = storageKeys.ledgerHead(REPOSITORY);
+    const head = world.host.kvs.peek(headKey, DOCUMENT_ENTITY);
+    world.host.kvs.drop(headKey, DOCUMENT_ENTITY);
+    try {
+      await expect(world.deps.ledger.readLedgerRange(REPOSITORY, 1, 5)).rejects.toThrow(/entries but no head record/);
+    } finally {
+      world.host.kvs.plant(headKey, head, DOCUMENT_ENTITY);
+    }
   });
 
   describe('SLSA verification summaries', () => {
