@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import type { PublicJwk } from './publicKey';
 import { decodeCanonicalBase64, isBase64, pae, payloadBytes, type Envelope } from './dsse';
 import { verifyDer } from './ecdsaDer';
+import type { Same } from './formats';
 
 /** A DSSE envelope as it may be received: sizes bounded, base64 checked. */
 const Base64 = z.string().check(z.refine(isBase64, 'must be standard base64'));
@@ -18,7 +19,6 @@ export const EnvelopeSchema = z.strictObject({
 });
 
 /** Compiles only while the schema reads exactly the shape `dsse.ts` writes. */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 export const ENVELOPE_SCHEMA_MATCHES: Same<z.infer<typeof EnvelopeSchema>, Envelope> = true;
 
 /**

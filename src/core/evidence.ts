@@ -4,7 +4,7 @@ import { checkedApproval, isTimely, type ApprovalRecord, type CheckedApproval } 
 import { keyIdOf } from './crypto';
 import { EnvelopeSchema, verifyEnvelopeEcdsa } from './dsseVerify';
 import { AccountId, BitbucketUuid, BranchName, FullCommitHash, KeyId, PullRequestId, UtcTimestamp } from './formats';
-import { LedgerChain, type LedgerEntry, type LedgerHead, type PreparedEntry, type SignedLedgerEntry } from './ledger';
+import { LedgerChain, type LedgerEntry, type LedgerHead, type LedgerProblemCode, type PreparedEntry, type SignedLedgerEntry } from './ledger';
 import { hasIntactHash, Policy } from './policy';
 import { PublicJwk } from './publicKey';
 import { evaluateQuorum } from './quorum';
@@ -82,18 +82,13 @@ export function evidenceEntryLine(entry: SignedLedgerEntry): string {
   return JSON.stringify({ hash: entry.hash, envelope: entry.envelope });
 }
 
+/** The chain's own problems (`LedgerChain`), and what only a bundle can get wrong. */
 export type EvidenceProblemCode =
+  | LedgerProblemCode
   | 'UNREADABLE'
   | 'BAD_HEADER'
   | 'UNTRUSTED_APP_KEY'
   | 'NOT_JSON'
-  | 'BAD_SIGNATURE'
-  | 'UNKNOWN_APP_KEY'
-  | 'BROKEN_CHAIN'
-  | 'BAD_SEQUENCE'
-  | 'WRONG_LEDGER'
-  | 'MALFORMED'
-  | 'HASH_MISMATCH'
   | 'TRUNCATED'
   | 'MALFORMED_EVENT'
   | 'POLICY_HASH'

@@ -31,3 +31,6 @@ export const UtcTimestamp = z
   );
 
 export const BranchName = z.string().check(z.minLength(1), z.maxLength(255));
+
+/** True only while A and B are the same type: `const x: Same<z.infer<typeof S>, Shape> = true` compiles only while a schema reads exactly a hand-written shape. */
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;

@@ -17,18 +17,8 @@ export interface DecisionStatement {
   _type: typeof IN_TOTO_STATEMENT_TYPE;
   subject: [{ name: string; digest: { gitCommit: string } }];
   predicateType: typeof PULL_REQUEST_APPROVAL;
-  predicate: {
-    workspace: string;
-    repository: string;
-    pullRequest: number;
-    targetBranch: string;
-    decision: Decision;
-    policy: string;
-    signer: string;
-    keyId: string;
-    issuedAt: string;
-    challenge: string;
-  };
+  /** The decision's facts, and the subject's other than its commit (that is the digest). */
+  predicate: Omit<DecisionFacts, 'subject'> & Pick<PullRequestSubject, 'workspace' | 'repository' | 'pullRequest' | 'targetBranch'>;
 }
 
 /** A decision's facts, whatever form carried them. */

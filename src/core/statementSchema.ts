@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { EnvelopeSchema } from './dsseVerify';
 import { IN_TOTO_PAYLOAD_TYPE, payloadBytes, type Envelope } from './dsse';
-import { AccountId, BitbucketUuid, BranchName, ChallengeValue, FullCommitHash, KeyId, PullRequestId, UtcTimestamp } from './formats';
+import { AccountId, BitbucketUuid, BranchName, ChallengeValue, FullCommitHash, KeyId, PullRequestId, UtcTimestamp, type Same } from './formats';
 import { factsOf, IN_TOTO_STATEMENT_TYPE, PULL_REQUEST_APPROVAL, subjectOf, type DecisionFacts, type DecisionStatement as StatementShape } from './statement';
 import { subjectName } from './subject';
 
@@ -34,7 +34,6 @@ export const DecisionStatementSchema = z
   .check(z.refine((s) => s.subject[0].name === subjectName(subjectOf(s)), { message: 'the subject name does not match the predicate', path: ['subject'] }));
 
 /** Compiles only while the schema reads exactly the shape `statement.ts` builds. */
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 export const STATEMENT_SCHEMA_MATCHES: Same<z.infer<typeof DecisionStatementSchema>, StatementShape> = true;
 
 /**

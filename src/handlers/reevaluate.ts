@@ -9,7 +9,7 @@ import {
   type PullRequestSubject,
   type StatusToPost,
 } from '../core';
-import type { Deps, ReevaluationRequest } from '../ports';
+import type { Deps, GateState, ReevaluationRequest } from '../ports';
 import { judge } from './judge';
 import { PositiveIdFromText } from './requests';
 import { toFailure } from './result';
@@ -54,9 +54,7 @@ export async function reevaluate(deps: Deps, subject: ReevaluationSubject): Prom
       if (state.mergeRecorded) return outcome;
       // Countersign's own merge whose outcome was not written (the poll ran out): it is Countersign's.
       const ours = state.autoMerge?.commit === pr.headCommit && state.autoMerge.state !== 'failed';
-      const entries = new Map(gate.approvals.map((a) => [a.signer, a.record.entry]));
-      const record = mergeRecord(pr, gate.policy, verdict, approvals.map((a) => ({ ...a, entry: entries.get(a.signer) })), ours ? 'countersign' : 'bitbucket');
-      const type = record.bypassed ? 'merge.bypassed' : 'merge.recorded';
+      const { type, record } = mergeOnRecord(pr, gate, { verdict, approvals }, ours ? 'countersign' : 'bitbucket');
       if (ours && state.autoMerge?.state === 'attempting') {
         await deps.reevaluation.finishAutoMerge(repository, pullRequest, { ...state.autoMerge, state: 'merged', at }, { type, ...record });
         outcome.recorded = type;
@@ -97,9 +95,7 @@ export async function reevaluate(deps: Deps, subject: ReevaluationSubject): Prom
         // between the last read and the merge is on the record as a merge the gate did not allow.
         const merged = await deps.bitbucket.getPullRequest(workspace, repository, pullRequest, 'app').catch(() => ({ ...pr, state: 'MERGED' as const }));
         const judged = merged.headCommit === pr.headCommit ? { verdict, approvals } : await judge(merged, gate);
-        const entries = new Map(gate.approvals.map((a) => [a.signer, a.record.entry]));
-        const record = mergeRecord({ ...merged, state: 'MERGED' }, gate.policy, judged.verdict, judged.approvals.map((a) => ({ ...a, entry: entries.get(a.signer) })), 'countersign');
-        const type = record.bypassed ? 'merge.bypassed' : 'merge.recorded';
+        const { type, record } = mergeOnRecord({ ...merged, state: 'MERGED' }, gate, judged, 'countersign');
         await deps.reevaluation.finishAutoMerge(repository, pullRequest, { ...claim, state: 'merged', at: done }, { type, ...record });
         outcome.recorded = type;
       } else if (result.kind === 'failed') {
@@ -118,6 +114,13 @@ export async function reevaluate(deps: Deps, subject: ReevaluationSubject): Prom
     console.warn(`Countersign: could not re-evaluate pull request ${pullRequest}: ${code} ${message}`);
     return { error: { code, message } };
   }
+}
+
+/** The ledger event for a merge: the verdict and the decisions that counted, each with the entry holding its envelope. */
+function mergeOnRecord(pr: PullRequestFacts, gate: GateState, judged: Awaited<ReturnType<typeof judge>>, mergedBy: 'countersign' | 'bitbucket') {
+  const entries = new Map(gate.approvals.map((a) => [a.signer, a.record.entry]));
+  const record = mergeRecord(pr, gate.policy, judged.verdict, judged.approvals.map((a) => ({ ...a, entry: entries.get(a.signer) })), mergedBy);
+  return { type: record.bypassed ? ('merge.bypassed' as const) : ('merge.recorded' as const), record };
 }
 
 /** Rounds of "post, then read the gate again" before a status is taken as settled. */
