@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { EvidenceVerifier, type EvidenceReport } from '../core/evidence';
+import { nodeCryptoSuite } from './nodeCrypto';
 
 /**
  * `countersign verify <bundle> [--json] [--app-key <key id>]…`: checks an evidence bundle offline and
@@ -58,7 +59,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const input = args.file === '-' ? io.stdin : createReadStream(args.file);
   const lines = createInterface({ input: input as Readable, crlfDelay: Infinity });
   const bar = !args.json && io.stdout.isTTY ? new ProgressBar(io.stdout) : undefined;
-  const options = { ...(args.appKeys.length ? { trustedAppKeyIds: args.appKeys } : {}), onProgress: (n: number) => bar?.update(n) };
+  const options = { ...(args.appKeys.length ? { trustedAppKeyIds: args.appKeys } : {}), onProgress: (n: number) => bar?.update(n), suite: nodeCryptoSuite() };
   let verifier: EvidenceVerifier | undefined;
   try {
     for await (const line of lines) {

@@ -20,11 +20,29 @@ export function keyIdOf(jwk: PublicJwk): Promise<string> {
 
 const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
-export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>, suite: CryptoSuite = webCryptoSuite): Promise<string> {
+  return hexOf(await suite.sha256(bytes));
+}
+
+export function hexOf(bytes: Uint8Array): string {
   let hex = '';
-  for (const b of digest) hex += HEX[b];
+  for (const b of bytes) hex += HEX[b];
   return hex;
+}
+
+/**
+ * The primitives every signature and hash check rests on. Each answers only whether the bytes verify;
+ * the shape checks around them (lengths, canonical encodings, reduced scalars) are the core's, so a
+ * suite cannot loosen them. WebCrypto (browser, Forge) by default; the CLI passes Node's synchronous
+ * calls (src/cli/nodeCrypto.ts), which skip a thread-pool round trip per check. Keys are given as the
+ * JWK members they are made of, so a suite can keep each imported once.
+ */
+export interface CryptoSuite {
+  sha256(bytes: Uint8Array<ArrayBuffer>): Uint8Array | Promise<Uint8Array>;
+  /** ECDSA P-256 / SHA-256, the signature as 64 bytes r‖s (IEEE P1363). */
+  verifyP256(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, signature: Uint8Array<ArrayBuffer>): boolean | Promise<boolean>;
+  /** Ed25519 (RFC 8032, pure); `x` is the public key in base64url. */
+  verifyEd25519(x: string, message: Uint8Array<ArrayBuffer>, signature: Uint8Array<ArrayBuffer>): boolean | Promise<boolean>;
 }
 
 /**
@@ -45,8 +63,6 @@ export class KeyCache {
     return key;
   }
 }
-
-const verifyKeys = new KeyCache();
 
 /**
  * Imports a public JWK, refusing anything that is not a point on P-256. The key goes in as the
@@ -69,6 +85,35 @@ export async function importPublicKey(jwk: PublicJwk): Promise<CryptoKey> {
   }
 }
 
+const p256Keys = new KeyCache();
+const ed25519Keys = new KeyCache(64);
+const ED25519 = { name: 'Ed25519' } as const;
+
+/** The primitives through WebCrypto, each key imported once (bounded caches). */
+export const webCryptoSuite: CryptoSuite = {
+  async sha256(bytes) {
+    return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  },
+  async verifyP256(jwk, message, signature) {
+    const key = await p256Keys.get(`${jwk.x}.${jwk.y}`, () => importPublicKey(jwk));
+    return key !== undefined && (await crypto.subtle.verify(ECDSA_SHA256, key, signature, message));
+  },
+  async verifyEd25519(x, message, signature) {
+    const key = await ed25519Keys.get(x, () => importEd25519(x));
+    return key !== undefined && (await crypto.subtle.verify(ED25519, key, signature, message));
+  },
+};
+
+async function importEd25519(x: string): Promise<CryptoKey | undefined> {
+  const raw = decodeBase64url(x);
+  if (raw?.length !== 32) return undefined;
+  try {
+    return await crypto.subtle.importKey('raw', raw, ED25519, false, ['verify']);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * ECDSA P-256 / SHA-256 over `message`, signature in IEEE P1363 form (r‖s, 64 bytes).
  * Any failure, including a malformed key or signature, is a failed check, never a crash.
@@ -77,11 +122,11 @@ export async function verifyP1363(
   jwk: PublicJwk,
   message: Uint8Array<ArrayBuffer>,
   signature: Uint8Array<ArrayBuffer>,
+  suite: CryptoSuite = webCryptoSuite,
 ): Promise<boolean> {
   if (signature.length !== 64) return false;
   try {
-    const key = await verifyKeys.get(`${jwk.x}.${jwk.y}`, () => importPublicKey(jwk));
-    return key !== undefined && (await crypto.subtle.verify(ECDSA_SHA256, key, signature, message));
+    return await suite.verifyP256(jwk, message, signature);
   } catch {
     return false;
   }

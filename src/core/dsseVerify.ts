@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import type { PublicJwk } from './publicKey';
 import { decodeCanonicalBase64, isBase64, pae, payloadBytes, type Envelope } from './dsse';
 import { verifyDer } from './ecdsaDer';
+import type { CryptoSuite } from './crypto';
 import type { Same } from './formats';
 
 /** A DSSE envelope as it may be received: sizes bounded, base64 checked. */
@@ -26,7 +27,7 @@ export const ENVELOPE_SCHEMA_MATCHES: Same<z.infer<typeof EnvelopeSchema>, Envel
  * verifies with `publicKey`; undefined for anything else, including a malformed envelope or
  * non-canonical base64. Signatures under other key ids are ignored.
  */
-export async function verifyEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJwk, keyid: string): Promise<Uint8Array<ArrayBuffer> | undefined> {
+export async function verifyEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJwk, keyid: string, suite?: CryptoSuite): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const parsed = EnvelopeSchema.safeParse(envelope);
   if (!parsed.success) return undefined;
   const payload = payloadBytes(parsed.data);
@@ -34,12 +35,12 @@ export async function verifyEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJ
   // Two signatures under one key id is not a thing this app writes: refuse rather than pick one.
   if (!payload || mine.length !== 1 || !mine[0]) return undefined;
   const message = pae(parsed.data.payloadType, payload);
-  return (await verifySignature(publicKey, message, mine[0].sig)) ? payload : undefined;
+  return (await verifySignature(publicKey, message, mine[0].sig, suite)) ? payload : undefined;
 }
 
-function verifySignature(publicKey: PublicJwk, message: Uint8Array<ArrayBuffer>, sig: string): Promise<boolean> {
+function verifySignature(publicKey: PublicJwk, message: Uint8Array<ArrayBuffer>, sig: string, suite?: CryptoSuite): Promise<boolean> {
   // Like the payload, a signature has one spelling: spare base64 bits must not make a second one.
   const der = decodeCanonicalBase64(sig);
   if (!der) return Promise.resolve(false);
-  return verifyDer(publicKey, message, der);
+  return verifyDer(publicKey, message, der, suite);
 }

@@ -1,6 +1,6 @@
 import { DER } from '@noble/curves/abstract/der.js';
 import { bytesToNumberBE, hexToBytes, numberToBytesBE } from '@noble/curves/utils.js';
-import { verifyP1363 } from './crypto';
+import { type CryptoSuite, verifyP1363 } from './crypto';
 import type { PublicJwk } from './publicKey';
 
 /**
@@ -45,7 +45,7 @@ export function derToP1363(der: Uint8Array): Uint8Array<ArrayBuffer> | undefined
 }
 
 /** ECDSA P-256 / SHA-256 over `message`, signature in strict DER. Failures return false. */
-export async function verifyDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, derSignature: Uint8Array): Promise<boolean> {
+export async function verifyDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, derSignature: Uint8Array, suite?: CryptoSuite): Promise<boolean> {
   const signature = derToP1363(derSignature);
-  return signature !== undefined && verifyP1363(jwk, message, signature);
+  return signature !== undefined && verifyP1363(jwk, message, signature, suite);
 }

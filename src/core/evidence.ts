@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
-import { AppPublicJwk, appKeyId } from './appKey';
+import { AppPublicJwk, appKeyId, publicHalf } from './appKey';
 import { checkedApproval, isTimely, type ApprovalRecord, type CheckedApproval } from './assessment';
-import { keyIdOf } from './crypto';
+import { keyIdOf, type CryptoSuite } from './crypto';
 import { EnvelopeSchema, verifyEnvelopeEcdsa } from './dsseVerify';
 import { AccountId, BitbucketUuid, BranchName, FullCommitHash, KeyId, PullRequestId, UtcTimestamp } from './formats';
 import { LedgerChain, type LedgerEntry, type LedgerHead, type LedgerProblemCode, type PreparedEntry, type SignedLedgerEntry } from './ledger';
@@ -17,7 +17,7 @@ import { readFacts } from './statementSchema';
  *
  * Format (version 1): JSON Lines, UTF-8, one JSON value a line.
  * - Line 1, the header: `{"format":"countersign-evidence","version":1,"ledger":"{repository uuid}",
- *   "exportedAt":"…Z","appKeys":[{"keyId":"<RFC 7638>","publicJwk":{"kty":"OKP","crv":"Ed25519","x":"…"}}],
+ *   "exportedAt":"…Z","appKeys":[{"keyId":"<RFC 7638>","publicJwk":{"kty":"EC","crv":"P-256","x":"…","y":"…"}}],
  *   "entries":<count>,"head":{"seq":…,"hash":"…"}|null}`.
  * - Then every ledger entry, oldest first, exactly as stored: `{"hash":"<sha-256 hex>","envelope":{DSSE}}`.
  *
@@ -70,7 +70,7 @@ export function evidenceHeaderLine(args: { ledger: string; exportedAt: string; h
     version: EVIDENCE_VERSION,
     ledger: args.ledger,
     exportedAt: args.exportedAt,
-    appKeys: args.appKeys.map(({ keyId, publicJwk }) => ({ keyId, publicJwk: { kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x } })),
+    appKeys: args.appKeys.map(({ keyId, publicJwk }) => ({ keyId, publicJwk: publicHalf(publicJwk) })),
     entries: args.head?.seq ?? 0,
     head: args.head ? { seq: args.head.seq, hash: args.head.hash } : null,
   };
@@ -159,6 +159,8 @@ export interface EvidenceOptions {
   maxProblems?: number;
   /** Called after each entry with the number checked so far. */
   onProgress?: (entries: number) => void;
+  /** The primitives signatures and hashes are checked with; WebCrypto unless told (the CLI passes Node's). */
+  suite?: CryptoSuite;
 }
 
 // ——— Events as the verifier reads them ———
@@ -291,7 +293,7 @@ export class EvidenceVerifier {
   ) {
     this.maxProblems = options.maxProblems ?? DEFAULT_MAX_PROBLEMS;
     problems.forEach((p) => this.problem(p));
-    this.chain = new LedgerChain(new Map(header.appKeys.map((k) => [k.keyId, k.publicJwk])), header.ledger, CHAIN_MEMORY);
+    this.chain = new LedgerChain(new Map(header.appKeys.map((k) => [k.keyId, k.publicJwk])), header.ledger, CHAIN_MEMORY, options.suite);
   }
 
   /** Reads the header line; undefined (with the reason) when this is not a bundle this verifier can read. */
@@ -358,7 +360,7 @@ export class EvidenceVerifier {
     if (!parsed.success) return { ledger };
     // The approver's signature, against the key the entry says it was checked with; which key that
     // should have been is decided in order, when the entry is judged.
-    const verified = (await verifyEnvelopeEcdsa(parsed.data.envelope, parsed.data.publicKey, parsed.data.keyId)) !== undefined;
+    const verified = (await verifyEnvelopeEcdsa(parsed.data.envelope, parsed.data.publicKey, parsed.data.keyId, this.options.suite)) !== undefined;
     const { x, y } = parsed.data.publicKey;
     let thumbprint = this.thumbprints.get(`${x}.${y}`);
     if (thumbprint === undefined) {

@@ -1,7 +1,8 @@
 import { canonicalBytes } from './crypto';
 import { encodeBase64, IN_TOTO_PAYLOAD_TYPE, pae, payloadBytes, type Envelope } from './dsse';
 import type { LedgerEventOf } from './events';
-import type { AppSigningKey, LedgerEntry } from './ledger';
+import { signWithAppKey, type AppSigningKey } from './appKey';
+import type { LedgerEntry } from './ledger';
 import type { MergeRecord } from './reevaluation';
 import { IN_TOTO_STATEMENT_TYPE } from './statement';
 import { bareUuid } from './subject';
@@ -227,10 +228,10 @@ export function verificationSummaryOf(merge: MergeEntry, options: { verifierVers
   };
 }
 
-/** The summary as an in-toto DSSE envelope (JCS payload), signed with the app's Ed25519 key: the same key that signs the ledger. */
+/** The summary as an in-toto DSSE envelope (JCS payload), signed with the app's key: the same key that signs the ledger. */
 export async function signVerificationSummary(summary: VerificationSummary, appKey: AppSigningKey): Promise<Envelope> {
   const bytes = canonicalBytes(summary);
-  const sig = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, appKey.privateKey, pae(IN_TOTO_PAYLOAD_TYPE, bytes)));
+  const sig = await signWithAppKey(appKey, pae(IN_TOTO_PAYLOAD_TYPE, bytes));
   return { payloadType: IN_TOTO_PAYLOAD_TYPE, payload: encodeBase64(bytes), signatures: [{ keyid: appKey.keyId, sig: encodeBase64(sig) }] };
 }
 

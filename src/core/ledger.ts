@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
-import { type AppPublicJwk, verifyEd25519 } from './appKey';
-import { canonicalBytes, sha256Hex } from './crypto';
+import { type AppPublicJwk, type AppSigningKey, signWithAppKey, verifyAppSignature } from './appKey';
+import { canonicalBytes, sha256Hex, webCryptoSuite, type CryptoSuite } from './crypto';
 import { decodeCanonicalBase64, encodeBase64, pae, payloadBytes, type Envelope } from './dsse';
 import { EnvelopeSchema } from './dsseVerify';
 import { RequestError } from './errors';
@@ -8,8 +8,8 @@ import { UtcTimestamp } from './formats';
 
 /**
  * The per-repository audit ledger: an append-only, hash-chained list of events, each entry a DSSE
- * envelope countersigned by the app's Ed25519 key. Everything an auditor needs to check it offline
- * is standard: JCS (RFC 8785) JSON, SHA-256, DSSE v1 PAE and Ed25519 (test/core/ledger.test.ts
+ * envelope countersigned by the app's key (ECDSA P-256; Ed25519 for keys made before). Everything an
+ * auditor needs to check it offline is standard: JCS (RFC 8785) JSON, SHA-256, DSSE v1 PAE and ECDSA or Ed25519 (test/core/ledger.test.ts
  * checks a ledger with nothing but Node's `crypto.verify`, `createHash` and `JSON.parse`).
  */
 export const LEDGER_PAYLOAD_TYPE = 'application/vnd.countersign.ledger-entry+json';
@@ -51,11 +51,6 @@ export interface LedgerHead {
   hash: string;
 }
 
-export interface AppSigningKey {
-  privateKey: CryptoKey;
-  keyId: string;
-}
-
 export type LedgerProblemCode =
   | 'BAD_SIGNATURE'
   | 'UNKNOWN_APP_KEY'
@@ -82,8 +77,6 @@ export interface LedgerCheck {
   problems: LedgerProblem[];
 }
 
-const ED25519_SIGNATURE_BYTES = 64;
-
 /**
  * Appends after `previous` (undefined for the first entry): builds the payload bytes once, signs
  * exactly those, and hashes exactly those. Throws on fields that would not read back as an entry.
@@ -97,7 +90,7 @@ export async function nextEntry(
   const bytes = canonicalBytes(entry);
   // A writer that produced bytes its own reader refuses would poison the ledger; stop here instead.
   if (!parsePayload(bytes)) throw new RequestError('INTERNAL', 'The ledger entry does not read back as itself from its JCS bytes.');
-  const sig = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, appKey.privateKey, pae(LEDGER_PAYLOAD_TYPE, bytes)));
+  const sig = await signWithAppKey(appKey, pae(LEDGER_PAYLOAD_TYPE, bytes));
   const envelope = EnvelopeSchema.parse({
     payloadType: LEDGER_PAYLOAD_TYPE,
     payload: encodeBase64(bytes),
@@ -156,6 +149,7 @@ export class LedgerChain {
     private readonly appKeys: ReadonlyMap<string, AppPublicJwk>,
     private readonly ledgerId: string,
     private readonly remember = Number.POSITIVE_INFINITY,
+    private readonly suite: CryptoSuite = webCryptoSuite,
   ) {}
 
   /** The last entry checked, if it could be read; undefined before the first. */
@@ -170,7 +164,7 @@ export class LedgerChain {
 
   /** `prepareEntry` with this chain's app keys. */
   prepare(signed: SignedLedgerEntry): Promise<PreparedEntry> {
-    return prepareEntry(signed, this.appKeys);
+    return prepareEntry(signed, this.appKeys, this.suite);
   }
 
   /**
@@ -224,10 +218,10 @@ export interface PreparedEntry {
 }
 
 /** Reads, hashes and checks the signature of one entry, independently of any other; never throws. */
-export async function prepareEntry(signed: SignedLedgerEntry, appKeys: ReadonlyMap<string, AppPublicJwk>): Promise<PreparedEntry> {
+export async function prepareEntry(signed: SignedLedgerEntry, appKeys: ReadonlyMap<string, AppPublicJwk>, suite: CryptoSuite = webCryptoSuite): Promise<PreparedEntry> {
   const bytes = envelopePayload(signed);
   if (!bytes) return { storedHashMatches: false };
-  const [hash, signature] = await Promise.all([sha256Hex(bytes), checkSignature(signed.envelope, bytes, appKeys)]);
+  const [hash, signature] = await Promise.all([sha256Hex(bytes, suite), checkSignature(signed.envelope, bytes, appKeys, suite)]);
   const entry = parsePayload(bytes);
   return { hash, ...(entry ? { entry } : {}), storedHashMatches: signed.hash === hash, ...(signature ? { signature } : {}) };
 }
@@ -259,15 +253,14 @@ function checkChain(entry: LedgerEntry, context: Context, report: Report): void 
   report('BROKEN_CHAIN', `Entry ${entry.seq}'s prev is not the SHA-256 of the entry before it.`);
 }
 
-async function checkSignature(envelope: Envelope, bytes: Uint8Array<ArrayBuffer>, appKeys: ReadonlyMap<string, AppPublicJwk>): Promise<PreparedEntry['signature']> {
+async function checkSignature(envelope: Envelope, bytes: Uint8Array<ArrayBuffer>, appKeys: ReadonlyMap<string, AppPublicJwk>, suite: CryptoSuite): Promise<PreparedEntry['signature']> {
   // envelopePayload has already insisted on exactly one signature.
   const signature = envelope.signatures[0];
   if (!signature) return undefined;
   const publicJwk = appKeys instanceof Map ? appKeys.get(signature.keyid) : undefined;
   if (!publicJwk) return { code: 'UNKNOWN_APP_KEY', message: `The entry is signed with key ${JSON.stringify(signature.keyid)}, which is not one of the app keys given.` };
   const sig = decodeCanonicalBase64(signature.sig);
-  const canonical = sig?.length === ED25519_SIGNATURE_BYTES;
-  if (!canonical || !(await verifyEd25519(publicJwk, pae(LEDGER_PAYLOAD_TYPE, bytes), sig))) {
+  if (!sig || !(await verifyAppSignature(publicJwk, pae(LEDGER_PAYLOAD_TYPE, bytes), sig, suite))) {
     return { code: 'BAD_SIGNATURE', message: `The app signature (key ${signature.keyid}) does not verify.` };
   }
   return undefined;

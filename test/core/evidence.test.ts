@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { encodeBase64, LEDGER_PAYLOAD_TYPE, pae, policyHash, readEntry, type LedgerEntry, type SignedLedgerEntry } from '../../src/core';
+import { encodeBase64, LEDGER_PAYLOAD_TYPE, pae, policyHash, readEntry, signWithAppKey, type LedgerEntry, type SignedLedgerEntry } from '../../src/core';
 import { EvidenceVerifier, verifyEvidence, type EvidenceProblemCode, type EvidenceReport } from '../../src/core/evidence';
 import { aSigner, PEOPLE, REPOSITORY } from '../fixtures/world';
 import { entriesOf, evidenceRun, insiderKey, resign, type InsiderKey } from '../fixtures/evidenceRun';
@@ -119,7 +119,7 @@ describe('tampering without the app key', () => {
     const after = seqOf('key.revoked');
     const forged = { ledger: REPOSITORY, seq: after + 1, prev: (JSON.parse(lines[line(after)]!) as SignedLedgerEntry).hash, at: entries[after - 1]!.at, event: { type: 'key.enrolled', accountId: PEOPLE.outsider } };
     const bytes = new TextEncoder().encode(JSON.stringify(forged));
-    const sig = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, insider.signing.privateKey, pae(LEDGER_PAYLOAD_TYPE, bytes)));
+    const sig = await signWithAppKey(insider.signing, pae(LEDGER_PAYLOAD_TYPE, bytes));
     const signed = { hash: createHash('sha256').update(bytes).digest('hex'), envelope: { payloadType: LEDGER_PAYLOAD_TYPE, payload: encodeBase64(bytes), signatures: [{ keyid: insider.signing.keyId, sig: encodeBase64(sig) }] } };
     const copy = [...lines];
     copy.splice(line(after) + 1, 0, JSON.stringify(signed));

@@ -1,11 +1,11 @@
 import { createHash, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import fc from 'fast-check';
-import { type AppPublicJwk, generateAppKey, importAppSigningKey } from '../../src/core/appKey';
+import { AppPrivateJwk, type AppPublicJwk, type AppSigningKey, appKeyId, generateAppKey, importAppSigningKey, publicHalf, signWithAppKey } from '../../src/core/appKey';
+import { derToP1363 } from '../../src/core/ecdsaDer';
 import { encodeBase64, pae } from '../../src/core/dsse';
 import {
   GENESIS_PREV,
   LEDGER_PAYLOAD_TYPE,
-  type AppSigningKey,
   type LedgerCheck,
   type LedgerEvent,
   type LedgerProblemCode,
@@ -86,7 +86,8 @@ describe('nextEntry and readEntry', () => {
     const { envelope } = chain[0]!;
     expect(envelope.payloadType).toBe(LEDGER_PAYLOAD_TYPE);
     expect(envelope.signatures).toEqual([{ keyid: keyA.signing.keyId, sig: expect.any(String) }]);
-    expect(Buffer.from(envelope.signatures[0]!.sig, 'base64')).toHaveLength(64);
+    // ECDSA P-256 in strict DER, as DSSE and Sigstore tools expect.
+    expect(derToP1363(Buffer.from(envelope.signatures[0]!.sig, 'base64'))).toHaveLength(64);
   });
 
   it('refuses to write entries it could not read back', async () => {
@@ -121,7 +122,7 @@ describe('nextEntry and readEntry', () => {
 
 /** Signs arbitrary payload bytes as a ledger envelope, bypassing nextEntry's checks. */
 async function signRaw(bytes: Uint8Array<ArrayBuffer>, key: TestKey, keyid = key.signing.keyId): Promise<SignedLedgerEntry> {
-  const sig = new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, key.signing.privateKey, pae(LEDGER_PAYLOAD_TYPE, bytes)));
+  const sig = await signWithAppKey(key.signing, pae(LEDGER_PAYLOAD_TYPE, bytes));
   return {
     envelope: { payloadType: LEDGER_PAYLOAD_TYPE, payload: encodeBase64(bytes), signatures: [{ keyid, sig: encodeBase64(sig) }] },
     hash: createHash('sha256').update(bytes).digest('hex'),
@@ -308,13 +309,16 @@ describe('verifyLedger', () => {
   });
 
   it('reports a spare-bit respelling of the signature as BAD_SIGNATURE: one signature, one spelling', async () => {
-    const tampered = clone(chain);
-    const signature = tampered[0]!.envelope.signatures[0]!;
-    // 64 bytes end in "==": the last data character carries 4 spare bits.
+    // A DER signature's length varies; an entry whose signature ends in padding has spare bits to set.
+    const index = chain.findIndex((signed) => signed.envelope.signatures[0]!.sig.endsWith('='));
+    expect(index).toBeGreaterThanOrEqual(0);
+    const tampered = clone(chain.slice(0, index + 1));
+    const signature = tampered[index]!.envelope.signatures[0]!;
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-    const last = signature.sig.at(-3)!;
-    signature.sig = `${signature.sig.slice(0, -3)}${alphabet[alphabet.indexOf(last) ^ 1]}==`;
-    expect(Buffer.from(signature.sig, 'base64')).toEqual(Buffer.from(chain[0]!.envelope.signatures[0]!.sig, 'base64'));
+    const padding = signature.sig.endsWith('==') ? 2 : 1;
+    const last = signature.sig.at(-1 - padding)!;
+    signature.sig = `${signature.sig.slice(0, -1 - padding)}${alphabet[alphabet.indexOf(last) ^ 1]}${'='.repeat(padding)}`;
+    expect(Buffer.from(signature.sig, 'base64')).toEqual(Buffer.from(chain[index]!.envelope.signatures[0]!.sig, 'base64'));
     const check = await verifyLedger(tampered, keysOf(keyA), LEDGER);
     expect(check.problems.map((p) => p.code)).toEqual(['BAD_SIGNATURE']);
   });
@@ -331,11 +335,26 @@ describe('checking the ledger with standard tools only', () => {
       const type = Buffer.from(payloadType, 'utf8');
       const paeBytes = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${body.length} `), body]);
       expect(signatures).toHaveLength(1);
-      expect(nodeVerify(null, paeBytes, publicKey, Buffer.from(signatures[0]!.sig, 'base64'))).toBe(true);
+      expect(nodeVerify('sha256', paeBytes, publicKey, Buffer.from(signatures[0]!.sig, 'base64'))).toBe(true);
       const entry = JSON.parse(body.toString('utf8'));
       expect(entry).toMatchObject({ ledger: LEDGER, seq: index + 1, prev });
       prev = createHash('sha256').update(body).digest('hex');
       expect(signed.hash).toBe(prev);
     });
+  });
+});
+
+describe('an installation whose app key was made before keys were P-256', () => {
+  it('keeps verifying its Ed25519 entries, also when a P-256 key signs on after them', async () => {
+    const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+    const privateJwk = AppPrivateJwk.parse(await crypto.subtle.exportKey('jwk', pair.privateKey));
+    const publicJwk = publicHalf(privateJwk);
+    const legacy: TestKey = { signing: { privateKey: await importAppSigningKey(privateJwk), keyId: await appKeyId(publicJwk) }, publicJwk };
+    const mixed = await buildChain(LEDGER, 6, (seq) => (seq <= 3 ? legacy : keyA));
+    expect(Buffer.from(mixed[0]!.envelope.signatures[0]!.sig, 'base64')).toHaveLength(64);
+    expect(await verifyLedger(mixed, keysOf(legacy, keyA), LEDGER)).toMatchObject({ ok: true, entries: 6 });
+    // Each key signs only its own entries.
+    const onlyNew = await verifyLedger(mixed, keysOf(keyA), LEDGER);
+    expect(onlyNew.problems.map((p) => [p.index, p.code])).toEqual([0, 1, 2].map((i) => [i, 'UNKNOWN_APP_KEY']));
   });
 });

@@ -10,6 +10,7 @@ import {
   type Envelope,
   type LedgerEntry,
   type LedgerEventOf,
+  type AppPublicJwk,
 } from '../../src/core';
 import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
 import { verifyEvidence } from '../../src/core/evidence';
@@ -25,7 +26,7 @@ import { verifyWithSigstore } from '../support/sigstoreBundle';
  */
 let world: World;
 let entries: LedgerEntry[];
-let appKey: { keyId: string; publicJwk: { kty: 'OKP'; crv: 'Ed25519'; x: string } };
+let appKey: { keyId: string; publicJwk: AppPublicJwk };
 
 beforeAll(async () => {
   const run = await evidenceRun();
@@ -224,7 +225,7 @@ describe('exportEvidence', () => {
     });
 
     const appVerifies = (envelope: Envelope, payload = Buffer.from(envelope.payload, 'base64')) =>
-      verify(null, pae(envelope.payloadType, payload), createPublicKey({ key: { ...appKey.publicJwk }, format: 'jwk' }), Buffer.from(envelope.signatures[0]!.sig, 'base64'));
+      verify(appKey.publicJwk.kty === 'EC' ? 'sha256' : null, pae(envelope.payloadType, payload), createPublicKey({ key: { ...appKey.publicJwk }, format: 'jwk' }), Buffer.from(envelope.signatures[0]!.sig, 'base64'));
 
     it('are one a merge, signed by the app key, and refused once a payload byte changes', () => {
       const merges = entries.filter((e) => e.event.type === 'merge.recorded' || e.event.type === 'merge.bypassed');
