@@ -13,6 +13,37 @@ export function canonicalBytes(value: unknown): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(text);
 }
 
+/**
+ * Whether `text` is the RFC 8785 form of `value`, which `JSON.parse(text)` gave. When every object's
+ * keys already come in sorted order, JCS writes exactly what `JSON.stringify` writes (it serialises
+ * strings and numbers the same way), so a native stringify and a walk over the keys decide most texts.
+ * The library decides the rest: integer-like keys (which `JSON.parse` reorders) and anything that may
+ * hold a lone surrogate (`JSON.stringify` escapes one; JCS refuses it). Never throws.
+ */
+export function isCanonicalJson(value: unknown, text: string): boolean {
+  if (!LONE_SURROGATE_ESCAPE.test(text) && JSON.stringify(value) === text && keysInOrder(value)) return true;
+  try {
+    return canonicalize(value) === text;
+  } catch {
+    return false;
+  }
+}
+
+/** How `JSON.stringify` writes a lone surrogate; it may also match an escaped backslash, which only costs the slower check. */
+const LONE_SURROGATE_ESCAPE = /\\ud[89a-f]/i;
+
+function keysInOrder(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (Array.isArray(value)) return value.every(keysInOrder);
+  let previous: string | undefined;
+  for (const key in value) {
+    if (previous !== undefined && !(previous < key)) return false;
+    if (!keysInOrder((value as Record<string, unknown>)[key])) return false;
+    previous = key;
+  }
+  return true;
+}
+
 /** RFC 7638 thumbprint (SHA-256, base64url) of a public JWK. */
 export function keyIdOf(jwk: PublicJwk): Promise<string> {
   return calculateJwkThumbprint(jwk, 'sha256');

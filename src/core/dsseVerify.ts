@@ -19,8 +19,22 @@ export const EnvelopeSchema = z.strictObject({
   signatures: z.array(EnvelopeSignature).check(z.minLength(1), z.maxLength(4)),
 });
 
-/** Compiles only while the schema reads exactly the shape `dsse.ts` writes. */
+/**
+ * The same shape with payload and signatures as bounded strings only: for readers that decode them
+ * with `decodeCanonicalBase64` next, which refuses anything but canonical base64 anyway, so the
+ * alphabet is not also checked by a regular expression over the whole payload.
+ */
+export const EnvelopeShape = z.strictObject({
+  payloadType: EnvelopeSchema.shape.payloadType,
+  payload: z.string().check(z.minLength(1), z.maxLength(200 * 1024)),
+  signatures: z
+    .array(z.strictObject({ keyid: EnvelopeSignature.shape.keyid, sig: z.string().check(z.minLength(1), z.maxLength(200)) }))
+    .check(z.minLength(1), z.maxLength(4)),
+});
+
+/** Compiles only while the schemas read exactly the shape `dsse.ts` writes. */
 export const ENVELOPE_SCHEMA_MATCHES: Same<z.infer<typeof EnvelopeSchema>, Envelope> = true;
+export const ENVELOPE_SHAPE_MATCHES: Same<z.infer<typeof EnvelopeShape>, Envelope> = true;
 
 /**
  * The exact payload bytes when the envelope carries exactly one signature under `keyid` and it
@@ -28,7 +42,7 @@ export const ENVELOPE_SCHEMA_MATCHES: Same<z.infer<typeof EnvelopeSchema>, Envel
  * non-canonical base64. Signatures under other key ids are ignored.
  */
 export async function verifyEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJwk, keyid: string, suite?: CryptoSuite): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const parsed = EnvelopeSchema.safeParse(envelope);
+  const parsed = EnvelopeShape.safeParse(envelope);
   if (!parsed.success) return undefined;
   const payload = payloadBytes(parsed.data);
   const mine = parsed.data.signatures.filter((signature) => signature.keyid === keyid);

@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { AppPublicJwk, appKeyId, publicHalf } from './appKey';
 import { checkedApproval, isTimely, type ApprovalRecord, type CheckedApproval } from './assessment';
 import { keyIdOf, type CryptoSuite } from './crypto';
-import { EnvelopeSchema, verifyEnvelopeEcdsa } from './dsseVerify';
+import { EnvelopeShape, verifyEnvelopeEcdsa } from './dsseVerify';
 import { AccountId, BitbucketUuid, BranchName, FullCommitHash, KeyId, PullRequestId, UtcTimestamp } from './formats';
 import { LedgerChain, type LedgerEntry, type LedgerHead, type LedgerProblemCode, type PreparedEntry, type SignedLedgerEntry } from './ledger';
 import { hasIntactHash, Policy } from './policy';
@@ -10,6 +10,7 @@ import { PublicJwk } from './publicKey';
 import { evaluateQuorum } from './quorum';
 import { revocationId } from './records';
 import { readFacts } from './statementSchema';
+import type { DecisionFacts } from './statement';
 
 /**
  * Evidence bundles: one repository's ledger, exported so anyone can check it offline, and the
@@ -180,7 +181,8 @@ const DecisionAccepted = z.object({
   keyId: KeyId,
   decision: z.enum(['approve', 'reject']),
   publicKey: PublicJwk,
-  envelope: EnvelopeSchema,
+  // Its payload and signature are decoded as canonical base64 when it is verified, which checks them.
+  envelope: EnvelopeShape,
 });
 const KeyEnrolled = z.object({ type: z.literal('key.enrolled'), accountId: AccountId, keyId: KeyId, publicKey: PublicJwk, label: z.string() });
 const KeyRenamed = z.object({ type: z.literal('key.renamed'), accountId: AccountId, keyId: KeyId, label: z.string() });
@@ -251,8 +253,11 @@ interface Snapshot {
 /** An entry read and checked on its own, waiting to be judged in order. */
 interface Prepared {
   ledger: PreparedEntry;
-  /** For a decision: whether the approver's envelope verifies with the key it carries, and that key's id is its thumbprint. */
-  decision?: { verified: boolean; thumbprintMatches: boolean };
+  /**
+   * For a decision: the event as read, whether the approver's envelope verifies with the key it carries,
+   * that key's id is its thumbprint, and what the verified statement says.
+   */
+  decision?: { event: z.infer<typeof DecisionAccepted>; verified: boolean; thumbprintMatches: boolean; facts: DecisionFacts | undefined };
 }
 
 const DEFAULT_MAX_PROBLEMS = 1000;
@@ -360,14 +365,15 @@ export class EvidenceVerifier {
     if (!parsed.success) return { ledger };
     // The approver's signature, against the key the entry says it was checked with; which key that
     // should have been is decided in order, when the entry is judged.
-    const verified = (await verifyEnvelopeEcdsa(parsed.data.envelope, parsed.data.publicKey, parsed.data.keyId, this.options.suite)) !== undefined;
+    const payload = await verifyEnvelopeEcdsa(parsed.data.envelope, parsed.data.publicKey, parsed.data.keyId, this.options.suite);
     const { x, y } = parsed.data.publicKey;
     let thumbprint = this.thumbprints.get(`${x}.${y}`);
     if (thumbprint === undefined) {
       thumbprint = await keyIdOf(parsed.data.publicKey);
       if (this.thumbprints.size < 4096) this.thumbprints.set(`${x}.${y}`, thumbprint);
     }
-    return { ledger, decision: { verified, thumbprintMatches: thumbprint === parsed.data.keyId } };
+    const facts = payload && readFacts(parsed.data.envelope, payload);
+    return { ledger, decision: { event: parsed.data, verified: payload !== undefined, thumbprintMatches: thumbprint === parsed.data.keyId, facts } };
   }
 
   /** Judges the oldest pending entry. */
@@ -436,7 +442,8 @@ export class EvidenceVerifier {
       this.notice({ seq, line, code: 'UNKNOWN_EVENT', message: `Entry ${seq} is a ${JSON.stringify(entry.event.type)} event, which this verifier does not know; it is chained and signed, and not judged further.` });
       return;
     }
-    const parsed = schema.safeParse(entry.event);
+    // A decision was read when it was prepared; reading it again would cost as much as checking it.
+    const parsed = prepared.decision ? { success: true as const, data: prepared.decision.event } : schema.safeParse(entry.event);
     if (!parsed.success) {
       fail('MALFORMED_EVENT', `Entry ${seq}'s ${entry.event.type} event is not well formed: ${z.prettifyError(parsed.error).split('\n').slice(0, 2).join(' ')}`);
       return;
@@ -540,7 +547,7 @@ export class EvidenceVerifier {
       fail('APPROVER_SIGNATURE', `Entry ${seq}: the approver's signature by ${event.signer} (key ${event.keyId}) does not verify over the statement it carries.`);
       return;
     }
-    const facts = readFacts(event.envelope);
+    const facts = checked.facts;
     const s = event.subject;
     const matches =
       facts &&

@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
 import { type AppPublicJwk, type AppSigningKey, signWithAppKey, verifyAppSignature } from './appKey';
-import { canonicalBytes, sha256Hex, webCryptoSuite, type CryptoSuite } from './crypto';
+import { canonicalBytes, isCanonicalJson, sha256Hex, webCryptoSuite, type CryptoSuite } from './crypto';
 import { decodeCanonicalBase64, encodeBase64, pae, payloadBytes, type Envelope } from './dsse';
-import { EnvelopeSchema } from './dsseVerify';
+import { EnvelopeSchema, EnvelopeShape } from './dsseVerify';
 import { RequestError } from './errors';
 import { UtcTimestamp } from './formats';
 
@@ -35,6 +35,12 @@ export const LedgerEntry = z.strictObject({
   event: LedgerEvent,
 });
 export type LedgerEntry = z.infer<typeof LedgerEntry>;
+
+/**
+ * The same, for reading what `JSON.parse` produced: that is plain JSON by construction, so the event's
+ * values are not walked again (on a large ledger that walk cost more than reading the entry).
+ */
+const ReadEntry = z.strictObject({ ...LedgerEntry.shape, event: z.looseObject({ type: LedgerEvent.shape.type }) });
 
 /**
  * What is stored: the envelope, plus the SHA-256 of its payload bytes. The hash is redundant (an
@@ -272,7 +278,7 @@ async function checkSignature(envelope: Envelope, bytes: Uint8Array<ArrayBuffer>
  */
 function envelopePayload(signed: SignedLedgerEntry): Uint8Array<ArrayBuffer> | undefined {
   if (typeof signed !== 'object' || signed === null) return undefined;
-  const parsed = EnvelopeSchema.safeParse(signed.envelope);
+  const parsed = EnvelopeShape.safeParse(signed.envelope);
   if (!parsed.success || parsed.data.payloadType !== LEDGER_PAYLOAD_TYPE || parsed.data.signatures.length !== 1) return undefined;
   return payloadBytes(parsed.data);
 }
@@ -283,16 +289,14 @@ function envelopePayload(signed: SignedLedgerEntry): Uint8Array<ArrayBuffer> | u
  */
 function parsePayload(bytes: Uint8Array<ArrayBuffer>): LedgerEntry | undefined {
   try {
-    const value: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
-    const parsed = LedgerEntry.safeParse(value);
-    return parsed.success && sameBytes(canonicalBytes(value), bytes) ? parsed.data : undefined;
+    const text = decoder.decode(bytes);
+    const value: unknown = JSON.parse(text);
+    const parsed = ReadEntry.safeParse(value);
+    // Fatal decoding keeps text and bytes one-to-one, so comparing texts compares the bytes.
+    return parsed.success && isCanonicalJson(value, text) ? (parsed.data as LedgerEntry) : undefined;
   } catch {
     return undefined;
   }
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

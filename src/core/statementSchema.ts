@@ -40,9 +40,8 @@ export const STATEMENT_SCHEMA_MATCHES: Same<z.infer<typeof DecisionStatementSche
  * Reads the statement an envelope carries from its exact payload bytes, parsed once. Undefined when
  * the envelope is not an in-toto envelope carrying one valid Countersign decision statement.
  */
-export function readStatement(envelope: Envelope): { statement: StatementShape; payload: Uint8Array<ArrayBuffer> } | undefined {
+export function readStatement(envelope: Envelope, payload = payloadBytes(envelope)): { statement: StatementShape; payload: Uint8Array<ArrayBuffer> } | undefined {
   if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return undefined;
-  const payload = payloadBytes(envelope);
   if (!payload) return undefined;
   let json: unknown;
   try {
@@ -55,8 +54,8 @@ export function readStatement(envelope: Envelope): { statement: StatementShape; 
 }
 
 /** The decision facts an envelope carries; undefined as for `readStatement`. */
-export function readFacts(envelope: Envelope): DecisionFacts | undefined {
-  const read = readStatement(envelope);
+export function readFacts(envelope: Envelope, payload?: Uint8Array<ArrayBuffer>): DecisionFacts | undefined {
+  const read = readStatement(envelope, payload ?? payloadBytes(envelope));
   return read && factsOf(read.statement);
 }
 
