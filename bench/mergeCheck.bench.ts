@@ -21,6 +21,7 @@ import { productionDeps } from '../src/handlers/wiring';
 import { saveState } from '../host/state';
 import { aRule, commitHash, PEOPLE, REPOSITORY, World } from '../test/fixtures/world';
 import { auditFigures } from './auditPage';
+import { evidenceFigures } from './evidenceScale';
 import { bundleSizes, BUNDLE_BUDGET_GZIP_BYTES } from './bundleSizes';
 
 const RUNS = 7;
@@ -218,6 +219,7 @@ async function main() {
   await eventFigures();
   bundles();
   await auditFigures(budget);
+  await evidenceFigures(budget);
   if (failures.length) {
     console.log(`\nbench: ${failures.length} budget${failures.length > 1 ? 's' : ''} missed: ${failures.join('; ')}`);
     process.exit(1);

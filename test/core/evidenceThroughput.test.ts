@@ -21,7 +21,7 @@ beforeAll(async () => {
   const key = await insiderKey();
   appKeyId = key.signing.keyId;
   const body: string[] = [];
-  let head: LedgerHead | null = null;
+  let head = null as LedgerHead | null;
   for await (const signed of busyLedger({ ledger: REPOSITORY, workspace: WORKSPACE, entries: ENTRIES, appKey: key.signing })) {
     head = { seq: (head?.seq ?? 0) + 1, hash: signed.hash };
     body.push(evidenceEntryLine(signed));
