@@ -143,7 +143,7 @@ export function ExportPanel({ filters, canExport, newest }: { filters: Filters; 
       <p data-testid="export-scope">
         {format === 'bundle'
           ? `Exports the whole ledger (${count(newest, ['entry', 'entries'])} now): a bundle is checked as one chain from its first entry.`
-          : `Exports ${format === 'csv' ? 'every ledger entry' : format === 'sigstore' ? 'every signed decision' : 'every merge'}${narrowed.length ? ` of ${narrowed.join(', ')}` : ' in the ledger'}.`}
+          : `Exports ${format === 'csv' ? 'every ledger entry' : format === 'sigstore' ? 'every signed decision' : 'every merge'}${narrowed.length ? ` of ${narrowed.join(', ')}` : format === 'csv' ? '' : ' in the ledger'}.`}
         {ignored.length > 0 && ` The ${ignored.join(' and ')} ${ignored.length === 1 ? 'filter does' : 'filters do'} not apply to this export.`}
       </p>
       <div className="row">
