@@ -1,5 +1,6 @@
 import type { KeyRecord, Policy, PublicJwk, RuleInput, RulesValidation, SubmittedDecision, Verdict, AppPublicJwk } from './core';
 import type { AuditPage } from './handlers/audit';
+import type { ExportPage } from './handlers/exports';
 import type { PanelState } from './handlers/panel';
 import type { SettingsState } from './handlers/settings';
 
@@ -20,7 +21,7 @@ export interface Contract {
   getLedgerKey: { payload: void; answer: { keyId: string; publicJwk: AppPublicJwk } };
   exportEvidence: {
     payload: { format: 'bundle' | 'sigstore' | 'vsa' | 'csv'; pullRequest?: number; from?: string; to?: string; cursor?: string };
-    answer: { content: string; filename: string; mediaType: string; nextCursor?: string };
+    answer: ExportPage;
   };
   getAuditPage: { payload: { cursor?: string; pullRequest?: number; person?: string; type?: string; from?: string; to?: string }; answer: AuditPage };
 }

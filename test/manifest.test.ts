@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessorBuilder, ValidationTypes } from '@forge/manifest';
 import { parse } from 'yaml';
+import { resolverFunctions } from '../src/handlers/resolvers';
+import type { Deps } from '../src/ports';
 
 const root = join(__dirname, '..');
 
@@ -62,5 +64,15 @@ describe('manifest.yml', () => {
   "read:user:bitbucket",
 ]
 `);
+  });
+
+  it('lets the audit page call getAuditPage and exportEvidence: its module names the resolver function that defines them', () => {
+    const manifest = parse(readFileSync(join(root, 'manifest.yml'), 'utf8'));
+    const [audit] = manifest.modules['bitbucket:repoMainMenuPage'];
+    expect(audit).toMatchObject({ key: 'countersign-audit', resource: 'audit', resolver: { function: 'resolver' } });
+    const fn = manifest.modules.function.find((f: { key: string }) => f.key === audit.resolver.function);
+    expect(fn).toEqual({ key: 'resolver', handler: 'index.handler' });
+    // index.handler is resolverFunctions' definitions: every function in the contract, these two among them.
+    expect(Object.keys(resolverFunctions({} as Deps))).toEqual(expect.arrayContaining(['getAuditPage', 'exportEvidence', 'getLedgerKey']));
   });
 });

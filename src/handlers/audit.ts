@@ -72,6 +72,8 @@ export interface AuditPage {
   top: number;
   /** Whether a filter was applied (entries were searched, not just listed). */
   filtered: boolean;
+  /** Whether the viewer is a repository admin, as Bitbucket said for this call: only admins may call `exportEvidence`. */
+  canExport: boolean;
 }
 
 /**
@@ -116,7 +118,7 @@ export async function getAuditPage(deps: Deps, payload: unknown, context: unknow
       break;
     }
   }
-  return { workspace: caller.workspace, entries, nextCursor: next > 0 ? `s${next}` : null, searchedTo, top: read.top, filtered };
+  return { workspace: caller.workspace, entries, nextCursor: next > 0 ? `s${next}` : null, searchedTo, top: read.top, filtered, canExport: permission === 'admin' };
 }
 
 function matches(entry: AuditEntry, filters: AuditFilters, toAt: string | undefined): boolean {

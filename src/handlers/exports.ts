@@ -62,6 +62,8 @@ export interface ExportPage {
   mediaType: string;
   /** Present while entries remain up to the head the export began at: pass it back for the next page. */
   nextCursor?: string;
+  /** How far the export has read, by seq: through `read` of the `total` entries up to its head (for a progress bar). */
+  progress: { read: number; total: number };
 }
 
 const MEDIA_TYPES: Record<ExportFormat, string> = {
@@ -70,7 +72,7 @@ const MEDIA_TYPES: Record<ExportFormat, string> = {
   vsa: 'application/jsonl',
   csv: 'text/csv; charset=utf-8; header=present',
 };
-const EXTENSIONS: Record<ExportFormat, string> = { bundle: 'evidence.jsonl', sigstore: 'sigstore.jsonl', vsa: 'intoto.jsonl', csv: 'csv' };
+const EXTENSIONS: Record<ExportFormat, string> = { bundle: 'evidence.jsonl', sigstore: 'sigstore.jsonl', vsa: 'vsa.intoto.jsonl', csv: 'csv' };
 
 function encodeCursor(cursor: Cursor): string {
   return encodeBase64url(new TextEncoder().encode(JSON.stringify(cursor)));
@@ -171,13 +173,20 @@ export async function exportEvidence(deps: Deps, payload: unknown, context: unkn
     request.format === 'csv'
       ? (cursor ? '' : csvRow(CSV_COLUMNS)) + kept.map(({ signed, entry }) => csvRow(csvCellsOf(entry, signed.hash))).join('')
       : lines.map((line) => `${line}\n`).join('');
-  return { content, filename: filenameOf(caller.repository, request.format, filter), mediaType: MEDIA_TYPES[request.format], ...(nextCursor ? { nextCursor } : {}) };
+  return {
+    content,
+    filename: filenameOf(caller.repository, request.format, filter),
+    mediaType: MEDIA_TYPES[request.format],
+    ...(nextCursor ? { nextCursor } : {}),
+    progress: { read: Math.max(0, lastSeq), total: endSeq },
+  };
 }
 
 function filenameOf(repository: string, format: ExportFormat, filter: ExportFilter): string {
   const parts = ['countersign', bareUuid(repository).slice(0, 8)];
   if (filter.pullRequest !== undefined) parts.push(`pr-${filter.pullRequest}`);
   if (filter.from !== undefined) parts.push(`from-${filter.from.slice(0, 10)}`);
-  if (filter.to !== undefined) parts.push(`to-${filter.to.slice(0, 10)}`);
+  // `to` is exclusive: the name says the last day it includes (a `to` of midnight includes none of its day).
+  if (filter.to !== undefined) parts.push(`to-${new Date(Date.parse(filter.to) - 1).toISOString().slice(0, 10)}`);
   return `${parts.join('-')}.${EXTENSIONS[format]}`;
 }

@@ -1,7 +1,7 @@
 /**
  * The audit page (bitbucket:repoMainMenuPage) in Debian's Chromium, on the local host, over a ledger of
  * 60 entries seeded in the store's layout: the list newest first, paging, each filter, and an entry
- * opened with the keyboard to its signed statement.
+ * opened with the keyboard to its signed statement. Exports downloaded from it: auditExport.test.ts.
  */
 import type { FrameLocator } from 'playwright-core';
 import { KvsStore } from '../../src/adapters/kvsStore';

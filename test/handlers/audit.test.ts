@@ -130,8 +130,9 @@ describe('getAuditPage', () => {
     expect(world.host.calls.bitbucket).toEqual([expect.stringContaining('/2.0/user/workspaces/')]);
     // Bitbucket is asked first: nothing of the ledger is even read for them.
     expect(world.host.calls.kvs).toEqual([]);
-    // Read access is enough.
-    expect(await audit({}, PEOPLE.outsider)).toMatchObject({ ok: true });
+    // Read access is enough; only an admin is told the page may export.
+    expect(await audit({}, PEOPLE.outsider)).toMatchObject({ ok: true, data: { canExport: false } });
+    expect(await audit({}, PEOPLE.admin)).toMatchObject({ ok: true, data: { canExport: true } });
   });
 
   it.each([
@@ -157,7 +158,7 @@ describe('getAuditPage on an empty ledger', () => {
     const world = new World();
     try {
       const result = await world.call('getAuditPage', PEOPLE.alice, {}, world.context(PEOPLE.alice, undefined));
-      expect(result).toEqual({ ok: true, data: { workspace: WORKSPACE, entries: [], nextCursor: null, searchedTo: null, top: 0, filtered: false } });
+      expect(result).toEqual({ ok: true, data: { workspace: WORKSPACE, entries: [], nextCursor: null, searchedTo: null, top: 0, filtered: false, canExport: false } });
     } finally {
       world.dispose();
     }

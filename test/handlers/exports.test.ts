@@ -111,9 +111,22 @@ describe('exportEvidence', () => {
       expect(whole.nextCursor).toBeUndefined();
       expect(paged.content).toBe(whole.content);
       expect(whole.content.split('\r\n').filter(Boolean)).toHaveLength(entries.length + 1);
+      expect(whole.progress).toEqual({ read: entries.length, total: entries.length });
     } finally {
       readRange.mockRestore();
     }
+  });
+
+  it('says how far each page has read, for a progress bar, and names the file by repository, scope and format', async () => {
+    const first = await page({ format: 'csv' }, 4);
+    expect(first.progress).toEqual({ read: 4, total: entries.length });
+    const second = await page({ format: 'csv', cursor: first.nextCursor }, 4);
+    expect(second.progress).toEqual({ read: 8, total: entries.length });
+    const uuid8 = REPOSITORY.replace(/[{}]/g, '').slice(0, 8);
+    expect(first.filename).toBe(`countersign-${uuid8}.csv`);
+    // `to` is exclusive: the name gives the last day included.
+    expect((await page({ format: 'vsa', pullRequest: 3, from: '2026-11-01', to: '2026-11-23' })).filename).toBe(`countersign-${uuid8}-pr-3-from-2026-11-01-to-2026-11-22.vsa.intoto.jsonl`);
+    expect((await page({ format: 'sigstore', to: '2026-11-23T12:00:00.000Z' })).filename).toBe(`countersign-${uuid8}-to-2026-11-23.sigstore.jsonl`);
   });
 
   it('writes a paged evidence bundle that verifies as a whole, pinned to the app key', async () => {

@@ -6,6 +6,7 @@ import { call } from '../../shared/bridge';
 import { ErrorBanner, formatTime, Loading } from '../../shared/ui';
 import { NameBook } from '../../settings/src/names';
 import { EntryDetail } from './EntryDetail';
+import { ExportPanel } from './ExportPanel';
 
 export type Filters = Omit<Payload<'getAuditPage'>, 'cursor'>;
 
@@ -44,6 +45,9 @@ export function AuditPage() {
   if (state.kind === 'ready') for (const e of state.entries) for (const id of e.people) seen.current.add(id);
   const people = [...seen.current];
   useEffect(() => names?.need(people), [names, people.join(' ')]);
+  // Kept while the list reloads for new filters, so an export under way is not cut off.
+  const exportable = useRef<{ canExport: boolean; newest: number } | undefined>(undefined);
+  if (state.kind === 'ready') exportable.current = { canExport: state.last.canExport, newest: state.newest };
   const label = (id: string | null) => (id === null ? 'Countersign' : (names?.label(id) ?? id));
 
   async function load(next: Filters, cursor?: string) {
@@ -74,6 +78,7 @@ export function AuditPage() {
       <FilterBar onApply={apply} people={people} label={label} />
       {state.kind === 'loading' && <Loading what="the audit log" />}
       {state.kind === 'failed' && <ErrorBanner message={state.message} code={state.code} onRetry={() => apply(filters)} />}
+      {exportable.current && <ExportPanel filters={filters} canExport={exportable.current.canExport} newest={exportable.current.newest} />}
       {state.kind === 'ready' && (
         <>
           <p role="status" aria-live="polite" data-testid="audit-status">
