@@ -20,7 +20,7 @@ export interface Contract {
   getLedgerKey: { payload: void; answer: { keyId: string; publicJwk: AppPublicJwk } };
   exportEvidence: {
     payload: { format: 'bundle' | 'sigstore' | 'vsa' | 'csv'; pullRequest?: number; from?: string; to?: string; cursor?: string };
-    answer: { content: string; filename: string; mediaType: string; nextCursor?: string };
+    answer: { content: string; filename: string; mediaType: string; nextCursor?: string; skipped?: { seq: number; pullRequest: number; code: string; message: string }[] };
   };
   getAuditPage: { payload: { cursor?: string; pullRequest?: number; person?: string; type?: string; from?: string; to?: string }; answer: AuditPage };
 }
