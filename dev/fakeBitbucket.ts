@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
+
 /**
  * An in-memory Bitbucket Cloud that answers the REST calls Countersign makes, in the shapes of
  * Bitbucket's own OpenAPI description: `pullrequest` (with the 12-hex abbreviated
  * `source.commit.hash` that Bitbucket Cloud really returns), `paginated_changeset` (newest first,
  * full hashes), `paginated_repository_permissions` (answered for the calling user only) and
- * `commitstatus`, `paginated_workspace_memberships` and `workspace_membership` (paged by `pagelen` up to
+ * `commitstatus`, `commit` (`GET …/commit/{hash}`, a full or abbreviated hash, answered with the full one),
+ * `paginated_workspace_memberships` and `workspace_membership` (paged by `pagelen` up to
  * 100 and `page`, with `next`/`previous` links; Bitbucket filters members only by `user.email`, which
  * this fake keeps none of, so it refuses every `q`), and `paginated_branches` (with the documented
  * `q=name = "…"` and `q=name ~ "…"` filters, joined by AND). Errors come back as Bitbucket's `{ type: "error", error: { message } }`.
@@ -30,6 +33,24 @@ export interface FakePullRequest {
   reviewers: string[];
   /** Oldest first; the last one is the head. */
   commits: FakeCommit[];
+  /**
+   * The commit the merge wrote (full hash), set when merged through the API. A pull request marked
+   * MERGED some other way (the host's Merge button, a test) gets one derived from it: see `mergeCommitOf`.
+   */
+  mergeCommit?: string;
+}
+
+/**
+ * The commit a merged pull request's merge wrote onto its target: the head itself for a fast-forward,
+ * otherwise a new commit (a stable hash derived from the repository, pull request, head and strategy,
+ * since this fake keeps no trees). Undefined while the pull request is not merged.
+ */
+export function mergeCommitOf(repo: Pick<FakeRepository, 'uuid'>, pr: FakePullRequest, strategy = 'merge_commit'): string | undefined {
+  if (pr.state !== 'MERGED') return undefined;
+  if (pr.mergeCommit) return pr.mergeCommit;
+  const head = pr.commits[pr.commits.length - 1]!.hash;
+  if (strategy === 'fast_forward') return head;
+  return createHash('sha1').update(`merge ${repo.uuid} ${pr.id} ${head} ${strategy}`).digest('hex');
 }
 
 export interface FakeWorkspace {
@@ -50,8 +71,8 @@ export interface FakeRepository {
   branches?: string[];
   /** When set, build status posts fail with this HTTP status, as during a Bitbucket incident. */
   failStatusesWith?: number;
-  /** Merges through the API, in order: pull request, strategy and the commit merged. */
-  merges?: { pullRequest: number; strategy: string; commit: string }[];
+  /** Merges through the API, in order: pull request, strategy, the head commit merged and the commit the merge wrote. */
+  merges?: { pullRequest: number; strategy: string; commit: string; mergeCommit?: string }[];
   /** When set, merging is refused as Bitbucket refuses it (a conflict, its own merge checks). */
   refuseMergesWith?: { status: number; message: string };
   /** When set, a merge answers 202 and its task reads PENDING this many times before it finishes. */
@@ -218,6 +239,9 @@ export class FakeBitbucket {
     if (method === 'GET' && rest[0] === 'pullrequests' && rest[2] === 'merge' && rest[3] === 'task-status' && rest.length === 5) {
       return this.taskStatus(repo, this.findPullRequest(repo, rest[1]!), rest[4]!);
     }
+    if (method === 'GET' && rest[0] === 'commit' && rest.length === 2) {
+      return { status: 200, json: this.commitJson(repo, rest[1]!) };
+    }
     if (method === 'POST' && rest[0] === 'commit' && rest[2] === 'statuses' && rest[3] === 'build' && rest.length === 4) {
       return { status: 201, json: this.postStatus(repo, rest[1]!, body) };
     }
@@ -267,6 +291,7 @@ export class FakeBitbucket {
 
   private pullRequestJson(repo: FakeRepository, pr: FakePullRequest) {
     const head = pr.commits[pr.commits.length - 1]!;
+    const merged = mergeCommitOf(repo, pr);
     const self = `${API}/repositories/${repo.workspace.slug}/${repo.slug}/pullrequests/${pr.id}`;
     const participants = [
       ...pr.reviewers.map((id) => ({ type: 'participant', user: this.account(id), role: 'REVIEWER', approved: false, state: null })),
@@ -291,6 +316,8 @@ export class FakeBitbucket {
         commit: { type: 'commit', hash: 'a'.repeat(12) },
         repository: this.repositoryJson(repo),
       },
+      // Bitbucket names the merge commit abbreviated, like the source commit; null until merged.
+      merge_commit: merged ? { hash: merged.slice(0, 12) } : null,
       participants,
       reviewers: pr.reviewers.map((id) => this.account(id)),
       comment_count: 0,
@@ -470,7 +497,34 @@ export class FakeBitbucket {
 
   private completeMerge(repo: FakeRepository, pr: FakePullRequest, strategy: string): void {
     pr.state = 'MERGED';
-    (repo.merges ??= []).push({ pullRequest: pr.id, strategy, commit: pr.commits[pr.commits.length - 1]!.hash });
+    pr.mergeCommit = mergeCommitOf(repo, pr, strategy);
+    (repo.merges ??= []).push({ pullRequest: pr.id, strategy, commit: pr.commits[pr.commits.length - 1]!.hash, mergeCommit: pr.mergeCommit });
+  }
+
+  /**
+   * `GET …/commit/{commit}` (`commit`): a pull request's commit or a merge commit, named by its full hash
+   * or a prefix of at least 7 hex digits; 404 for anything else, as for a commit not in the repository.
+   */
+  private commitJson(repo: FakeRepository, hash: string) {
+    if (!/^[0-9a-f]{7,40}$/.test(hash)) throw new BitbucketHttpError(404, `Commit ${hash} not found`);
+    const known = [...repo.pullRequests.values()].flatMap((pr) => [
+      ...pr.commits.map((c) => ({ hash: c.hash, author: c.author, message: c.message, parents: [] as string[] })),
+      ...(pr.state === 'MERGED' ? [{ hash: mergeCommitOf(repo, pr)!, author: pr.author, message: `Merged in ${pr.sourceBranch} (pull request #${pr.id})`, parents: [pr.commits[pr.commits.length - 1]!.hash] }] : []),
+    ]);
+    const matches = [...new Map(known.filter((c) => c.hash.startsWith(hash)).map((c) => [c.hash, c])).values()];
+    if (matches.length !== 1) throw new BitbucketHttpError(404, `Commit ${hash} not found`);
+    const commit = matches[0]!;
+    const self = `${API}/repositories/${repo.workspace.slug}/${repo.slug}`;
+    return {
+      type: 'commit',
+      hash: commit.hash,
+      message: commit.message,
+      date: '2026-11-01T09:00:00+00:00',
+      author: { type: 'author', raw: `${this.users.get(commit.author)?.displayName ?? 'Someone'} <dev@example.com>`, user: this.account(commit.author) },
+      parents: commit.parents.map((p) => ({ type: 'commit', hash: p, links: { self: { href: `${self}/commit/${p}` } } })),
+      repository: this.repositoryJson(repo),
+      links: { self: { href: `${self}/commit/${commit.hash}` }, html: { href: `https://bitbucket.org/${repo.workspace.slug}/${repo.slug}/commits/${commit.hash}` } },
+    };
   }
 }
 

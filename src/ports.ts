@@ -169,9 +169,12 @@ export interface BitbucketPort {
   getHead(workspace: string, repository: string, pullRequest: number): Promise<{ state: PullRequestFacts['state']; commit: string }>;
   /** Merges as the app; a 202 is polled to its end within the time budget. */
   mergePullRequest(workspace: string, repository: string, pullRequest: number, strategy: MergeStrategy): Promise<MergeOutcome>;
+  /** The full 40-hex hash of a commit named by a prefix (as Bitbucket abbreviates them), read as the app; no call when it is already full. */
+  resolveCommit(workspace: string, repository: string, commit: string): Promise<string>;
 }
 
-export type MergeOutcome = { kind: 'merged' } | { kind: 'failed'; reason: string } | { kind: 'pending' };
+/** `mergeCommit`: the commit the merge wrote, as the merge's answer names it (possibly abbreviated), when it names one. */
+export type MergeOutcome = { kind: 'merged'; mergeCommit?: string } | { kind: 'failed'; reason: string } | { kind: 'pending' };
 
 export interface Deps {
   gate: GateStore;

@@ -49,6 +49,7 @@ describe('Bitbucket scopes', () => {
     expect(routes.map((r) => `${r.method} ${r.path}`)).toEqual([
       'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}',
       'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/commits',
+      'get /repositories/${workspace}/${repository}/commit/${commit}',
       'get /repositories/${workspace}/${repository}/pullrequests',
       'get /user',
       'get /user/workspaces/${workspace}/permissions/repositories',

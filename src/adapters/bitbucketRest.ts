@@ -30,6 +30,13 @@ interface PullRequestJson {
   source: { branch: { name: string }; commit: { hash: string } };
   destination: { branch: { name: string } };
   participants?: { user?: Account }[];
+  /** `null` until merged; the hash abbreviated (the API description: `[0-9a-f]{7,}`). */
+  merge_commit?: { hash?: string } | null;
+}
+
+/** A commit prefix as Bitbucket gives one, or undefined for anything else. */
+function commitPrefix(hash: unknown): string | undefined {
+  return typeof hash === 'string' && /^[0-9a-f]{7,40}$/.test(hash) ? hash : undefined;
 }
 interface CommitsPage {
   values: { hash: string; author?: { user?: Account } }[];
@@ -75,6 +82,7 @@ export class BitbucketRest implements BitbucketPort {
     }
     const commitAccounts = allCommits.map((c) => c.author?.user).filter((u): u is Account => !!u?.account_id);
     const accounts = [pr.author, ...(pr.participants ?? []).map((p) => p.user ?? {}), ...commitAccounts];
+    const mergeCommit = pr.state === 'MERGED' ? commitPrefix(pr.merge_commit?.hash) : undefined;
     return {
       workspace,
       repository,
@@ -87,7 +95,19 @@ export class BitbucketRest implements BitbucketPort {
       headCommit: head,
       commitAuthors: [...new Set(commitAccounts.map((u) => u.account_id!))],
       names: Object.fromEntries(accounts.filter((a) => a.account_id && a.display_name).map((a) => [a.account_id!, a.display_name!])),
+      ...(mergeCommit ? { mergeCommit } : {}),
     };
+  }
+
+  /** `GET …/commit/{commit}` as the app: the full hash of an abbreviated one (Bitbucket accepts a prefix there). */
+  async resolveCommit(workspace: string, repository: string, commit: string): Promise<string> {
+    if (/^[0-9a-f]{40}$/.test(commit)) return commit;
+    if (!commitPrefix(commit)) throw new RequestError('BITBUCKET_ERROR', `Bitbucket named the commit ${JSON.stringify(commit)}, which is not a commit hash; try again.`);
+    const found = await getJson<{ hash?: string }>(asApp().requestBitbucket, route`/2.0/repositories/${workspace}/${repository}/commit/${commit}`, this.retry);
+    if (typeof found.hash !== 'string' || !/^[0-9a-f]{40}$/.test(found.hash) || !found.hash.startsWith(commit)) {
+      throw new RequestError('BITBUCKET_ERROR', `Bitbucket did not give the full hash of commit ${commit}; try again.`);
+    }
+    return found.hash;
   }
 
   async listOpenPullRequests(workspace: string, repository: string): Promise<number[]> {
@@ -156,7 +176,7 @@ export class BitbucketRest implements BitbucketPort {
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({ type: 'pullrequest_merge_parameters', merge_strategy: strategy, message: `Merged by Countersign: quorum of signed approvals met (pull request #${pullRequest}).` }),
     }), this.retry, { retryServerErrors: false });
-    if (response.status === 200) return { kind: 'merged' };
+    if (response.status === 200) return merged(await response.json().catch(() => undefined));
     if (response.status !== 202) return { kind: 'failed', reason: await failureReason(response) };
     const found = /\/merge\/task-status\/([^/?#]+)/.exec(response.headers.get('location') ?? '')?.[1];
     if (!found) return { kind: 'failed', reason: 'Bitbucket accepted the merge but did not say where to follow it.' };
@@ -168,13 +188,19 @@ export class BitbucketRest implements BitbucketPort {
         headers: { Accept: 'application/json' },
       }), this.retry);
       if (!task.ok) return { kind: 'failed', reason: await failureReason(task) };
-      const body = (await task.json()) as { task_status?: string; type?: string; error?: { message?: string } };
+      const body = (await task.json()) as { task_status?: string; type?: string; error?: { message?: string }; merge_result?: unknown };
       if (body.type === 'error') return { kind: 'failed', reason: body.error?.message ?? 'Bitbucket reported the merge failed.' };
-      if (body.task_status === 'SUCCESS') return { kind: 'merged' };
+      if (body.task_status === 'SUCCESS') return merged(body.merge_result);
       if (body.task_status !== 'PENDING') return { kind: 'failed', reason: `Bitbucket reported the merge as ${body.task_status ?? 'unknown'}.` };
     }
     return { kind: 'pending' };
   }
+}
+
+/** A finished merge, with the merge commit the merged pull request (the answer's body) names, if it names one. */
+function merged(pullRequest: unknown): MergeOutcome {
+  const hash = commitPrefix((pullRequest as Partial<PullRequestJson> | undefined)?.merge_commit?.hash);
+  return hash ? { kind: 'merged', mergeCommit: hash } : { kind: 'merged' };
 }
 
 function nextPage(next: string): ReturnType<typeof route> {

@@ -31,6 +31,10 @@ export type RequestCode =
   | 'NOT_FOUND'
   | 'BITBUCKET_ERROR'
   | 'STORAGE_ERROR'
+  /** The stored ledger does not check out (a signature, the chain or the sequence): nothing is derived from it. */
+  | 'LEDGER_BROKEN'
+  /** A genuine ledger entry whose event is not in the shape this version reads. */
+  | 'MALFORMED_ENTRY'
   | 'INTERNAL';
 
 export type ErrorCode = VerificationCode | PolicyCode | RequestCode;

@@ -218,8 +218,10 @@ const MergeEvent = z.object({
       entry: z.nullable(z.int()),
     }),
   ),
+  // Kept since merge records name the commit the merge wrote; older records have none.
+  mergeCommit: z.optional(FullCommitHash),
 });
-const AutoMerge = z.object({ type: z.enum(['automerge.attempted', 'automerge.failed']), subject: Subject });
+const AutoMerge = z.object({ type: z.enum(['automerge.attempted', 'automerge.failed']), subject: Subject, strategy: z.optional(z.string()) });
 
 const SCHEMAS: Record<string, z.ZodMiniType> = {
   'decision.accepted': DecisionAccepted,
@@ -232,6 +234,26 @@ const SCHEMAS: Record<string, z.ZodMiniType> = {
   'automerge.attempted': AutoMerge,
   'automerge.failed': AutoMerge,
 };
+
+/** Every event this version knows, read by its schema above; the one the `type` names is the one tried. */
+const KnownEvent = z.discriminatedUnion('type', [DecisionAccepted, KeyEnrolled, KeyRenamed, KeyRevoked, PolicySaved, MergeEvent, AutoMerge]);
+export type KnownLedgerEvent = z.infer<typeof KnownEvent>;
+
+/**
+ * A ledger event read with the schemas the verifier judges by (for the exports): `known` with its
+ * fields as they read, `unknown` for a type this version does not know (a later version's), or
+ * `malformed`, saying what is wrong in a sentence.
+ */
+export function readLedgerEvent(event: { type: string }): { kind: 'known'; event: KnownLedgerEvent } | { kind: 'unknown' } | { kind: 'malformed'; problem: string } {
+  if (!SCHEMAS[event.type]) return { kind: 'unknown' };
+  const parsed = KnownEvent.safeParse(event);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? issue.path.join('.') : 'the event';
+    return { kind: 'malformed', problem: `${where} ${issue?.message ?? 'is not well formed'}` };
+  }
+  return { kind: 'known', event: parsed.data };
+}
 
 interface KeyState {
   publicKey: PublicJwk;

@@ -1,8 +1,9 @@
 import { canonicalBytes } from './crypto';
 import { encodeBase64, IN_TOTO_PAYLOAD_TYPE, pae, payloadBytes, type Envelope } from './dsse';
-import type { LedgerEventOf } from './events';
-import { signWithAppKey, type AppSigningKey } from './appKey';
-import type { LedgerEntry } from './ledger';
+import { RequestError } from './errors';
+import { readLedgerEvent, type KnownLedgerEvent } from './evidence';
+import { signWithAppKey, type AppPublicJwk, type AppSigningKey } from './appKey';
+import { LedgerChain, type LedgerEntry, type LedgerHead, type SignedLedgerEntry } from './ledger';
 import type { MergeRecord } from './reevaluation';
 import { IN_TOTO_STATEMENT_TYPE } from './statement';
 import { bareUuid } from './subject';
@@ -15,6 +16,65 @@ import { bareUuid } from './subject';
  * - ledger entries as CSV for spreadsheets.
  * Pure: no I/O, no clock (times come from the ledger entries).
  */
+
+// ---------------------------------------------------------------------------------------------
+// A page of the ledger, checked before anything is derived from it
+// ---------------------------------------------------------------------------------------------
+
+const BROKEN_ADVICE = 'Nothing is exported from a ledger that does not check out; export the evidence bundle and run "countersign verify" on it to see every problem.';
+
+/**
+ * The entries of one export page, each checked as `verifyLedger` checks it (`LedgerChain`: the app
+ * signature, the stored hash, the sequence and the chain link to the entry before), and complete: every
+ * seq from `fromSeq` to `toSeq`. The first page starts at entry 1 (chained to the genesis); a later one
+ * is given the entry before it first (`after`, the seq and hash the previous page ended with, read again
+ * and checked to be that very entry), so the pages of an export chain to each other. When `head` is the
+ * last entry of the page, that entry must be it. Any problem refuses the page (LEDGER_BROKEN), naming
+ * the entry and why.
+ */
+export async function checkedLedgerPage(
+  signed: readonly SignedLedgerEntry[],
+  options: { ledger: string; appKeys: ReadonlyMap<string, AppPublicJwk>; fromSeq: number; toSeq: number; after?: LedgerHead; head?: LedgerHead },
+): Promise<{ signed: SignedLedgerEntry; entry: LedgerEntry; hash: string }[]> {
+  const chain = new LedgerChain(options.appKeys, options.ledger);
+  // Hashing and signature checks of the whole page at once; then linked one by one, in order.
+  const prepared = await Promise.all(signed.map((s) => chain.prepare(s)));
+  const broken = (message: string) => new RequestError('LEDGER_BROKEN', `${message} ${BROKEN_ADVICE}`);
+  let start = 0;
+  if (options.after) {
+    const { seq, hash } = options.after;
+    const anchor = prepared[0];
+    const same = anchor?.entry?.seq === seq && anchor.hash === hash && anchor.storedHashMatches && !anchor.signature;
+    if (!anchor || !same) {
+      throw broken(`Ledger entry ${seq}, which the previous page of this export ended with, is not the entry it was (it changed or is gone); start the export again, and if this repeats the ledger was altered.`);
+    }
+    // Its own link to the entry before it was checked on the previous page.
+    chain.link(anchor, 0);
+    start = 1;
+  }
+  const checked: { signed: SignedLedgerEntry; entry: LedgerEntry; hash: string }[] = [];
+  for (let i = start; i < prepared.length; i++) {
+    const linked = chain.link(prepared[i]!, i);
+    const problem = linked.problems[0];
+    if (problem) {
+      const which = problem.seq ?? (options.fromSeq + i - start);
+      throw broken(`Ledger entry ${which} does not check out (${problem.code}): ${problem.message}`);
+    }
+    checked.push({ signed: signed[i]!, entry: linked.entry!, hash: linked.hash! });
+  }
+  const first = checked[0]?.entry.seq;
+  const last = checked.at(-1)?.entry.seq;
+  const expected = Math.max(0, options.toSeq - options.fromSeq + 1);
+  if (expected === 0 ? checked.length > 0 : first !== options.fromSeq || last !== options.toSeq || checked.length !== expected) {
+    throw broken(
+      `Ledger entries ${options.fromSeq} to ${options.toSeq} should all be in storage, but ${checked.length === 0 ? 'none is' : `only ${first} to ${last} are`}: entries are missing.`,
+    );
+  }
+  if (options.head && options.head.seq === options.toSeq && checked.at(-1)!.hash !== options.head.hash) {
+    throw broken(`Ledger entry ${options.toSeq} is not the head the ledger records (its hash differs).`);
+  }
+  return checked;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Sigstore bundle v0.3
@@ -64,11 +124,26 @@ export function sigstoreBundleOf(envelope: Envelope, keyHint: string): SigstoreD
   };
 }
 
+/**
+ * The event of a ledger entry, read with the schemas the evidence verifier judges by (`readLedgerEvent`);
+ * undefined for an event type this version does not know. A known event that does not read is refused
+ * (MALFORMED_ENTRY), naming the entry, rather than exported as whatever it happens to hold.
+ */
+export function exportedEventOf(entry: LedgerEntry): KnownLedgerEvent | undefined {
+  const read = readLedgerEvent(entry.event);
+  if (read.kind === 'malformed') {
+    throw new RequestError(
+      'MALFORMED_ENTRY',
+      `Ledger entry ${entry.seq} (${entry.event.type}) is not in the shape this version of Countersign reads (${read.problem}), so nothing is exported from it; export the evidence bundle and run "countersign verify" on it to see every problem.`,
+    );
+  }
+  return read.kind === 'known' ? read.event : undefined;
+}
+
 /** The Sigstore bundle of a `decision.accepted` event, hinted with the key it was verified against; undefined for any other event. */
-export function approvalBundleOf(event: LedgerEntry['event']): SigstoreDsseBundle | undefined {
-  const e = event as unknown as LedgerEventOf;
-  if (e.type !== 'decision.accepted') return undefined;
-  return sigstoreBundleOf(e.envelope, e.keyId);
+export function approvalBundleOf(event: KnownLedgerEvent | undefined): SigstoreDsseBundle | undefined {
+  if (event?.type !== 'decision.accepted') return undefined;
+  return sigstoreBundleOf(event.envelope, event.keyId);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -85,8 +160,17 @@ export function approvalBundleOf(event: LedgerEntry['event']): SigstoreDsseBundl
  * - "Users MAY use custom values here but MUST NOT use custom values starting with `SLSA_`", and
  *   "Producers MAY add extension fields using field names that are URIs".
  * - `SLSA_SOURCE_TWO_PARTY_REVIEWED`: see `twoPartyReviewed`.
- * - The subject of a source VSA is the revision, digest `gitCommit`, with the refs it was verified for
- *   (`annotations.source_refs`, as in the Source track's VSA example).
+ * - The subject of a source VSA is the revision, digest `gitCommit`, with the refs it was verified for:
+ *   `subject.annotations.source_refs` in v1.2's "Verifying source" (what a consumer SHOULD compare), spelt
+ *   `sourceRefs` in the current draft's "Source verification summary attestation" ("git references MUST
+ *   be fully qualified", e.g. `refs/heads/main`; one way to populate it: "Issue a new VSA for each merged
+ *   Pull Request and add the destination branch"). Both spellings are written, with the same list.
+ *   `subject.uri` "SHOULD be set to a URI where a human can find details about the revision", and
+ *   `resourceUri` "MUST be set to the URI of the repository", e.g. `git+https://github.com/foo/hello-world`.
+ * - Here the revision is the commit the merge wrote onto the target branch (merge, squash or, for a
+ *   fast-forward, the head itself), as Bitbucket named it and the merge record keeps it; the reviewed
+ *   head commit is in the extension field. A merge record without it (written before it was kept) gets
+ *   no summary: its subject is not known, and the export says it was skipped.
  * No `SLSA_SOURCE_LEVEL_n` is claimed: source levels are properties of the source control system
  * (Bitbucket's branch protection, retained history, identity), which Countersign does not control.
  */
@@ -102,7 +186,7 @@ export const COUNTERSIGN_MERGE_EXTENSION = 'https://countersign.dev/verification
 
 export interface VerificationSummary {
   _type: typeof IN_TOTO_STATEMENT_TYPE;
-  subject: { name: string; uri: string; digest: { gitCommit: string }; annotations: { source_refs: string[] } }[];
+  subject: { name: string; uri: string; digest: { gitCommit: string }; annotations: { source_refs: string[]; sourceRefs: string[] } }[];
   predicateType: typeof VERIFICATION_SUMMARY_V1;
   predicate: {
     verifier: { id: string; version?: Record<string, string> };
@@ -115,6 +199,8 @@ export interface VerificationSummary {
     slsaVersion: '1.2';
     [COUNTERSIGN_MERGE_EXTENSION]: {
       pullRequest: number;
+      /** The pull request's head commit that was reviewed and judged; the subject is what merging it wrote. */
+      reviewedCommit: string;
       mergedBy: MergeRecord['mergedBy'];
       bypassed: boolean;
       author: string;
@@ -134,11 +220,18 @@ export interface MergeEntry {
   event: { type: 'merge.recorded' | 'merge.bypassed' } & MergeRecord;
 }
 
-/** The merge event of a ledger entry; undefined for any other event. */
-export function mergeEntryOf(entry: LedgerEntry, hash: string): MergeEntry | undefined {
-  const event = entry.event as unknown as LedgerEventOf;
-  if (event.type !== 'merge.recorded' && event.type !== 'merge.bypassed') return undefined;
+/** The merge of a ledger entry whose event was read by `exportedEventOf`; undefined for any other event. */
+export function mergeEntryOf(entry: LedgerEntry, hash: string, event: KnownLedgerEvent | undefined): MergeEntry | undefined {
+  if (event?.type !== 'merge.recorded' && event?.type !== 'merge.bypassed') return undefined;
   return { seq: entry.seq, at: entry.at, hash, event };
+}
+
+/** A merge whose verification summary an export left out, and why, in a sentence. */
+export interface SkippedSummary {
+  seq: number;
+  pullRequest: number;
+  code: 'MERGE_COMMIT_UNKNOWN';
+  message: string;
 }
 
 /**
@@ -181,27 +274,38 @@ export function policyUri(repository: string, version: number | null): string {
 }
 
 /**
- * The SLSA Verification Summary of one merge: subject the commit that was judged and merged (the pull
- * request's head, by `gitCommit`) on the target ref; verified against the policy version in force
- * (uri and SHA-256); PASSED only for a `merge.recorded` whose gate was met. `timeVerified` is the
- * moment the merge entry was written; the one input attestation is that ledger entry, which names the
- * counted approvals by seq.
+ * The SLSA Verification Summary of one merge: subject the commit the merge wrote (`gitCommit`) on the
+ * target ref; verified against the policy version in force (uri and SHA-256); PASSED only for a
+ * `merge.recorded` whose gate was met. `timeVerified` is the moment the merge entry was written; the
+ * one input attestation is that ledger entry, which names the counted approvals by seq. A merge
+ * record that does not name its merge commit is `skipped`: no subject is claimed that is not known.
  */
-export function verificationSummaryOf(merge: MergeEntry, options: { verifierVersion?: string } = {}): VerificationSummary {
+export function verificationSummaryOf(merge: MergeEntry, options: { verifierVersion?: string } = {}): { summary: VerificationSummary } | { skipped: SkippedSummary } {
   const { event } = merge;
-  const { subject, facts, verdict } = event;
+  const { subject, facts, verdict, mergeCommit } = event;
+  if (!mergeCommit) {
+    return {
+      skipped: {
+        seq: merge.seq,
+        pullRequest: subject.pullRequest,
+        code: 'MERGE_COMMIT_UNKNOWN',
+        message: `The merge of pull request #${subject.pullRequest} (ledger entry ${merge.seq}) was recorded before Countersign kept the commit a merge writes, so no verification summary is made for it: its subject would be a guess. The entry itself is in the evidence bundle.`,
+      },
+    };
+  }
   const passed = event.type === 'merge.recorded' && !event.bypassed && verdict.gated && verdict.pass;
   const levels = passed ? [...(twoPartyReviewed(event) ? [SLSA_SOURCE_TWO_PARTY_REVIEWED] : []), COUNTERSIGN_QUORUM_MET] : ['FAILED', ...(event.bypassed ? [COUNTERSIGN_MERGE_BYPASSED] : [])];
   const repo = repositoryUri(subject.workspace, subject.repository);
   const policyHex = verdict.policy?.hash.replace(/^sha256:/, '');
-  return {
+  const ref = `refs/heads/${facts.targetBranch}`;
+  const summary: VerificationSummary = {
     _type: IN_TOTO_STATEMENT_TYPE,
     subject: [
       {
-        name: `${repo.slice('git+'.length)}/commits/${facts.headCommit}`,
-        uri: `${repo.slice('git+'.length)}/commits/${facts.headCommit}`,
-        digest: { gitCommit: facts.headCommit },
-        annotations: { source_refs: [`refs/heads/${facts.targetBranch}`] },
+        name: `${repo}@${ref}`,
+        uri: `${repo.slice('git+'.length)}/commits/${mergeCommit}`,
+        digest: { gitCommit: mergeCommit },
+        annotations: { source_refs: [ref], sourceRefs: [ref] },
       },
     ],
     predicateType: VERIFICATION_SUMMARY_V1,
@@ -216,6 +320,7 @@ export function verificationSummaryOf(merge: MergeEntry, options: { verifierVers
       slsaVersion: '1.2',
       [COUNTERSIGN_MERGE_EXTENSION]: {
         pullRequest: subject.pullRequest,
+        reviewedCommit: facts.headCommit,
         mergedBy: event.mergedBy,
         bypassed: event.bypassed,
         author: facts.author,
@@ -226,6 +331,7 @@ export function verificationSummaryOf(merge: MergeEntry, options: { verifierVers
       },
     },
   };
+  return { summary };
 }
 
 /** The summary as an in-toto DSSE envelope (JCS payload), signed with the app's key: the same key that signs the ledger. */
@@ -269,11 +375,11 @@ export function csvRow(cells: readonly (string | number | null | undefined)[]): 
   return `${cells.map(csvCell).join(',')}\r\n`;
 }
 
-/** The columns of one ledger entry; blank where the event has no such thing. */
-export function csvCellsOf(entry: LedgerEntry, hash: string): (string | number | null)[] {
-  const e = entry.event as unknown as LedgerEventOf;
+/** The columns of one ledger entry; blank where the event has no such thing (or is of a type this version does not know). */
+export function csvCellsOf(entry: LedgerEntry, hash: string, event: KnownLedgerEvent | undefined = exportedEventOf(entry)): (string | number | null)[] {
   const row = { pullRequest: null as number | null, commit: '', who: '', decision: '', keyId: '', policy: null as number | null };
-  switch (e.type) {
+  const e = event;
+  switch (e?.type) {
     case 'decision.accepted':
       Object.assign(row, { pullRequest: e.subject.pullRequest, commit: e.subject.commit, who: e.signer, decision: e.decision, keyId: e.keyId });
       break;
@@ -299,7 +405,7 @@ export function csvCellsOf(entry: LedgerEntry, hash: string): (string | number |
       break;
     case 'automerge.attempted':
     case 'automerge.failed':
-      Object.assign(row, { pullRequest: e.subject.pullRequest, commit: e.subject.commit, who: 'countersign', decision: e.strategy });
+      Object.assign(row, { pullRequest: e.subject.pullRequest, commit: e.subject.commit, who: 'countersign', decision: e.strategy ?? '' });
       break;
     default:
       break;
@@ -311,11 +417,12 @@ export function csvCellsOf(entry: LedgerEntry, hash: string): (string | number |
 // Filters
 // ---------------------------------------------------------------------------------------------
 
+/** As the audit page filters: both bounds inclusive, compared to the millisecond (a day's `to` is its 23:59:59.999Z). */
 export interface ExportFilter {
   pullRequest?: number;
   /** Inclusive lower bound on the entry's `at`, an ISO timestamp. */
   from?: string;
-  /** Exclusive upper bound on the entry's `at`. */
+  /** Inclusive upper bound on the entry's `at`. */
   to?: string;
 }
 
@@ -330,6 +437,6 @@ export function matchesFilter(entry: LedgerEntry, filter: ExportFilter): boolean
   if (filter.pullRequest !== undefined && pullRequestOfEvent(entry.event) !== filter.pullRequest) return false;
   const at = Date.parse(entry.at);
   if (filter.from !== undefined && at < Date.parse(filter.from)) return false;
-  if (filter.to !== undefined && at >= Date.parse(filter.to)) return false;
+  if (filter.to !== undefined && at > Date.parse(filter.to)) return false;
   return true;
 }

@@ -14,4 +14,10 @@ export interface PullRequestFacts {
   commitAuthors: string[];
   /** Display names Bitbucket gave for accounts it mentioned (author, participants, commit authors). */
   names: Record<string, string>;
+  /**
+   * A merged pull request's merge commit as Bitbucket names it (`merge_commit.hash`: on a pull request
+   * abbreviated, usually to 12 hex digits); absent while it is not merged or when Bitbucket names none.
+   * `BitbucketPort.resolveCommit` gives the full hash.
+   */
+  mergeCommit?: string;
 }

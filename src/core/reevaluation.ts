@@ -117,6 +117,12 @@ export interface MergeRecord {
   facts: { author: string; sourceBranch: string; targetBranch: string; headCommit: string; commitAuthors: string[]; state: string };
   /** Every decision that counted toward a requirement, as stored (its envelope is ledger entry `entry`). */
   counted: { signer: string; keyId: string; decision: 'approve' | 'reject'; commit: string; policy: string; seq: number; entry: number | null }[];
+  /**
+   * The commit the merge wrote onto the target branch (full 40-hex), as Bitbucket named it: the merge
+   * commit, the squashed commit, or the head itself for a fast-forward. Absent from records written
+   * before it was kept, and when Bitbucket named none.
+   */
+  mergeCommit?: string;
 }
 
 export function mergeRecord(
@@ -125,6 +131,7 @@ export function mergeRecord(
   verdict: Verdict,
   approvals: (CheckedApproval & { entry?: number })[],
   mergedBy: MergeRecord['mergedBy'],
+  mergeCommit?: string,
 ): MergeRecord {
   const countedIds = new Set(verdict.rules.flatMap((rule) => rule.requirements.flatMap((r) => r.counted)));
   const counted = approvals
@@ -138,5 +145,6 @@ export function mergeRecord(
     verdict: { gated: verdict.gated, pass: verdict.pass, message: verdict.message, policy: policy ? { version: policy.version, hash: policy.hash } : null },
     facts: { author: pr.author, sourceBranch: pr.sourceBranch, targetBranch: pr.targetBranch, headCommit: pr.headCommit, commitAuthors: [...pr.commitAuthors].sort(), state: pr.state },
     counted,
+    ...(mergeCommit ? { mergeCommit } : {}),
   };
 }

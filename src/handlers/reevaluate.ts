@@ -54,7 +54,8 @@ export async function reevaluate(deps: Deps, subject: ReevaluationSubject): Prom
       if (state.mergeRecorded) return outcome;
       // Countersign's own merge whose outcome was not written (the poll ran out): it is Countersign's.
       const ours = state.autoMerge?.commit === pr.headCommit && state.autoMerge.state !== 'failed';
-      const { type, record } = mergeOnRecord(pr, gate, { verdict, approvals }, ours ? 'countersign' : 'bitbucket');
+      const mergeCommit = await fullCommit(deps, pr, pr.mergeCommit);
+      const { type, record } = mergeOnRecord(pr, gate, { verdict, approvals }, ours ? 'countersign' : 'bitbucket', mergeCommit);
       if (ours && state.autoMerge?.state === 'attempting') {
         await deps.reevaluation.finishAutoMerge(repository, pullRequest, { ...state.autoMerge, state: 'merged', at }, { type, ...record });
         outcome.recorded = type;
@@ -95,7 +96,8 @@ export async function reevaluate(deps: Deps, subject: ReevaluationSubject): Prom
         // between the last read and the merge is on the record as a merge the gate did not allow.
         const merged = await deps.bitbucket.getPullRequest(workspace, repository, pullRequest, 'app').catch(() => ({ ...pr, state: 'MERGED' as const }));
         const judged = merged.headCommit === pr.headCommit ? { verdict, approvals } : await judge(merged, gate);
-        const { type, record } = mergeOnRecord({ ...merged, state: 'MERGED' }, gate, judged, 'countersign');
+        const mergeCommit = await fullCommit(deps, pr, result.mergeCommit ?? merged.mergeCommit);
+        const { type, record } = mergeOnRecord({ ...merged, state: 'MERGED' }, gate, judged, 'countersign', mergeCommit);
         await deps.reevaluation.finishAutoMerge(repository, pullRequest, { ...claim, state: 'merged', at: done }, { type, ...record });
         outcome.recorded = type;
       } else if (result.kind === 'failed') {
@@ -116,11 +118,28 @@ export async function reevaluate(deps: Deps, subject: ReevaluationSubject): Prom
   }
 }
 
-/** The ledger event for a merge: the verdict and the decisions that counted, each with the entry holding its envelope. */
-function mergeOnRecord(pr: PullRequestFacts, gate: GateState, judged: Awaited<ReturnType<typeof judge>>, mergedBy: 'countersign' | 'bitbucket') {
+/** The ledger event for a merge: the verdict and the decisions that counted, each with the entry holding its envelope, and the commit the merge wrote. */
+function mergeOnRecord(pr: PullRequestFacts, gate: GateState, judged: Awaited<ReturnType<typeof judge>>, mergedBy: 'countersign' | 'bitbucket', mergeCommit: string | undefined) {
   const entries = new Map(gate.approvals.map((a) => [a.signer, a.record.entry]));
-  const record = mergeRecord(pr, gate.policy, judged.verdict, judged.approvals.map((a) => ({ ...a, entry: entries.get(a.signer) })), mergedBy);
+  const record = mergeRecord(pr, gate.policy, judged.verdict, judged.approvals.map((a) => ({ ...a, entry: entries.get(a.signer) })), mergedBy, mergeCommit);
   return { type: record.bypassed ? ('merge.bypassed' as const) : ('merge.recorded' as const), record };
+}
+
+/**
+ * The full hash of the merge commit Bitbucket named (abbreviated on a pull request). The merge is
+ * recorded either way: the verdict at merge cannot wait for another event, which may never come. So
+ * when Bitbucket named none, or cannot say in full after its retries, the record goes without it (and
+ * its verification summary is skipped at export, saying so).
+ */
+async function fullCommit(deps: Deps, pr: PullRequestFacts, named: string | undefined): Promise<string | undefined> {
+  if (!named) return undefined;
+  try {
+    return await deps.bitbucket.resolveCommit(pr.workspace, pr.repository, named);
+  } catch (error) {
+    const { code, message } = toFailure(error);
+    console.warn(`Countersign: the merge commit ${named} of pull request ${pr.id} could not be read in full (${code} ${message}); the merge is recorded without it.`);
+    return undefined;
+  }
 }
 
 /** Rounds of "post, then read the gate again" before a status is taken as settled. */

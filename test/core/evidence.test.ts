@@ -214,6 +214,15 @@ describe('tampering by someone holding an app key (every entry re-signed and re-
     expectFailure(report, seqOf('merge.recorded') - 1, 'MERGE_VERDICT', /Maintainers 1 of 2/);
   });
 
+  it("a merge record's merge commit that is not a full commit hash is malformed; one written before it was kept (none) still verifies", async () => {
+    const seq = seqOf('merge.recorded');
+    expect((entries[seq - 1]!.event as any).mergeCommit).toMatch(/^[0-9a-f]{40}$/);
+    const short = await rebuilt((list) => ((list[seq - 1]!.event as any).mergeCommit = (entries[seq - 1]!.event as any).mergeCommit.slice(0, 12)));
+    expectFailure(short, seq, 'MALFORMED_EVENT', /mergeCommit/);
+    const older = await rebuilt((list) => delete (list[seq - 1]!.event as any).mergeCommit);
+    expect(older).toMatchObject({ ok: true, problems: [] });
+  });
+
   it('a bypass rewritten as an allowed merge', async () => {
     const seq = seqOf('merge.bypassed');
     const report = await rebuilt((list) => {

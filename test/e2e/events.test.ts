@@ -84,7 +84,7 @@ describe('build statuses and auto-merge on the local host, in a real browser', (
     // Green first, then merged: the SUCCESSFUL status was posted on the commit that was merged.
     const repo = lb.host.forge.bitbucket.repositories[0]!;
     expect(repo.statuses.filter((s) => s.commit === signedOn).map((s) => s.state)).toEqual(['INPROGRESS', 'INPROGRESS', 'SUCCESSFUL']);
-    expect(repo.merges).toEqual([{ pullRequest: 1, strategy: 'squash', commit: signedOn }]);
+    expect(repo.merges).toEqual([{ pullRequest: 1, strategy: 'squash', commit: signedOn, mergeCommit: expect.stringMatching(/^[0-9a-f]{40}$/) }]);
     await lb.screenshotPage('host-auto-merged');
   });
 });

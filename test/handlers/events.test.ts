@@ -214,12 +214,63 @@ describe('auto-merge', () => {
     // Every decision queued its re-evaluation; events from Bitbucket arrive at the same moment.
     await Promise.all([world.settle(), world.prEvent(), world.prEvent('avi:bitbucket:updated:pullrequest-reviewer-status')]);
     await world.prEvent('avi:bitbucket:fulfilled:pullrequest');
-    expect(world.repo.merges).toEqual([{ pullRequest: 1, strategy: 'squash', commit: world.head }]);
+    expect(world.repo.merges).toEqual([{ pullRequest: 1, strategy: 'squash', commit: world.head, mergeCommit: expect.stringMatching(/^[0-9a-f]{40}$/) }]);
     expect(mergeCalls(world)).toBe(1);
     const ledger = await events(world);
     expect(ledger.filter((e) => e.type === 'automerge.attempted')).toHaveLength(1);
     const merges = ledger.filter((e) => e.type.startsWith('merge.'));
-    expect(merges).toEqual([expect.objectContaining({ type: 'merge.recorded', mergedBy: 'countersign', bypassed: false })]);
+    // The squash wrote a new commit: the record names it in full, beside the head that was judged.
+    expect(merges).toEqual([expect.objectContaining({ type: 'merge.recorded', mergedBy: 'countersign', bypassed: false, mergeCommit: world.repo.merges![0]!.mergeCommit })]);
+    expect(merges[0].mergeCommit).not.toBe(world.head);
+  });
+
+  it("keeps the merge commit the merge's own answer names, in full, even when the merged pull request cannot be read back", async () => {
+    await world.sign(signers.alice);
+    const read = world.deps.bitbucket.getPullRequest.bind(world.deps.bitbucket);
+    const merge = world.deps.bitbucket.mergePullRequest.bind(world.deps.bitbucket);
+    let merged = false;
+    world.deps.bitbucket.mergePullRequest = async (...args) => {
+      const outcome = await merge(...args);
+      merged = true;
+      return outcome;
+    };
+    world.deps.bitbucket.getPullRequest = async (...args) => {
+      if (merged) throw new Error('Bitbucket is down');
+      return read(...args);
+    };
+    try {
+      await world.sign(signers.bob);
+      await world.settle();
+    } finally {
+      world.deps.bitbucket.getPullRequest = read;
+      world.deps.bitbucket.mergePullRequest = merge;
+    }
+    const full = world.repo.merges![0]!.mergeCommit!;
+    // Bitbucket's answer abbreviates it; the commit is read to have it in full.
+    expect(world.host.calls.bitbucket.some((c) => c.includes(`/commit/${full.slice(0, 12)}`))).toBe(true);
+    const merges = (await events(world)).filter((e) => e.type.startsWith('merge.'));
+    expect(merges).toEqual([expect.objectContaining({ type: 'merge.recorded', mergeCommit: full })]);
+  });
+
+  it('records the merge without a merge commit, rather than not at all, when Bitbucket cannot give it in full', async () => {
+    await world.sign(signers.alice);
+    const resolve = world.deps.bitbucket.resolveCommit.bind(world.deps.bitbucket);
+    world.deps.bitbucket.resolveCommit = async () => {
+      throw new Error('Bitbucket is down');
+    };
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      await world.sign(signers.bob);
+      await world.settle();
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('is recorded without it'));
+    } finally {
+      world.deps.bitbucket.resolveCommit = resolve;
+      warn.mockRestore();
+    }
+    expect(world.pr.state).toBe('MERGED');
+    const merges = (await events(world)).filter((e) => e.type.startsWith('merge.'));
+    expect(merges).toEqual([expect.objectContaining({ type: 'merge.recorded', mergedBy: 'countersign' })]);
+    expect(merges[0]).not.toHaveProperty('mergeCommit');
   });
 
   it('records a merge as bypassed when a push landed between the last read and the merge', async () => {
@@ -245,7 +296,10 @@ describe('auto-merge', () => {
     await world.settle();
     expect(world.pr.state).toBe('MERGED');
     expect(world.host.calls.bitbucket.filter((c) => c.includes('/merge/task-status/'))).toHaveLength(4);
-    expect((await events(world)).filter((e) => e.type === 'merge.recorded')).toHaveLength(1);
+    const recorded = (await events(world)).filter((e) => e.type === 'merge.recorded');
+    expect(recorded).toHaveLength(1);
+    // Named by the task's merge_result.
+    expect(recorded[0].mergeCommit).toBe(world.repo.merges![0]!.mergeCommit);
   });
 
   it('records a refused merge, shows it on the card, and does not try again for that commit', async () => {

@@ -128,7 +128,7 @@ describe('events, statuses and auto-merge on the local host', () => {
     await host!.events.idle();
     expect(status(head(1))?.state).toBe('SUCCESSFUL');
     expect(pr(1).state).toBe('MERGED');
-    expect(repo().merges).toEqual([{ pullRequest: 1, strategy: 'squash', commit: head(1) }]);
+    expect(repo().merges).toEqual([{ pullRequest: 1, strategy: 'squash', commit: head(1), mergeCommit: expect.stringMatching(/^[0-9a-f]{40}$/) }]);
     // Bitbucket tells the app of its own merge, which finds it already recorded.
     const fulfilled = host!.events.history.filter((d) => (d.event as any).eventType === 'avi:bitbucket:fulfilled:pullrequest');
     expect(fulfilled).toEqual([expect.objectContaining({ event: expect.objectContaining({ actor: { type: 'app' } }), outcome: { commit: head(1) } })]);

@@ -20,11 +20,6 @@ type Job =
   | { kind: 'done'; format: Format; url: string; filename: string; bytes: number; items: number; total: number }
   | { kind: 'failed'; code: string; message: string };
 
-/** A day after `day` (YYYY-MM-DD): the page's "to" includes its day, the export's `to` excludes it. */
-function dayAfter(day: string): string {
-  return new Date(Date.parse(`${day}T00:00:00.000Z`) + 86_400_000).toISOString().slice(0, 10);
-}
-
 /** The export request the page's filters map to; the bundle is always the whole ledger (it is checked as one chain). */
 export function exportScope(format: Format, filters: Filters): Omit<Payload<'exportEvidence'>, 'cursor'> {
   if (format === 'bundle') return { format };
@@ -32,7 +27,8 @@ export function exportScope(format: Format, filters: Filters): Omit<Payload<'exp
     format,
     ...(filters.pullRequest !== undefined ? { pullRequest: filters.pullRequest } : {}),
     ...(filters.from ? { from: filters.from } : {}),
-    ...(filters.to ? { to: dayAfter(filters.to) } : {}),
+    // The export's dates mean what the page's do: a day, inclusive.
+    ...(filters.to ? { to: filters.to } : {}),
   };
 }
 
