@@ -6,7 +6,7 @@ import { EnvelopeShape, verifyEnvelopeEcdsa } from './dsseVerify';
 import { AccountId, BitbucketUuid, BranchName, FullCommitHash, KeyId, PullRequestId, UtcTimestamp } from './formats';
 import { LedgerChain, type LedgerEntry, type LedgerHead, type LedgerProblemCode, type PreparedEntry, type SignedLedgerEntry } from './ledger';
 import { hasIntactHash, Policy } from './policy';
-import { PublicJwk } from './publicKey';
+import { RepeatedPublicJwk, type PublicJwk } from './publicKey';
 import { evaluateQuorum } from './quorum';
 import { revocationId } from './records';
 import { readFacts } from './statementSchema';
@@ -180,11 +180,11 @@ const DecisionAccepted = z.object({
   signer: AccountId,
   keyId: KeyId,
   decision: z.enum(['approve', 'reject']),
-  publicKey: PublicJwk,
+  publicKey: RepeatedPublicJwk,
   // Its payload and signature are decoded as canonical base64 when it is verified, which checks them.
   envelope: EnvelopeShape,
 });
-const KeyEnrolled = z.object({ type: z.literal('key.enrolled'), accountId: AccountId, keyId: KeyId, publicKey: PublicJwk, label: z.string() });
+const KeyEnrolled = z.object({ type: z.literal('key.enrolled'), accountId: AccountId, keyId: KeyId, publicKey: RepeatedPublicJwk, label: z.string() });
 const KeyRenamed = z.object({ type: z.literal('key.renamed'), accountId: AccountId, keyId: KeyId, label: z.string() });
 const KeyRevoked = z.object({ type: z.literal('key.revoked'), accountId: AccountId, keyId: KeyId, revokedBy: AccountId, scope: z.enum(['everywhere', 'repository']) });
 const PolicySaved = z.object({
@@ -626,10 +626,9 @@ export class EvidenceVerifier {
     }
     // The gate is read before the merge; an auto-merge, before its claim. A decision accepted in between
     // may be in the ledger ahead of the record but not in the verdict, so both points are tried.
-    const attempts = [current, ...(claim ? [claim] : [])].map((snapshot) => this.rerun(event, snapshot));
-    const agreed = attempts.find((a) => a.problem === undefined);
-    if (!agreed) {
-      const first = attempts[0]!;
+    const first = this.rerun(event, current);
+    const agreed = first.problem === undefined ? first : claim && this.rerun(event, claim);
+    if (!agreed || agreed.problem !== undefined) {
       fail(first.code!, `Entry ${seq} (${event.type}, pull request #${pullRequest}): ${first.problem}`);
       return;
     }

@@ -24,3 +24,21 @@ export const PublicJwk = z.object({
   y: Coordinate,
 });
 export type PublicJwk = z.infer<typeof PublicJwk>;
+
+/** Coordinates already found canonical, bounded: a ledger names a few keys thousands of times. */
+const knownCoordinates = new Set<string>();
+
+/**
+ * PublicJwk, for readers that meet the same keys over and over (the evidence verifier): the same
+ * checks, each distinct pair of coordinates checked once.
+ */
+export const RepeatedPublicJwk = z.object({ kty: z.literal('EC'), crv: z.literal('P-256'), x: z.string(), y: z.string() }).check(
+  z.refine((jwk) => {
+    const id = `${jwk.x}.${jwk.y}`;
+    if (knownCoordinates.has(id)) return true;
+    if (!PublicJwk.safeParse(jwk).success) return false;
+    if (knownCoordinates.size >= 4096) knownCoordinates.clear();
+    knownCoordinates.add(id);
+    return true;
+  }, 'must be a P-256 public key in canonical base64url'),
+);
