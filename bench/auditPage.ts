@@ -8,7 +8,8 @@ export const AUDIT_BENCH_ENTRIES = Number(process.env.AUDIT_BENCH_ENTRIES ?? 100
 /**
  * 6. The audit page on a repository with AUDIT_BENCH_ENTRIES ledger entries (seeded in the store's
  * layout straight into the fake KVS), with KVS 30 ms and Bitbucket 150 ms a round trip: the first
- * and the next page, unfiltered and filtered, in KVS calls, storage round trips and time.
+ * and the next page, unfiltered and filtered (by type, person, pull request, dates, and a combination
+ * the index of one answers with the others checked on its records), in KVS calls and time.
  */
 export async function auditFigures(budget: (label: string, ok: boolean, detail?: string) => void): Promise<void> {
   const world = new World();
@@ -19,7 +20,10 @@ export async function auditFigures(budget: (label: string, ok: boolean, detail?:
     console.log('call                                              ms  KVS calls  entries  searched to');
     world.host.latency = { kvs: 30, bitbucket: 150 };
     const context = world.context(PEOPLE.outsider, undefined);
+    // Each call runs once unmeasured first: the fake sorts a partition of up to 100,000 index records on
+    // its first query (the real store keeps its index sorted), which is not the page's cost.
     const measure = async (label: string, payload: Record<string, unknown>) => {
+      await world.call('getAuditPage', PEOPLE.outsider, payload, context);
       world.host.resetCalls();
       const start = performance.now();
       const result = await world.call('getAuditPage', PEOPLE.outsider, payload, context);
@@ -31,13 +35,30 @@ export async function auditFigures(budget: (label: string, ok: boolean, detail?:
     };
     const first = await measure('first page, no filter', {});
     const next = await measure('next page, no filter', { cursor: first.page.nextCursor });
-    const typed = await measure('first page, type = key.revoked (1 in 10)', { type: 'key.revoked' });
-    const typedNext = await measure('  next page', { type: 'key.revoked', cursor: typed.page.nextCursor });
-    const rare = await measure('first page, PR 3 + policy.saved (no match)', { pullRequest: 3, type: 'policy.saved' });
-    await measure('  next page', { pullRequest: 3, type: 'policy.saved', cursor: rare.page.nextCursor });
+    const filtered: { label: string; payload: Record<string, unknown> }[] = [
+      { label: 'type = key.revoked (1 in 10)', payload: { type: 'key.revoked' } },
+      { label: 'person = bob (3 in 10)', payload: { person: PEOPLE.bob } },
+      { label: 'pull request 3', payload: { pullRequest: 3 } },
+      { label: 'from 2026-02-01 to 2026-02-02 (dates only)', payload: { from: '2026-02-01', to: '2026-02-02' } },
+      { label: 'PR 3 + decision.accepted + to 2026-02-01', payload: { pullRequest: 3, type: 'decision.accepted', to: '2026-02-01' } },
+      { label: 'PR 3 + policy.saved (no match)', payload: { pullRequest: 3, type: 'policy.saved' } },
+    ];
+    const pages: { kvs: number; ms: number; entries: number }[] = [];
+    for (const { label, payload } of filtered) {
+      const one = await measure(`first page, ${label}`, payload);
+      pages.push({ kvs: one.kvs, ms: one.ms, entries: one.page.entries.length });
+      if (one.page.nextCursor) {
+        const two = await measure('  next page', { ...payload, cursor: one.page.nextCursor });
+        pages.push({ kvs: two.kvs, ms: two.ms, entries: two.page.entries.length });
+      }
+    }
     budget('audit: first page without filters in 2 KVS calls (head + one batch of 25)', first.kvs === 2 && first.page.entries.length === 25, `${first.kvs} calls, ${first.ms.toFixed(0)} ms`);
     budget('audit: next page without filters in 1 KVS call', next.kvs === 1 && next.page.entries.length === 25, `${next.kvs} call, ${next.ms.toFixed(0)} ms`);
-    budget('audit: a filtered call reads at most the head + 8 batches (200 entries), whatever the ledger size', [typed, typedNext, rare].every((r) => r.kvs <= 9), `${Math.max(typed.kvs, typedNext.kvs, rare.kvs)} calls at most`);
+    budget(
+      'audit: every filtered first and next page in at most 2 KVS calls (one index query, one batch), whatever the ledger size',
+      pages.every((p) => p.kvs <= 2),
+      `${Math.max(...pages.map((p) => p.kvs))} calls at most, ${Math.max(...pages.map((p) => p.ms)).toFixed(0)} ms at most`,
+    );
   } finally {
     world.host.latency = {};
     world.dispose();

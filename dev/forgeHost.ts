@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { BitbucketHttpError, FakeBitbucket } from './fakeBitbucket';
-import { FakeKvs, KvsHttpError, type EntitySchemas } from './fakeKvs';
+import { FakeKvs, KvsHttpError, type EntityIndexes, type EntitySchemas } from './fakeKvs';
+import { manifestIndexes } from './manifestEntities';
 import { FakeQueue } from './fakeQueue';
 
 export interface CallLog {
@@ -31,8 +32,9 @@ export class ForgeHost {
     readonly bitbucket: FakeBitbucket,
   ) {}
 
-  static create(schemas: EntitySchemas, now?: () => number): ForgeHost {
-    return new ForgeHost(new FakeKvs(schemas, now), new FakeBitbucket());
+  /** `indexes`: the custom entity indexes; by default those manifest.yml declares on the entities in `schemas`. */
+  static create(schemas: EntitySchemas, now?: () => number, indexes: EntityIndexes = declaredIndexes(schemas)): ForgeHost {
+    return new ForgeHost(new FakeKvs(schemas, now, indexes), new FakeBitbucket());
   }
 
   install(): void {
@@ -101,4 +103,9 @@ function jsonResponse(status: number, body: unknown, headers: Record<string, str
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The indexes manifest.yml declares, on the entities `schemas` has. */
+function declaredIndexes(schemas: EntitySchemas): EntityIndexes {
+  return Object.fromEntries(Object.entries(manifestIndexes()).filter(([name]) => name in schemas));
 }

@@ -125,6 +125,31 @@ export interface ChallengeStore {
   consumeChallenge(value: string, claim: ChallengeClaim, ttlSeconds: number): Promise<ChallengeOutcome>;
 }
 
+/** What an audit index finds entries by. */
+export type AuditTerm =
+  | { kind: 'all' }
+  | { kind: 'type'; type: string }
+  | { kind: 'pullRequest'; pullRequest: number }
+  | { kind: 'person'; accountId: string }
+  /** Entries naming more people than their transaction had room to index: `spilled` lists the rest. */
+  | { kind: 'spill' };
+
+/** One entry an audit index found: where it sorts, and what the page may filter on without reading it. */
+export interface AuditHit {
+  seq: number;
+  order: string;
+  type: string;
+  pullRequest: number | null;
+  spilled?: string[];
+}
+
+/** What the ledger head says about its indexes: entries from seq `from` on are indexed; `spills` entries named people beyond their index records (the newest at `lastSpill`). */
+export interface AuditIndexState {
+  from: number;
+  spills: number;
+  lastSpill: number;
+}
+
 export interface LedgerStore {
   /** The repository's whole ledger, oldest first. */
   readLedger(repository: string): Promise<SignedLedgerEntry[]>;
@@ -139,6 +164,13 @@ export interface LedgerStore {
    * page started from (0 for an empty ledger); entries missing from storage are left out.
    */
   readLedgerPage(repository: string, options: { top?: number; count: number }): Promise<{ top: number; entries: { seq: number; entry: SignedLedgerEntry }[] }>;
+  /**
+   * One page of an audit index, newest first: the entries found by `term` whose order (time, then seq)
+   * lies within `low`…`high` (inclusive, either open), at most `limit` (1 to 100): one KVS query.
+   */
+  queryAuditIndex(repository: string, query: { term: AuditTerm; low?: string; high?: string; limit: number }): Promise<{ hits: AuditHit[]; more: boolean }>;
+  /** The given entries (at most 24) and the head with what it keeps about the indexes, in one KVS batch. */
+  readAuditEntries(repository: string, seqs: number[]): Promise<{ head: LedgerHead | undefined; indexes: AuditIndexState | undefined; entries: { seq: number; entry: SignedLedgerEntry }[] }>;
   /** The public half of the key that countersigns ledger entries, and its RFC 7638 id. */
   appPublicKey(): Promise<{ keyId: string; publicJwk: AppPublicJwk }>;
   /** The same key, to sign what the app attests outside the ledger (verification summaries); non-extractable. */

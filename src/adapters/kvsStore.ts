@@ -1,8 +1,10 @@
-import { Filter, FilterConditions, ForgeKvsAPIError, kvs } from '@forge/kvs';
+import { Filter, FilterConditions, ForgeKvsAPIError, kvs, Sort, WhereConditions } from '@forge/kvs';
 import * as z from 'zod/mini';
 import {
   ApprovalRecord,
+  auditFacts,
   bareUuid,
+  ledgerTime,
   decodeBase64url,
   encodeBase64url,
   generateAppKey,
@@ -34,6 +36,9 @@ import {
   type SignedLedgerEntry,
 } from '../core';
 import type {
+  AuditHit,
+  AuditIndexState,
+  AuditTerm,
   ChallengeOutcome,
   ChallengeStore,
   DecisionWrite,
@@ -47,6 +52,7 @@ import type {
   StoredApproval,
 } from '../ports';
 import { APPROVAL_BUCKETS, CHALLENGE_ENTITY, DOCUMENT_ENTITY, layoutHash, REVOCATION_SHARDS, storageKeys } from './keys';
+import { AUDIT_INDEX, AUDIT_INDEX_ENTITY, auditIndexWrites, isAuditMeta, MAX_TRANSACTION_OPS, termKey, type AuditIndexRecord, type AuditMeta } from './auditIndex';
 
 /** A value updated by compare-and-set: `version` goes up by one with every write. Sealed where it guards a verdict. */
 interface VersionedDocument<T> {
@@ -54,6 +60,16 @@ interface VersionedDocument<T> {
   document: T;
   seal?: string;
 }
+
+/** The ledger head's record: the head, and (from the first entry written with audit indexes on) what it keeps about them. */
+interface HeadDocument extends VersionedDocument<LedgerHead> {
+  audit?: AuditMeta;
+}
+
+/** The most entries `readAuditEntries` reads: with the head, one KVS batch. */
+const AUDIT_BATCH = 24;
+/** The most results one Custom Entity Store query page returns (Forge: a page limit between 1 and 100). */
+const ENTITY_QUERY_PAGE = 100;
 
 /** One bucket of a pull request's approvals: each signer's decision in force, by signer. */
 type ApprovalsDocument = Record<string, ApprovalRecord>;
@@ -595,6 +611,42 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     };
   }
 
+  async queryAuditIndex(repository: string, query: { term: AuditTerm; low?: string; high?: string; limit: number }): Promise<{ hits: AuditHit[]; more: boolean }> {
+    const { low, high, limit } = query;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > ENTITY_QUERY_PAGE) {
+      throw new RequestError('INTERNAL', `An audit index is read 1 to ${ENTITY_QUERY_PAGE} records at a time.`);
+    }
+    let search = kvs.entity<AuditIndexRecord>(AUDIT_INDEX_ENTITY).query().index(AUDIT_INDEX, { partition: [termKey(repository, query.term)] });
+    if (low !== undefined && high !== undefined) search = search.where(WhereConditions.between(low, high));
+    else if (low !== undefined) search = search.where(WhereConditions.greaterThanEqualTo(low));
+    else if (high !== undefined) search = search.where(WhereConditions.lessThanEqualTo(high));
+    const page = await storage(() => search.sort(Sort.DESC).limit(limit).getMany());
+    const hits = page.results.flatMap(({ value }): AuditHit[] => {
+      if (!value || typeof value.order !== 'string' || !Number.isSafeInteger(value.seq)) return [];
+      const { type, pr, spilled } = value.facets ?? {};
+      return [{ seq: value.seq, order: value.order, type: String(type), pullRequest: typeof pr === 'number' ? pr : null, ...(Array.isArray(spilled) ? { spilled } : {}) }];
+    });
+    return { hits, more: page.nextCursor !== undefined };
+  }
+
+  async readAuditEntries(repository: string, seqs: number[]): Promise<{ head: LedgerHead | undefined; indexes: AuditIndexState | undefined; entries: { seq: number; entry: SignedLedgerEntry }[] }> {
+    if (seqs.length > AUDIT_BATCH || seqs.some((seq) => !Number.isSafeInteger(seq) || seq < 1)) {
+      throw new RequestError('INTERNAL', `Audit entries are read at most ${AUDIT_BATCH} at a time (with the head, one KVS batch), by seq from 1.`);
+    }
+    const headKey = storageKeys.ledgerHead(repository);
+    const found = await batchRead([headKey, ...seqs.map((seq) => storageKeys.ledgerEntry(repository, seq))].map((key) => ({ key, entityName: DOCUMENT_ENTITY })));
+    const headDoc = found(headKey) as HeadDocument | undefined;
+    const meta = isAuditMeta(headDoc?.audit) ? headDoc.audit : undefined;
+    return {
+      head: headDoc?.document,
+      indexes: meta && { from: meta.from, spills: meta.spills, lastSpill: meta.lastSpill },
+      entries: seqs.flatMap((seq) => {
+        const doc = found(storageKeys.ledgerEntry(repository, seq)) as VersionedDocument<SignedLedgerEntry> | undefined;
+        return doc ? [{ seq, entry: doc.document }] : [];
+      }),
+    };
+  }
+
   /**
    * Up to `count` entries from `fromSeq`, read in one batch with the head (KVS batches of 25 keys):
    * entries past the head read in that batch are left out, so a page never runs ahead of its head.
@@ -632,6 +684,9 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
    * next ledger entry in one transaction; on a lost race, reads again. `writes` may answer 'done' when
    * nothing is left to do, or 'again' when what was read has already changed. Returns false when the transaction was refused and `retry` says not to try
    * again (a condition that will not come true by itself, such as a spent challenge).
+   * The same transaction writes the entry's audit index records (in the operations `writes` leaves of
+   * KVS's 25) and the head's note of them; the entry's time is chosen on each attempt, never before
+   * the previous entry's (see `ledgerTime`).
    */
   private async commit(
     ledger: string,
@@ -646,15 +701,22 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const keysNow = typeof keys === 'function' ? await keys() : keys;
       const found = await batchRead([headKey, ...keysNow].map((key) => ({ key, entityName: DOCUMENT_ENTITY })));
-      const headDoc = found(headKey) as VersionedDocument<LedgerHead> | undefined;
-      const entry = await nextEntry(headDoc?.document, { ledger, at, event: event as unknown as LedgerEvent }, signing);
+      const headDoc = found(headKey) as HeadDocument | undefined;
+      const previous = isAuditMeta(headDoc?.audit) ? headDoc.audit : undefined;
+      // Chosen again on every attempt, after the head it follows: never before the entry it extends.
+      const entryAt = ledgerTime(at, previous?.at);
+      const entry = await nextEntry(headDoc?.document, { ledger, at: entryAt, event: event as unknown as LedgerEvent }, signing);
       const head: LedgerHead = { seq: (headDoc?.document.seq ?? 0) + 1, hash: entry.hash };
       const planned = await writes(found, head);
       if (planned === 'done') return true;
       if (planned === 'again') continue;
+      // The audit indexes of the entry, in what the transaction leaves after the change, its head and its entry.
+      const index = auditIndexWrites(ledger, head.seq, entryAt, auditFacts(event), MAX_TRANSACTION_OPS - planned.length - 2, previous);
+      const headValue: HeadDocument = { version: head.seq, document: head, audit: index.meta };
       const all: Write[] = [
         ...planned,
-        { key: headKey, value: { version: head.seq, document: head }, entityName: DOCUMENT_ENTITY, conditions: versionIs(headDoc?.version ?? 0) },
+        ...index.records.map(({ key, value }) => ({ key, value, entityName: AUDIT_INDEX_ENTITY })),
+        { key: headKey, value: headValue, entityName: DOCUMENT_ENTITY, conditions: versionIs(headDoc?.version ?? 0) },
         { key: storageKeys.ledgerEntry(ledger, head.seq), value: { version: head.seq, document: entry }, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) },
       ];
       try {

@@ -1,5 +1,6 @@
 export * from './appKey';
 export * from './assessment';
+export * from './auditFacts';
 export * from './crypto';
 export * from './dsse';
 export * from './dsseVerify';

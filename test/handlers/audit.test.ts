@@ -1,5 +1,5 @@
 import type { KvsStore } from '../../src/adapters/kvsStore';
-import { AUDIT_PAGE_SIZE, AUDIT_SCAN_LIMIT, type AuditEntry, type AuditPage } from '../../src/handlers/audit';
+import { AUDIT_FILTERED_PAGE_SIZE, AUDIT_PAGE_SIZE, type AuditEntry, type AuditPage } from '../../src/handlers/audit';
 import { commitHash, PEOPLE, World, WORKSPACE } from '../fixtures/world';
 import { SEED_START, SEEDED_PEOPLE, seededType, seedLedger } from '../fixtures/auditSeed';
 
@@ -76,17 +76,21 @@ describe('getAuditPage', () => {
     expect(revoked).toMatchObject({ who: PEOPLE.admin, people: [PEOPLE.admin, SEEDED_PEOPLE[(revoked.seq - 1) % 3]] });
   });
 
-  it('filters by event type, a page or a bounded search at a time, and finds every match', async () => {
+  it('filters by event type from its index: one query and one batch a page, every match found', async () => {
     world.host.resetCalls();
     const first = await page({ type: 'key.revoked' });
-    // One call reads the head and at most 200 entries: 8 batches of 25, sent together.
-    expect(world.host.calls.kvs.filter((p) => p === '/api/v1/batch/get').length).toBeLessThanOrEqual(AUDIT_SCAN_LIMIT / 25);
+    // One query of the type's index, then the page's entries with the head in one batch.
+    expect(world.host.calls.kvs).toEqual(['/api/v1/entity/query', '/api/v1/batch/get']);
+    expect(first.entries).toHaveLength(AUDIT_FILTERED_PAGE_SIZE);
     expect(first.entries.every((e) => e.type === 'key.revoked')).toBe(true);
-    expect(first.filtered).toBe(true);
+    expect(first).toMatchObject({ filtered: true, top: SEEDED, scanned: null });
     const { seqs, pages } = await walk({ type: 'key.revoked' });
     expect(seqs).toEqual(expected((i) => i % 10 === 9));
-    // A page that did not fill says how far back it searched; the next picks up just below.
-    for (const [n, p] of pages.entries()) if (p.nextCursor) expect(pages[n + 1]!.top).toBe(p.searchedTo! - 1);
+    // Every page but the last is full, and says how far back it searched.
+    for (const p of pages.slice(0, -1)) {
+      expect(p.entries).toHaveLength(AUDIT_FILTERED_PAGE_SIZE);
+      expect(p.searchedTo).toBe(p.entries.at(-1)!.seq);
+    }
   });
 
   it('filters by pull request', async () => {
@@ -103,16 +107,18 @@ describe('getAuditPage', () => {
     expect(admin.seqs).toEqual(expected((i) => i % 10 === 7));
   });
 
-  it('filters by date, and stops searching at the first entry before "from"', async () => {
+  it('filters by date: the window bounds the index, so no page reads outside it', async () => {
     // Entries are a minute apart from 1 Jan 00:00: 1,440 on 1 January, the rest on 2 January.
     const onFirst = await walk({ to: '2026-01-01' });
     expect(onFirst.seqs).toEqual(expected((i) => i < 1440));
     const onSecond = await walk({ from: '2026-01-02' });
     expect(onSecond.seqs).toEqual(expected((i) => i >= 1440));
-    expect(onSecond.pages.at(-1)!.searchedTo).toBe(1440);
+    expect(onSecond.pages.every((p) => p.scanned === null)).toBe(true);
     const decisionsOnFirst = await walk({ from: '2026-01-01', to: '2026-01-01', type: 'decision.accepted', pullRequest: 1 });
     expect(decisionsOnFirst.seqs).toEqual(expected((i) => i < 1440 && i % 10 < 6 && i % 7 === 0));
+    world.host.resetCalls();
     expect((await page({ from: '2025-12-01', to: '2025-12-31' })).entries).toEqual([]);
+    expect(world.host.calls.kvs).toEqual(['/api/v1/entity/query', '/api/v1/batch/get']);
   });
 
   it('shows an entry written by the app on top, with who acted', async () => {
@@ -158,7 +164,7 @@ describe('getAuditPage on an empty ledger', () => {
     const world = new World();
     try {
       const result = await world.call('getAuditPage', PEOPLE.alice, {}, world.context(PEOPLE.alice, undefined));
-      expect(result).toEqual({ ok: true, data: { workspace: WORKSPACE, entries: [], nextCursor: null, searchedTo: null, top: 0, filtered: false, canExport: false } });
+      expect(result).toEqual({ ok: true, data: { workspace: WORKSPACE, entries: [], nextCursor: null, searchedTo: null, top: 0, filtered: false, canExport: false, scanned: null } });
     } finally {
       world.dispose();
     }
