@@ -23,6 +23,12 @@ export function nodeCryptoSuite(limit = 4096): CryptoSuite {
   };
   return {
     sha256: (bytes) => createHash('sha256').update(bytes).digest(),
+    decodeBase64(text) {
+      if (typeof text !== 'string' || text.length % 4 !== 0) return undefined;
+      const bytes = Buffer.from(text, 'base64');
+      // Node skips what is not base64; only the canonical spelling of what it read is accepted.
+      return bytes.toString('base64') === text ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) : undefined;
+    },
     verifyP256(jwk, message, signature) {
       const key = keyOf(`EC.${jwk.x}.${jwk.y}`, { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
       return key !== null && verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);

@@ -78,9 +78,9 @@ export function decodeCanonicalBase64(text: string): Uint8Array<ArrayBuffer> | u
 }
 
 /** The payload bytes exactly as carried; undefined when the envelope's base64 is not canonical. */
-export function payloadBytes(envelope: Envelope): Uint8Array<ArrayBuffer> | undefined {
+export function payloadBytes(envelope: Envelope, decode: (text: string) => Uint8Array<ArrayBuffer> | undefined = decodeCanonicalBase64): Uint8Array<ArrayBuffer> | undefined {
   // One payload, one encoding: a re-encoding that differs would let two envelopes carry one statement.
-  return decodeCanonicalBase64(envelope.payload);
+  return decode(envelope.payload);
 }
 
 const ECDSA_SHA256 = { name: 'ECDSA', hash: 'SHA-256' } as const;

@@ -44,7 +44,7 @@ export const ENVELOPE_SHAPE_MATCHES: Same<z.infer<typeof EnvelopeShape>, Envelop
 export async function verifyEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJwk, keyid: string, suite?: CryptoSuite): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const parsed = EnvelopeShape.safeParse(envelope);
   if (!parsed.success) return undefined;
-  const payload = payloadBytes(parsed.data);
+  const payload = payloadBytes(parsed.data, suite?.decodeBase64);
   const mine = parsed.data.signatures.filter((signature) => signature.keyid === keyid);
   // Two signatures under one key id is not a thing this app writes: refuse rather than pick one.
   if (!payload || mine.length !== 1 || !mine[0]) return undefined;
@@ -54,7 +54,7 @@ export async function verifyEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJ
 
 function verifySignature(publicKey: PublicJwk, message: Uint8Array<ArrayBuffer>, sig: string, suite?: CryptoSuite): Promise<boolean> {
   // Like the payload, a signature has one spelling: spare base64 bits must not make a second one.
-  const der = decodeCanonicalBase64(sig);
+  const der = (suite?.decodeBase64 ?? decodeCanonicalBase64)(sig);
   if (!der) return Promise.resolve(false);
   return verifyDer(publicKey, message, der, suite);
 }

@@ -225,7 +225,7 @@ export interface PreparedEntry {
 
 /** Reads, hashes and checks the signature of one entry, independently of any other; never throws. */
 export async function prepareEntry(signed: SignedLedgerEntry, appKeys: ReadonlyMap<string, AppPublicJwk>, suite: CryptoSuite = webCryptoSuite): Promise<PreparedEntry> {
-  const bytes = envelopePayload(signed);
+  const bytes = envelopePayload(signed, suite);
   if (!bytes) return { storedHashMatches: false };
   const [hash, signature] = await Promise.all([sha256Hex(bytes, suite), checkSignature(signed.envelope, bytes, appKeys, suite)]);
   const entry = parsePayload(bytes);
@@ -265,7 +265,7 @@ async function checkSignature(envelope: Envelope, bytes: Uint8Array<ArrayBuffer>
   if (!signature) return undefined;
   const publicJwk = appKeys instanceof Map ? appKeys.get(signature.keyid) : undefined;
   if (!publicJwk) return { code: 'UNKNOWN_APP_KEY', message: `The entry is signed with key ${JSON.stringify(signature.keyid)}, which is not one of the app keys given.` };
-  const sig = decodeCanonicalBase64(signature.sig);
+  const sig = (suite.decodeBase64 ?? decodeCanonicalBase64)(signature.sig);
   if (!sig || !(await verifyAppSignature(publicJwk, pae(LEDGER_PAYLOAD_TYPE, bytes), sig, suite))) {
     return { code: 'BAD_SIGNATURE', message: `The app signature (key ${signature.keyid}) does not verify.` };
   }
@@ -276,11 +276,11 @@ async function checkSignature(envelope: Envelope, bytes: Uint8Array<ArrayBuffer>
  * The exact payload bytes of a well-formed ledger envelope: one signature, the ledger payload type,
  * canonical base64. Anything else (including a non-object from storage) is undefined.
  */
-function envelopePayload(signed: SignedLedgerEntry): Uint8Array<ArrayBuffer> | undefined {
+function envelopePayload(signed: SignedLedgerEntry, suite: CryptoSuite = webCryptoSuite): Uint8Array<ArrayBuffer> | undefined {
   if (typeof signed !== 'object' || signed === null) return undefined;
   const parsed = EnvelopeShape.safeParse(signed.envelope);
   if (!parsed.success || parsed.data.payloadType !== LEDGER_PAYLOAD_TYPE || parsed.data.signatures.length !== 1) return undefined;
-  return payloadBytes(parsed.data);
+  return payloadBytes(parsed.data, suite.decodeBase64);
 }
 
 /**
