@@ -33,6 +33,10 @@ export function nodeCryptoSuite(limit = 4096): CryptoSuite {
       const key = keyOf(`EC.${jwk.x}.${jwk.y}`, { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
       return key !== null && verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
     },
+    verifyP256Der(jwk, message, der) {
+      const key = keyOf(`EC.${jwk.x}.${jwk.y}`, { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
+      return key !== null && verify('sha256', message, key, der);
+    },
     verifyEd25519(x, message, signature) {
       const key = keyOf(`OKP.${x}`, { kty: 'OKP', crv: 'Ed25519', x });
       return key !== null && verify(null, message, key, signature);

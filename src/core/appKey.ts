@@ -1,7 +1,7 @@
 import { calculateJwkThumbprint } from 'jose';
 import * as z from 'zod/mini';
-import { decodeBase64url, encodeBase64url, verifyP1363, webCryptoSuite, type CryptoSuite } from './crypto';
-import { derToP1363, p1363ToDer } from './ecdsaDer';
+import { decodeBase64url, encodeBase64url, webCryptoSuite, type CryptoSuite } from './crypto';
+import { p1363ToDer, verifyDer } from './ecdsaDer';
 import { RequestError } from './errors';
 
 /**
@@ -111,8 +111,7 @@ export function verifyAppSignature(
   if (publicJwk?.kty === 'EC') {
     // Checked before a suite's cache is asked: a cached key must never stand in for a JWK the strict check refuses.
     const parsed = P256PublicJwk.safeParse(publicJwk);
-    const p1363 = parsed.success && signature instanceof Uint8Array ? derToP1363(signature) : undefined;
-    return p1363 && parsed.success ? verifyP1363(parsed.data, message, p1363, suite) : Promise.resolve(false);
+    return parsed.success && signature instanceof Uint8Array ? verifyDer(parsed.data, message, signature, suite) : Promise.resolve(false);
   }
   return verifyEd25519(publicJwk, message, signature, suite);
 }

@@ -74,6 +74,8 @@ export interface CryptoSuite {
   verifyP256(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, signature: Uint8Array<ArrayBuffer>): boolean | Promise<boolean>;
   /** Ed25519 (RFC 8032, pure); `x` is the public key in base64url. */
   verifyEd25519(x: string, message: Uint8Array<ArrayBuffer>, signature: Uint8Array<ArrayBuffer>): boolean | Promise<boolean>;
+  /** The same check with the signature in DER, already found strict by the core, where the runtime verifies DER natively. */
+  verifyP256Der?(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, der: Uint8Array): boolean | Promise<boolean>;
   /** `decodeCanonicalBase64`, faster where the runtime has a native decoder; the same answer on every text (tested). */
   decodeBase64?(text: string): Uint8Array<ArrayBuffer> | undefined;
 }

@@ -46,6 +46,13 @@ export function derToP1363(der: Uint8Array): Uint8Array<ArrayBuffer> | undefined
 
 /** ECDSA P-256 / SHA-256 over `message`, signature in strict DER. Failures return false. */
 export async function verifyDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, derSignature: Uint8Array, suite?: CryptoSuite): Promise<boolean> {
+  // Strict DER is the core's check, whatever the suite: the suite only verifies.
   const signature = derToP1363(derSignature);
-  return signature !== undefined && verifyP1363(jwk, message, signature, suite);
+  if (signature === undefined) return false;
+  if (!suite?.verifyP256Der) return verifyP1363(jwk, message, signature, suite);
+  try {
+    return await suite.verifyP256Der(jwk, message, derSignature);
+  } catch {
+    return false;
+  }
 }

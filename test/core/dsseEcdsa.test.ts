@@ -8,6 +8,7 @@ import { PublicJwk } from '../../src/core/publicKey';
 import { encodeBase64, IN_TOTO_PAYLOAD_TYPE, pae, signEnvelopeEcdsa, type Envelope } from '../../src/core/dsse';
 import { verifyEnvelopeEcdsa } from '../../src/core/dsseVerify';
 import { derToP1363, p1363ToDer, verifyDer } from '../../src/core/ecdsaDer';
+import { nodeCryptoSuite } from '../../src/cli/nodeCrypto';
 
 const hex = (value: string) => new Uint8Array(Buffer.from(value, 'hex'));
 const toHex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
@@ -38,6 +39,14 @@ describe('verifyDer against Wycheproof ecdsa_secp256r1_sha256 (DER)', () => {
   it.each(vectors.map((v) => [v.tcId, v.comment, v.result, v] as const))('tcId %i (%s) is %s', async (_id, _comment, result, vector) => {
     const verdict = await verifyDer(vector.jwk, hex(vector.msg), hex(vector.sig));
     expect(verdict).toBe(result === 'valid');
+  });
+
+  // The CLI's suite verifies DER natively, after the core's strict-DER check: the same verdict on every vector.
+  const node = nodeCryptoSuite();
+  it('agrees through the CLI\'s Node suite on every vector', async () => {
+    const wrong: number[] = [];
+    for (const vector of vectors) if ((await verifyDer(vector.jwk, hex(vector.msg), hex(vector.sig), node)) !== (vector.result === 'valid')) wrong.push(vector.tcId);
+    expect(wrong).toEqual([]);
   });
 
   it('parses every valid signature to the one DER spelling it came in', () => {

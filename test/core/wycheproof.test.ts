@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PublicJwk, verifyP1363 } from '../../src/core';
+import { nodeCryptoSuite } from '../../src/cli/nodeCrypto';
+
+const node = nodeCryptoSuite();
 
 // Wycheproof ECDSA P-256 / SHA-256 vectors in IEEE P1363 form (C2SP/wycheproof, Apache-2.0),
 // vendored in vendor/wycheproof/.
@@ -29,6 +32,8 @@ describe('verifyP1363 against Wycheproof ecdsa_secp256r1_sha256_p1363', () => {
 
   it.each(vectors.map((v) => [v.tcId, v.comment, v.result, v] as const))('tcId %i (%s) is %s', async (_id, _comment, result, vector) => {
     const verdict = await verifyP1363(vector.jwk, hex(vector.msg), hex(vector.sig));
+    // And through the CLI's Node suite: the same verdict.
+    expect(await verifyP1363(vector.jwk, hex(vector.msg), hex(vector.sig), node)).toBe(verdict);
     expect(verdict).toBe(result === 'valid');
   });
 });
