@@ -18,7 +18,7 @@ export const VERIFY_BUDGET_PER_SECOND = 5_000;
  * rate on a given machine; the budget is a share of that cap, measured in the same run, so it holds on
  * a slow or busy machine and still fails when the verifier's own work grows.
  */
-export const SHARE_OF_CEILING = 0.3;
+export const SHARE_OF_CEILING = 0.25;
 
 const CLI = resolve('dist/countersign.cjs');
 const LEDGER = '{22222222-2222-4222-8222-222222222222}';
@@ -32,6 +32,8 @@ interface Figures {
   peakRssMb: number;
   /** What the P-256 verifies alone (one per entry, one more per decision) allow, measured beside the run. */
   ceilingPerSecond: number;
+  /** Microseconds an entry takes just to be read (JSON, base64, SHA-256, the JCS re-serialisation), nothing judged. */
+  readMicros: number;
   ok: boolean;
 }
 
@@ -70,8 +72,11 @@ export async function evidenceFigures(budget: (label: string, ok: boolean, detai
   );
   const slowest = Math.min(...rows.map((r) => r.verifyPerSecond));
   const ceiling = Math.max(...rows.map((r) => r.ceilingPerSecond));
+  const read = Math.min(...rows.map((r) => r.readMicros));
+  const floor = 1e6 / (1e6 / ceiling + read);
   console.log(
-    `evidence: issue 11 asks ${VERIFY_BUDGET_PER_SECOND.toLocaleString('en')} entries/s on one core: ${slowest >= VERIFY_BUDGET_PER_SECOND ? 'met' : `NOT met (slowest ${slowest.toFixed(0)}/s; the signature checks alone allow ${ceiling.toFixed(0)}/s on this core)`}`,
+    `evidence: issue 11 asks ${VERIFY_BUDGET_PER_SECOND.toLocaleString('en')} entries/s on one core: ${slowest >= VERIFY_BUDGET_PER_SECOND ? 'met' : 'NOT met'} (slowest ${slowest.toFixed(0)}/s). ` +
+      `On this core the signature checks alone allow ${ceiling.toFixed(0)}/s; reading an entry (JSON, base64, SHA-256, JCS; no schema, state or quorum) adds ${read.toFixed(0)} µs, so no verifier doing both exceeds ${floor.toFixed(0)}/s here.`,
   );
   const smallest = rows[0]!;
   const largest = rows.at(-1)!;
@@ -117,8 +122,7 @@ async function measureSize(entries: number, file: string, appKey: AppSigningKey,
   const started = performance.now();
   const run = spawnSync('sh', ['-c', script, 'sh', headerFile, body, process.execPath, probe, CLI, appKey.keyId], { encoding: 'utf8', maxBuffer: 1 << 28 });
   const seconds = (performance.now() - started) / 1000;
-  rmSync(body, { force: true });
-  rmSync(headerFile, { force: true });
+
   const peak = /peak-rss-kb (\d+)/.exec(run.stderr ?? '');
   let ok = false;
   let decisions = 0;
@@ -130,13 +134,43 @@ async function measureSize(entries: number, file: string, appKey: AppSigningKey,
     ok = false;
   }
   const ceilingPerSecond = entries / (((entries + decisions) * p256VerifyMicros(pinned)) / 1e6);
+  const readMicros = readingMicros(headerFile, body, pinned);
   if (!ok) console.log(`  verify exited ${run.status}: ${(run.stdout ?? '').slice(0, 600)} ${(run.stderr ?? '').slice(0, 600)}`);
-  return { entries, bytes, appendPerSecond: entries / (appendMs / 1000), verifyPerSecond: entries / seconds, ceilingPerSecond, peakRssMb: peak ? Number(peak[1]) / 1024 : Number.NaN, ok };
+  rmSync(body, { force: true });
+  rmSync(headerFile, { force: true });
+  return { entries, bytes, readMicros, appendPerSecond: entries / (appendMs / 1000), verifyPerSecond: entries / seconds, ceilingPerSecond, peakRssMb: peak ? Number(peak[1]) / 1024 : Number.NaN, ok };
 }
 
 /** Microseconds per P-256 verify through Node's synchronous call (as the CLI makes it), on the core the CLI ran on. */
 function p256VerifyMicros(pinned: boolean): number {
   const script = `const c=require('node:crypto');const {privateKey,publicKey}=c.generateKeyPairSync('ec',{namedCurve:'P-256'});const m=new Uint8Array(2500);const s=c.sign('sha256',m,privateKey);for(let i=0;i<300;i++)c.verify('sha256',m,publicKey,s);const t=performance.now();for(let i=0;i<3000;i++)c.verify('sha256',m,publicKey,s);process.stdout.write(String((performance.now()-t)/3000*1000));`;
   const run = pinned ? spawnSync('taskset', ['-c', '0', process.execPath, '-e', script], { encoding: 'utf8' }) : spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  return Number(run.stdout);
+}
+
+/**
+ * Microseconds per entry for the reading no verifier can skip, over the bundle's first 20,000 entries:
+ * parse the line, decode the payload, hash it, parse it, write it back as JSON (the JCS check), and the
+ * same for an approver's statement. No schema, no state, no quorum: a floor, not a verifier.
+ */
+function readingMicros(headerFile: string, body: string, pinned: boolean): number {
+  const script = `
+const zlib = require('node:zlib'), fs = require('node:fs'), c = require('node:crypto');
+const text = zlib.gunzipSync(Buffer.concat([fs.readFileSync(process.argv[1]), fs.readFileSync(process.argv[2])])).toString('utf8');
+const lines = text.split('\\n', 20001).slice(1).filter(Boolean);
+const once = () => { for (const line of lines) {
+  const signed = JSON.parse(line);
+  const bytes = Buffer.from(signed.envelope.payload, 'base64');
+  c.createHash('sha256').update(bytes).digest('hex');
+  const entry = JSON.parse(bytes.toString('utf8'));
+  JSON.stringify(entry);
+  const inner = entry.event.envelope;
+  if (inner) JSON.stringify(JSON.parse(Buffer.from(inner.payload, 'base64').toString('utf8')));
+} };
+once();
+const t = performance.now(); once();
+process.stdout.write(String(((performance.now() - t) / lines.length) * 1000));`;
+  const args = ['-e', script, headerFile, body];
+  const run = pinned ? spawnSync('taskset', ['-c', '0', process.execPath, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 }) : spawnSync(process.execPath, args, { encoding: 'utf8' });
   return Number(run.stdout);
 }
