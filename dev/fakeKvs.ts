@@ -400,27 +400,17 @@ export class FakeKvs {
 
   private satisfies(value: any, conditions: { and?: Condition[]; or?: Condition[] }): boolean {
     const test = (c: Condition) => {
-      const attribute = value?.[c.property];
-      switch (c.condition) {
-        case 'EXISTS':
-          return attribute !== undefined;
-        case 'NOT_EXISTS':
-          return attribute === undefined;
-        case 'EQUAL_TO':
-          return attribute === c.values[0];
-        case 'NOT_EQUAL_TO':
-          return attribute !== c.values[0];
-        case 'GREATER_THAN':
-          return attribute !== undefined && (attribute as string | number) > (c.values[0] as string | number);
-        default:
-          throw new KvsHttpError(400, 'INVALID_CONDITION', `Condition ${c.condition} is not supported by this fake`);
-      }
+      if (!TRANSACTION_CONDITIONS.has(c.condition)) throw new KvsHttpError(400, 'INVALID_CONDITION', `Condition ${c.condition} is not supported by this fake`);
+      return matchesCondition(value?.[c.property], c);
     };
     if (conditions.and) return conditions.and.every(test);
     if (conditions.or) return conditions.or.some(test);
     return true;
   }
 }
+
+/** The conditions a conditional write may carry here (a query's filters may use more). */
+const TRANSACTION_CONDITIONS = new Set(['EXISTS', 'NOT_EXISTS', 'EQUAL_TO', 'NOT_EQUAL_TO', 'GREATER_THAN']);
 
 /** Whether `attribute` meets a query condition (a range condition or a filter). */
 function matchesCondition(attribute: any, c: { condition: string; values: unknown[] }): boolean {

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { auditFacts, auditOrder, decodeBase64, orderCeiling, orderFloor, readEntry, RequestError, type Envelope, type SignedLedgerEntry } from '../core';
+import { auditFacts, auditOrder, decodeBase64, orderCeiling, orderFloor, readEntry, RequestError, type AuditFacts, type Envelope, type SignedLedgerEntry } from '../core';
 import type { AuditHit, AuditTerm, Deps } from '../ports';
 import { callerOf, parsePayload } from './requests';
 
@@ -47,20 +47,10 @@ const AuditPayload = z.strictObject({
 });
 type AuditFilters = Omit<z.infer<typeof AuditPayload>, 'cursor'>;
 
-/** One ledger entry, in readable fields, with everything it holds. */
-export interface AuditEntry {
+/** One ledger entry, in readable fields (its `AuditFacts`), with everything it holds. */
+export interface AuditEntry extends AuditFacts {
   seq: number;
   at: string | null;
-  type: string;
-  /** The account that acted, when one did (Countersign's own merges and auto-merge outcomes have none). */
-  who: string | null;
-  /** Every account the entry names (who acted, whose key, who was counted). */
-  people: string[];
-  pullRequest: number | null;
-  commit: string | null;
-  decision: 'approve' | 'reject' | null;
-  keyId: string | null;
-  policyVersion: number | null;
   /** The entry's hash, and the hash of the one before it (the chain). */
   hash: string;
   prev: string | null;
