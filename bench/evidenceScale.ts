@@ -134,7 +134,7 @@ async function measureSize(entries: number, file: string, appKey: AppSigningKey,
     ok = false;
   }
   const ceilingPerSecond = entries / (((entries + decisions) * p256VerifyMicros(pinned)) / 1e6);
-  const readMicros = readingMicros(headerFile, body, pinned);
+  const readMicros = readingMicros(body, pinned);
   if (!ok) console.log(`  verify exited ${run.status}: ${(run.stdout ?? '').slice(0, 600)} ${(run.stderr ?? '').slice(0, 600)}`);
   rmSync(body, { force: true });
   rmSync(headerFile, { force: true });
@@ -145,7 +145,7 @@ async function measureSize(entries: number, file: string, appKey: AppSigningKey,
 function p256VerifyMicros(pinned: boolean): number {
   const script = `const c=require('node:crypto');const {privateKey,publicKey}=c.generateKeyPairSync('ec',{namedCurve:'P-256'});const m=new Uint8Array(2500);const s=c.sign('sha256',m,privateKey);for(let i=0;i<300;i++)c.verify('sha256',m,publicKey,s);const t=performance.now();for(let i=0;i<3000;i++)c.verify('sha256',m,publicKey,s);process.stdout.write(String((performance.now()-t)/3000*1000));`;
   const run = pinned ? spawnSync('taskset', ['-c', '0', process.execPath, '-e', script], { encoding: 'utf8' }) : spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
-  return Number(run.stdout);
+  return measured(run, 'P-256 verify');
 }
 
 /**
@@ -153,24 +153,36 @@ function p256VerifyMicros(pinned: boolean): number {
  * parse the line, decode the payload, hash it, parse it, write it back as JSON (the JCS check), and the
  * same for an approver's statement. No schema, no state, no quorum: a floor, not a verifier.
  */
-function readingMicros(headerFile: string, body: string, pinned: boolean): number {
+function readingMicros(body: string, pinned: boolean): number {
   const script = `
-const zlib = require('node:zlib'), fs = require('node:fs'), c = require('node:crypto');
-const text = zlib.gunzipSync(Buffer.concat([fs.readFileSync(process.argv[1]), fs.readFileSync(process.argv[2])])).toString('utf8');
-const lines = text.split('\\n', 20001).slice(1).filter(Boolean);
-const once = () => { for (const line of lines) {
-  const signed = JSON.parse(line);
-  const bytes = Buffer.from(signed.envelope.payload, 'base64');
-  c.createHash('sha256').update(bytes).digest('hex');
-  const entry = JSON.parse(bytes.toString('utf8'));
-  JSON.stringify(entry);
-  const inner = entry.event.envelope;
-  if (inner) JSON.stringify(JSON.parse(Buffer.from(inner.payload, 'base64').toString('utf8')));
-} };
-once();
-const t = performance.now(); once();
-process.stdout.write(String(((performance.now() - t) / lines.length) * 1000));`;
-  const args = ['-e', script, headerFile, body];
-  const run = pinned ? spawnSync('taskset', ['-c', '0', process.execPath, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 }) : spawnSync(process.execPath, args, { encoding: 'utf8' });
-  return Number(run.stdout);
+const zlib = require('node:zlib'), fs = require('node:fs'), c = require('node:crypto'), readline = require('node:readline');
+(async () => {
+  const lines = [];
+  // Streamed, and only the first 20,000 entries: a million entries are more text than one string may hold.
+  const input = readline.createInterface({ input: fs.createReadStream(process.argv[1]).pipe(zlib.createGunzip()), crlfDelay: Infinity });
+  for await (const line of input) { if (line) lines.push(line); if (lines.length >= 20000) break; }
+  input.close();
+  const once = () => { for (const line of lines) {
+    const signed = JSON.parse(line);
+    const bytes = Buffer.from(signed.envelope.payload, 'base64');
+    c.createHash('sha256').update(bytes).digest('hex');
+    const entry = JSON.parse(bytes.toString('utf8'));
+    JSON.stringify(entry);
+    const inner = entry.event.envelope;
+    if (inner) JSON.stringify(JSON.parse(Buffer.from(inner.payload, 'base64').toString('utf8')));
+  } };
+  once();
+  const t = performance.now(); once();
+  process.stdout.write(String(((performance.now() - t) / lines.length) * 1000));
+})();`;
+  const args = ['-e', script, body];
+  const run = pinned ? spawnSync('taskset', ['-c', '0', process.execPath, ...args], { encoding: 'utf8' }) : spawnSync(process.execPath, args, { encoding: 'utf8' });
+  return measured(run, 'the reading floor');
+}
+
+/** A child's figure, or a thrown error: a figure that failed to be measured must not read as 0 µs. */
+function measured(run: ReturnType<typeof spawnSync>, what: string): number {
+  const value = Number(run.stdout);
+  if (run.status !== 0 || !Number.isFinite(value) || value <= 0) throw new Error(`Could not measure ${what}: exit ${run.status}, ${String(run.stderr).slice(0, 400)}`);
+  return value;
 }

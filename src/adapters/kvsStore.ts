@@ -666,10 +666,15 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       }
       return { head: undefined, entries: [] };
     }
+    // The batches go out together, so one may have been read before an entry the head (read in another)
+    // already counts was written: an entry missing below the head is asked for once more before an
+    // export calls the ledger broken. Entries never disappear once committed, so a second miss is real.
+    const wanted = keys.filter((_, i) => fromSeq + i <= head.seq);
+    const missing = wanted.filter((key) => found(key) === undefined);
+    const again = missing.length > 0 ? await batchRead(missing.map((key) => ({ key, entityName: DOCUMENT_ENTITY }))) : undefined;
     const entries: SignedLedgerEntry[] = [];
-    for (const [i, key] of keys.entries()) {
-      if (fromSeq + i > head.seq) break;
-      const doc = found(key) as VersionedDocument<SignedLedgerEntry> | undefined;
+    for (const key of wanted) {
+      const doc = (found(key) ?? again?.(key)) as VersionedDocument<SignedLedgerEntry> | undefined;
       if (doc) entries.push(doc.document);
     }
     return { head, entries };

@@ -1,7 +1,7 @@
 import { calculateJwkThumbprint } from 'jose';
 import * as z from 'zod/mini';
 import { decodeBase64url, encodeBase64url, webCryptoSuite, type CryptoSuite } from './crypto';
-import { p1363ToDer, verifyDer } from './ecdsaDer';
+import { derToP1363, isLowS, p1363ToDer, toLowS, verifyDer } from './ecdsaDer';
 import { RequestError } from './errors';
 
 /**
@@ -88,7 +88,7 @@ export async function importAppSigningKey(privateJwk: AppPrivateJwk): Promise<Cr
 /** The app's signature over `message`: DER for a P-256 key, the 64 bytes of RFC 8032 for Ed25519. */
 export async function signWithAppKey(appKey: AppSigningKey, message: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
   if (appKey.privateKey.algorithm.name === 'ECDSA') {
-    return p1363ToDer(new Uint8Array(await crypto.subtle.sign(ECDSA_SHA256, appKey.privateKey, message)));
+    return p1363ToDer(toLowS(new Uint8Array(await crypto.subtle.sign(ECDSA_SHA256, appKey.privateKey, message))));
   }
   return new Uint8Array(await crypto.subtle.sign(ED25519, appKey.privateKey, message));
 }
@@ -111,7 +111,9 @@ export function verifyAppSignature(
   if (publicJwk?.kty === 'EC') {
     // Checked before a suite's cache is asked: a cached key must never stand in for a JWK the strict check refuses.
     const parsed = P256PublicJwk.safeParse(publicJwk);
-    return parsed.success && signature instanceof Uint8Array ? verifyDer(parsed.data, message, signature, suite) : Promise.resolve(false);
+    const p1363 = parsed.success && signature instanceof Uint8Array ? derToP1363(signature) : undefined;
+    // Only the low-s spelling the app writes: one entry, one signature.
+    return parsed.success && p1363 && isLowS(p1363) ? verifyDer(parsed.data, message, signature, suite) : Promise.resolve(false);
   }
   return verifyEd25519(publicJwk, message, signature, suite);
 }

@@ -21,10 +21,11 @@ export function canonicalBytes(value: unknown): Uint8Array<ArrayBuffer> {
  * hold a lone surrogate (`JSON.stringify` escapes one; JCS refuses it). Never throws.
  */
 export function isCanonicalJson(value: unknown, text: string): boolean {
-  if (!LONE_SURROGATE_ESCAPE.test(text) && JSON.stringify(value) === text && keysInOrder(value)) return true;
   try {
+    if (!LONE_SURROGATE_ESCAPE.test(text) && JSON.stringify(value) === text && keysInOrder(value)) return true;
     return canonicalize(value) === text;
   } catch {
+    // A lone surrogate (no JCS form), or nesting too deep to walk.
     return false;
   }
 }

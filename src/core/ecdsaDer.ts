@@ -16,6 +16,27 @@ function isScalar(value: bigint): boolean {
   return value > 0n && value < SCALAR_LIMIT;
 }
 
+/** The order n of P-256's group. */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/**
+ * ECDSA signs with (r, s) and (r, n - s) alike, so a signature has two spellings that verify. The app
+ * writes only the one with s <= n/2 (a P1363 signature is turned into it here) and accepts only that
+ * one (`isLowS`): one entry, one signature, as Ed25519 gave. Approvers' browsers write either, so their
+ * signatures are not held to this.
+ */
+export function toLowS(sig: Uint8Array): Uint8Array<ArrayBuffer> {
+  const s = bytesToNumberBE(sig.subarray(SCALAR_BYTES));
+  const out = new Uint8Array(sig);
+  if (s > P256_ORDER >> 1n) out.set(numberToBytesBE(P256_ORDER - s, SCALAR_BYTES), SCALAR_BYTES);
+  return out;
+}
+
+/** Whether a P1363 signature's s is in the lower half of the group order. */
+export function isLowS(sig: Uint8Array): boolean {
+  return sig.length === 2 * SCALAR_BYTES && bytesToNumberBE(sig.subarray(SCALAR_BYTES)) <= P256_ORDER >> 1n;
+}
+
 /** DER form of a 64-byte P1363 signature. Throws on anything WebCrypto could not have produced. */
 export function p1363ToDer(sig: Uint8Array): Uint8Array<ArrayBuffer> {
   if (sig.length !== 2 * SCALAR_BYTES) throw new RangeError('A P1363 P-256 signature is 64 bytes.');
@@ -27,8 +48,8 @@ export function p1363ToDer(sig: Uint8Array): Uint8Array<ArrayBuffer> {
 
 /**
  * P1363 form of a DER signature; undefined unless it is exactly one strict DER SEQUENCE of two
- * positive INTEGERs below 2^256, nothing after it. One signature has one DER spelling, so a
- * re-encoded (malleated) copy cannot pass as another signature.
+ * positive INTEGERs below 2^256, nothing after it. One (r, s) has one DER spelling, so a re-encoded
+ * copy cannot pass as another signature; (r, n - s) is another signature, which only `isLowS` refuses.
  */
 export function derToP1363(der: Uint8Array): Uint8Array<ArrayBuffer> | undefined {
   if (der.length > MAX_DER_BYTES) return undefined;

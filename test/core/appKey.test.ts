@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppPrivateJwk, AppPublicJwk, appKeyId, generateAppKey, importAppSigningKey, publicHalf, signWithAppKey, verifyAppSignature, verifyEd25519 } from '../../src/core/appKey';
 import { webCryptoSuite } from '../../src/core/crypto';
+import { derToP1363, p1363ToDer } from '../../src/core/ecdsaDer';
 import { nodeCryptoSuite } from '../../src/cli/nodeCrypto';
 
 // Wycheproof EdDSA (Ed25519) verification vectors (C2SP/wycheproof, Apache-2.0), vendored in vendor/wycheproof/.
@@ -86,6 +87,14 @@ describe('new app keys (P-256)', () => {
     expect(await verifyAppSignature(a.publicJwk, message, new Uint8Array(p1363))).toBe(false);
     expect(await verifyAppSignature(a.publicJwk, message, new Uint8Array([...der, 0]))).toBe(false);
     expect(await verifyAppSignature(b.publicJwk, message, der)).toBe(false);
+    // The other spelling of the same signature, (r, n - s), verifies as ECDSA but is not what the app writes.
+    const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+    const low = derToP1363(der)!;
+    const s = BigInt(`0x${Buffer.from(low.subarray(32)).toString('hex')}`);
+    expect(s <= n >> 1n).toBe(true);
+    const high = new Uint8Array([...low.subarray(0, 32), ...Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex')]);
+    expect(nodeVerify('sha256', message, { key: createPublicKey({ key: { ...a.publicJwk }, format: 'jwk' }), dsaEncoding: 'ieee-p1363' }, high)).toBe(true);
+    for (const suite of [webCryptoSuite, nodeCryptoSuite()]) expect(await verifyAppSignature(a.publicJwk, message, p1363ToDer(high), suite)).toBe(false);
     if (a.privateJwk.kty !== 'EC' || b.publicJwk.kty !== 'EC') throw new Error('expected P-256 keys');
     await expect(importAppSigningKey({ ...a.privateJwk, x: b.publicJwk.x, y: b.publicJwk.y })).rejects.toMatchObject({ code: 'INTERNAL' });
   });

@@ -233,6 +233,37 @@ describe('exportEvidence', () => {
     expect(await call({ format: 'csv', from: '2026-11-24', to: '2026-11-23' })).toMatchObject({ ok: false, code: 'INVALID_INPUT', message: expect.stringContaining('ends before it begins') });
   });
 
+  it('asks once more for an entry below the head that a concurrent batch read missed, and reports one that stays missing', async () => {
+    const whole = await world.deps.ledger.readLedger(REPOSITORY);
+    const lastKey = storageKeys.ledgerEntry(REPOSITORY, whole.length);
+    const kvs = world.host.kvs as unknown as { batchGet(items: { key: string }[]): { successfulKeys: { key: string }[]; failedKeys: unknown[] } };
+    const original = kvs.batchGet.bind(kvs);
+    // As if the batch holding the last entry was read a moment before that entry (and the head) were committed.
+    const hide = (times: number) => {
+      let left = times;
+      return jest.spyOn(kvs, 'batchGet').mockImplementation((items) => {
+        const answer = original(items);
+        if (left > 0 && items.some((i) => i.key === lastKey)) {
+          left--;
+          return { successfulKeys: answer.successfulKeys.filter((k) => k.key !== lastKey), failedKeys: [...answer.failedKeys, { key: lastKey, error: { code: 'KEY_NOT_FOUND', message: 'Key not found' } }] };
+        }
+        return answer;
+      });
+    };
+    const raced = hide(1);
+    try {
+      expect((await world.deps.ledger.readLedgerRange(REPOSITORY, 1, whole.length)).entries).toEqual(whole);
+    } finally {
+      raced.mockRestore();
+    }
+    const gone = hide(2);
+    try {
+      expect((await world.deps.ledger.readLedgerRange(REPOSITORY, 1, whole.length)).entries).toEqual(whole.slice(0, -1));
+    } finally {
+      gone.mockRestore();
+    }
+  });
+
   it('reads a ledger page by seq, never past the head read with it', async () => {
     const whole = await world.deps.ledger.readLedger(REPOSITORY);
     const seqs = (list: { envelope: Envelope }[]) => list.map((e) => readEntry(e as never)!.seq);
