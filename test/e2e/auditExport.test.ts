@@ -80,6 +80,7 @@ describe('exports from the audit page', () => {
     const { name, text } = await download(/Evidence bundle/);
     expect(name).toBe(`countersign-${DEMO.repository.uuid.replace(/[{}]/g, '').slice(0, 8)}.evidence.jsonl`);
     expect(await exportStatus().innerText()).toContain(`Exported ${top} entries`);
+    await lb.screenshotPage('audit-export');
     const lines = text.split('\n');
     expect(lines.at(-1)).toBe('');
     const [header, ...entries] = lines.slice(0, -1).map((line) => JSON.parse(line));
