@@ -21,6 +21,7 @@ export function nodeCryptoSuite(limit = 4096): CryptoSuite {
     }
     return key;
   };
+  const p256Key = (jwk: { x: string; y: string }) => keyOf(`EC.${jwk.x}.${jwk.y}`, { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
   return {
     sha256: (bytes) => createHash('sha256').update(bytes).digest(),
     decodeBase64(text) {
@@ -30,11 +31,11 @@ export function nodeCryptoSuite(limit = 4096): CryptoSuite {
       return bytes.toString('base64') === text ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) : undefined;
     },
     verifyP256(jwk, message, signature) {
-      const key = keyOf(`EC.${jwk.x}.${jwk.y}`, { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
+      const key = p256Key(jwk);
       return key !== null && verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
     },
     verifyP256Der(jwk, message, der) {
-      const key = keyOf(`EC.${jwk.x}.${jwk.y}`, { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
+      const key = p256Key(jwk);
       return key !== null && verify('sha256', message, key, der);
     },
     verifyEd25519(x, message, signature) {
