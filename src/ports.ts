@@ -1,5 +1,6 @@
 import type {
   ApprovalRecord,
+  RosterKey,
   AutoMergeRecord,
   MergeStrategy,
   PostedStatus,
@@ -171,6 +172,12 @@ export interface LedgerStore {
   queryAuditIndex(repository: string, query: { term: AuditTerm; low?: string; high?: string; limit: number }): Promise<{ hits: AuditHit[]; more: boolean }>;
   /** The given entries (at most 24) and the head with what it keeps about the indexes, in one KVS batch. */
   readAuditEntries(repository: string, seqs: number[]): Promise<{ head: LedgerHead | undefined; indexes: AuditIndexState | undefined; entries: { seq: number; entry: SignedLedgerEntry }[] }>;
+  /**
+   * The keys the repository's decisions used, each with its enrolment entry and the revocations that
+   * hold in the repository but another ledger recorded, and those entries of other ledgers: what an
+   * evidence bundle's key roster lists and carries.
+   */
+  keyEvidence(repository: string): Promise<{ keys: RosterKey[]; events: SignedLedgerEntry[] }>;
   /** The public half of the key that countersigns ledger entries, and its RFC 7638 id. */
   appPublicKey(): Promise<{ keyId: string; publicJwk: AppPublicJwk }>;
   /** The same key, to sign what the app attests outside the ledger (verification summaries); non-extractable. */

@@ -49,6 +49,9 @@ export const storageKeys = {
   key: (accountId: string, keyId: string) => `key:${accountId}:${keyId}`,
   keysOf: (accountId?: string) => (accountId ? `key:${accountId}:` : 'key:'),
   keyOwner: (keyId: string) => `keyowner:${keyId}`,
+  /** Present once a decision in the repository used the key: the keys its evidence bundle's roster lists. */
+  keyUse: (repository: string, accountId: string, keyId: string) => `keyuse:${bareUuid(repository)}:${accountId}:${keyId}`,
+  keyUseOf: (repository: string) => `keyuse:${bareUuid(repository)}:`,
   challenge: (value: string) => `challenge:${value}`,
   /** Whether the repository's current policy asks for a commit status (with its workspace), so a revocation everywhere can find every status to re-evaluate. */
   statusReporting: (repository: string) => `statusreporting:${bareUuid(repository)}`,

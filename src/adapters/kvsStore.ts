@@ -24,7 +24,11 @@ import {
   AppPrivateJwk,
   appKeyId,
   claimStands,
+  entryRefId,
+  revocationApplies,
   type AppPublicJwk,
+  type EntryRef,
+  type RosterKey,
   type AutoMergeRecord,
   type PostedStatus,
   type AppSigningKey,
@@ -75,6 +79,10 @@ const ENTITY_QUERY_PAGE = 100;
 type ApprovalsDocument = Record<string, ApprovalRecord>;
 /** One key's revocations: everywhere, and per repository. */
 type RevocationsDocument = Revocation[];
+
+/** A key a decision in the repository used (`storageKeys.keyUse`). */
+const KeyUse = z.strictObject({ accountId: z.string(), keyId: z.string() });
+type KeyUse = z.infer<typeof KeyUse>;
 /**
  * One page of a revocation index shard: the `revocationEntry` hashes present, 16 hex digits each, one
  * after another in one string (a page is rewritten and sealed with every revocation, and one string is
@@ -301,6 +309,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     const [challengeKey, used, conditions] = consumption(challenge.value, challenge.claim);
     const { seal } = await this.appSecrets();
     const revocationKey = storageKeys.revocation(signer, args.record.keyId);
+    const keyUseKey = storageKeys.keyUse(repository, signer, args.record.keyId);
     const committed = await this.commit(repository, args.at, args.event, [bucketKey, revocationKey], async (found, head) => {
       const current = found(bucketKey) as VersionedDocument<ApprovalsDocument> | undefined;
       if (!(await openSealed(seal, bucketKey, current)).intact) {
@@ -316,6 +325,8 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
         { key: revocationKey, value: undefined, entityName: DOCUMENT_ENTITY, conditions: versionIs(revocations?.version ?? 0), checkOnly: true },
         await sealedWrite(seal, bucketKey, current, document),
         { key: challengeKey, value: used, entityName: CHALLENGE_ENTITY, conditions, ttlSeconds: challenge.ttlSeconds },
+        // Which keys the repository's decisions used, for its evidence bundle's key roster (written every time: it is the same value).
+        { key: keyUseKey, value: { accountId: signer, keyId: args.record.keyId } satisfies KeyUse },
       ];
     }, async () => isUsableChallenge(await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)), challenge.claim));
     if (committed) return { consumed: true };
@@ -400,19 +411,44 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
 
   async listKeys(accountId?: string): Promise<KeyRecord[]> {
     const records: KeyRecord[] = [];
-    let cursor: string | undefined;
-    do {
-      let query = kvs.query().where('key', { condition: 'BEGINS_WITH', values: [storageKeys.keysOf(accountId)] }).limit(QUERY_PAGE);
-      if (cursor) query = query.cursor(cursor);
-      const page = await storage(() => query.getMany<unknown>());
-      for (const result of page.results) {
-        const record = toKeyRecord(result.value);
-        // The prefix `key:<id>:` also matches accounts whose ID merely starts with `<id>:`.
-        if (record && (accountId === undefined || record.accountId === accountId)) records.push(record);
-      }
-      cursor = page.nextCursor;
-    } while (cursor);
+    for (const value of await valuesBeginningWith(storageKeys.keysOf(accountId))) {
+      const record = toKeyRecord(value);
+      // The prefix `key:<id>:` also matches accounts whose ID merely starts with `<id>:`.
+      if (record && (accountId === undefined || record.accountId === accountId)) records.push(record);
+    }
     return records;
+  }
+
+  /**
+   * For an evidence bundle's key roster: every key the repository's decisions used, with the entry that
+   * enrolled it and the revocations holding in the repository that another ledger recorded (those in
+   * its own ledger are in the bundle already), and those entries of other ledgers, as stored.
+   * One query per 20 keys, then two batches.
+   */
+  async keyEvidence(repository: string): Promise<{ keys: RosterKey[]; events: SignedLedgerEntry[] }> {
+    const used = (await valuesBeginningWith(storageKeys.keyUseOf(repository))).flatMap((value) => {
+      const parsed = KeyUse.safeParse(value);
+      return parsed.success ? [parsed.data] : [];
+    });
+    const items = used.flatMap((u) => [{ key: storageKeys.key(u.accountId, u.keyId) }, { key: storageKeys.revocation(u.accountId, u.keyId), entityName: DOCUMENT_ENTITY }]);
+    const found = await batchRead(items);
+    const refs = new Map<string, EntryRef>();
+    const keys = used.map(({ accountId, keyId }): RosterKey => {
+      const enrolment = toKeyRecord(found(storageKeys.key(accountId, keyId)))?.entry ?? null;
+      const revocations = ((found(storageKeys.revocation(accountId, keyId)) as VersionedDocument<RevocationsDocument> | undefined)?.document ?? []).filter(
+        // One recorded before entries were kept, for this repository alone, is in this ledger; one everywhere may be anywhere.
+        (r) => revocationApplies(r, repository) && (r.entry ? r.entry.ledger !== repository : r.repository === undefined),
+      );
+      for (const ref of [enrolment, ...revocations.map((r) => r.entry)]) if (ref && ref.ledger !== repository) refs.set(entryRefId(ref), ref);
+      return { accountId, keyId, enrolment, revocations: revocations.map((r) => ({ revokedAt: r.revokedAt, entry: r.entry ?? null })) };
+    });
+    const entryKey = (ref: EntryRef) => storageKeys.ledgerEntry(ref.ledger, ref.seq);
+    const entries = await batchRead([...refs.values()].map((ref) => ({ key: entryKey(ref), entityName: DOCUMENT_ENTITY })));
+    const events = [...refs.values()].flatMap((ref) => {
+      const doc = entries(entryKey(ref)) as VersionedDocument<SignedLedgerEntry> | undefined;
+      return doc ? [doc.document] : [];
+    });
+    return { keys, events };
   }
 
   async loadRevocations(keys: { accountId: string; keyId: string }[]): Promise<Revocation[]> {
@@ -433,8 +469,12 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       throw new RequestError('CONFLICT', 'This key is being enrolled by another request right now; try again in a moment.');
     }
     const event: LedgerEventOf = { type: 'key.enrolled', accountId: record.accountId, keyId: record.keyId, publicKey: record.publicKey, label: record.label };
-    await this.commit(ledger, record.createdAt, event, [], () => [{ key, value: record }]);
-    return record;
+    let stored: KeyRecord = record;
+    await this.commit(ledger, record.createdAt, event, [], (_found, head) => {
+      stored = { ...record, entry: { ledger, seq: head.seq, hash: head.hash } };
+      return [{ key, value: stored }];
+    });
+    return stored;
   }
 
   async getKey(accountId: string, keyId: string): Promise<KeyRecord | undefined> {
@@ -494,7 +534,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       pages = ((await readDocument<RevokedPage>(firstKey))?.document.pages ?? 0);
       return [recordKey, firstKey, ...(pages > 0 ? [storageKeys.revokedShard(shard, pages)] : [])];
     };
-    await this.commit(ledger, revocation.revokedAt, event, keys, async (found) => {
+    await this.commit(ledger, revocation.revokedAt, event, keys, async (found, head) => {
       const record = found(recordKey) as VersionedDocument<RevocationsDocument> | undefined;
       const first = found(firstKey) as VersionedDocument<RevokedPage> | undefined;
       if ((first?.document.pages ?? 0) !== pages) return 'again';
@@ -507,7 +547,12 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       }
       const full = pageEntries(last?.document.entries).length >= (this.options.pageCapacity ?? PAGE_CAPACITY);
       const writes: Write[] = [
-        { key: recordKey, value: { version: (record?.version ?? 0) + 1, document: [...(record?.document ?? []), revocation] }, entityName: DOCUMENT_ENTITY, conditions: versionIs(record?.version ?? 0) },
+        {
+          key: recordKey,
+          value: { version: (record?.version ?? 0) + 1, document: [...(record?.document ?? []), { ...revocation, entry: { ledger, ...head } }] },
+          entityName: DOCUMENT_ENTITY,
+          conditions: versionIs(record?.version ?? 0),
+        },
       ];
       if (!full) {
         writes.push(await sealedWrite(seal, lastKey, last, { ...last?.document, entries: packedEntries(last?.document.entries) + entry }));
@@ -826,6 +871,20 @@ function backOff(attempt: number): Promise<void> {
  * Reads any number of keys at once: batches of at most 25 (the KVS limit), all sent together, so the
  * cost is one round trip. Returns a lookup; a key that is not there reads as undefined.
  */
+/** Every plain KVS value whose key begins with `prefix`, a query page at a time. */
+async function valuesBeginningWith(prefix: string): Promise<unknown[]> {
+  const values: unknown[] = [];
+  let cursor: string | undefined;
+  do {
+    let query = kvs.query().where('key', { condition: 'BEGINS_WITH', values: [prefix] }).limit(QUERY_PAGE);
+    if (cursor) query = query.cursor(cursor);
+    const page = await storage(() => query.getMany<unknown>());
+    values.push(...page.results.map((result) => result.value));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return values;
+}
+
 async function batchRead(items: { key: string; entityName?: string }[]): Promise<(key: string) => unknown> {
   const batches = Array.from({ length: Math.ceil(items.length / BATCH) }, (_, i) => items.slice(i * BATCH, (i + 1) * BATCH));
   const answers = await Promise.all(batches.map((batch) => storage(() => kvs.batchGet<unknown>(batch))));

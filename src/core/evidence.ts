@@ -4,29 +4,35 @@ import { checkedApproval, isTimely, type ApprovalRecord, type CheckedApproval } 
 import { keyIdOf, type CryptoSuite } from './crypto';
 import { EnvelopeShape, verifyEnvelopeEcdsa } from './dsseVerify';
 import { AccountId, BitbucketUuid, BranchName, FullCommitHash, KeyId, PullRequestId, UtcTimestamp } from './formats';
-import { LedgerChain, type LedgerEntry, type LedgerHead, type LedgerProblemCode, type PreparedEntry, type SignedLedgerEntry } from './ledger';
+import { entryRefId, openKeyRoster, type EntryRef, type KeyRoster } from './keyRoster';
+import { LedgerChain, prepareEntry, type LedgerEntry, type LedgerHead, type LedgerProblemCode, type PreparedEntry, type SignedLedgerEntry } from './ledger';
 import { hasIntactHash, Policy } from './policy';
 import { RepeatedPublicJwk, type PublicJwk } from './publicKey';
 import { evaluateQuorum } from './quorum';
 import { revocationId } from './records';
 import { readFacts } from './statementSchema';
 import type { DecisionFacts } from './statement';
+import type { Envelope } from './dsse';
 
 /**
  * Evidence bundles: one repository's ledger, exported so anyone can check it offline, and the
  * streaming verifier behind `countersign verify`.
  *
- * Format (version 1): JSON Lines, UTF-8, one JSON value a line.
- * - Line 1, the header: `{"format":"countersign-evidence","version":1,"ledger":"{repository uuid}",
+ * Format (version 2): JSON Lines, UTF-8, one JSON value a line.
+ * - Line 1, the header: `{"format":"countersign-evidence","version":2,"ledger":"{repository uuid}",
  *   "exportedAt":"…Z","appKeys":[{"keyId":"<RFC 7638>","publicJwk":{"kty":"EC","crv":"P-256","x":"…","y":"…"}}],
- *   "entries":<count>,"head":{"seq":…,"hash":"…"}|null}`.
+ *   "entries":<count>,"head":{"seq":…,"hash":"…"}|null,"keys":{"roster":{DSSE},"events":[{"hash":"…","envelope":{DSSE}},…]}}`.
  * - Then every ledger entry, oldest first, exactly as stored: `{"hash":"<sha-256 hex>","envelope":{DSSE}}`.
  *
- * Policy versions and approver keys need no section of their own: every `policy.saved` entry carries
- * the whole policy version (its rules and hash) and every `key.enrolled` entry the public key, both
- * under the app's signature, and each `decision.accepted` carries the envelope and the key it was
- * verified with. The header is not signed: its app keys are only as good as the place they came from,
- * so a verifier should pin them (`trustedAppKeyIds`) to the key the app publishes (`getLedgerKey`).
+ * Policy versions need no section of their own: every `policy.saved` entry carries the whole policy
+ * version (its rules and hash) under the app's signature, and each `decision.accepted` carries the
+ * envelope and the key it was verified with. Keys enrolled from this repository are in its ledger;
+ * `keys` carries the rest: the app-signed key roster (`keyRoster.ts`) of every key the decisions used,
+ * and the entries of other ledgers (other repositories', the installation's) that enrolled them or
+ * revoked them everywhere, exactly as stored there. Version 1 had no `keys`; it is still read, and
+ * then a key from elsewhere is only noticed. The header itself is not signed: its app keys are only as
+ * good as the place they came from, so a verifier should pin them (`trustedAppKeyIds`) to the key the
+ * app publishes (`getLedgerKey`).
  *
  * The verifier keeps only what later entries are judged against: the chain head, keys by (account,
  * key id) with the seq of their enrolment and revocation, policy versions by hash, and each open pull
@@ -34,27 +40,50 @@ import type { DecisionFacts } from './statement';
  * requests, not with the number of entries.
  */
 export const EVIDENCE_FORMAT = 'countersign-evidence';
-export const EVIDENCE_VERSION = 1;
+export const EVIDENCE_VERSION = 2;
+/** Versions this verifier reads. */
+const READABLE_VERSIONS = [1, 2];
+
+/**
+ * Entries of two ledgers are ordered by their times, which different invocations' clocks set at the
+ * start of each write attempt: within this much of each other, which came first cannot be told.
+ */
+export const CROSS_LEDGER_SKEW_MS = 60_000;
 
 const Sha256Hex = z.string().check(z.regex(/^[0-9a-f]{64}$/));
 
+/** The header's key section: the signed roster and the entries of other ledgers it names (checked when read). */
+const EvidenceKeys = z.strictObject({
+  roster: z.unknown(),
+  events: z.array(z.unknown()).check(z.maxLength(200_000)),
+});
+export interface EvidenceKeys {
+  roster: Envelope;
+  events: SignedLedgerEntry[];
+}
+
 export const EvidenceHeader = z.strictObject({
   format: z.literal(EVIDENCE_FORMAT),
-  version: z.literal(EVIDENCE_VERSION),
+  version: z.union([z.literal(1), z.literal(EVIDENCE_VERSION)]),
   ledger: z.string().check(z.minLength(1), z.maxLength(200)),
   exportedAt: UtcTimestamp,
   appKeys: z.array(z.strictObject({ keyId: z.string().check(z.maxLength(256)), publicJwk: AppPublicJwk })).check(z.minLength(1), z.maxLength(16)),
   entries: z.int().check(z.nonnegative()),
   head: z.nullable(z.strictObject({ seq: z.int().check(z.positive()), hash: Sha256Hex })),
+  keys: z.optional(EvidenceKeys),
 });
 export type EvidenceHeader = z.infer<typeof EvidenceHeader>;
 
-/** The bundle as lines, from what `LedgerStore.readLedger` and `appPublicKey` return. */
+/**
+ * The bundle as lines, from what `LedgerStore.readLedger` and `appPublicKey` return, and the key
+ * section (`LedgerStore.keyEvidence` with the signed roster); without one it is a version 1 bundle.
+ */
 export function buildEvidenceLines(args: {
   ledger: string;
   exportedAt: string;
   entries: readonly SignedLedgerEntry[];
   appKeys: { keyId: string; publicJwk: AppPublicJwk }[];
+  keys?: EvidenceKeys;
 }): string[] {
   const last = args.entries.at(-1);
   const head = last ? { seq: args.entries.length, hash: last.hash } : null;
@@ -65,15 +94,16 @@ export function buildEvidenceLines(args: {
  * The header line alone, for a bundle written in pages: `head` is the ledger head the export stops at
  * (its seq is the number of entries that follow, over all pages).
  */
-export function evidenceHeaderLine(args: { ledger: string; exportedAt: string; head: LedgerHead | null; appKeys: { keyId: string; publicJwk: AppPublicJwk }[] }): string {
+export function evidenceHeaderLine(args: { ledger: string; exportedAt: string; head: LedgerHead | null; appKeys: { keyId: string; publicJwk: AppPublicJwk }[]; keys?: EvidenceKeys }): string {
   const header: EvidenceHeader = {
     format: EVIDENCE_FORMAT,
-    version: EVIDENCE_VERSION,
+    version: args.keys ? EVIDENCE_VERSION : 1,
     ledger: args.ledger,
     exportedAt: args.exportedAt,
     appKeys: args.appKeys.map(({ keyId, publicJwk }) => ({ keyId, publicJwk: publicHalf(publicJwk) })),
     entries: args.head?.seq ?? 0,
     head: args.head ? { seq: args.head.seq, hash: args.head.hash } : null,
+    ...(args.keys ? { keys: { roster: args.keys.roster, events: args.keys.events.map((e) => ({ hash: e.hash, envelope: e.envelope })) } } : {}),
   };
   return JSON.stringify(header);
 }
@@ -99,6 +129,10 @@ export type EvidenceProblemCode =
   | 'KEY_CONFLICT'
   | 'KEY_MISMATCH'
   | 'KEY_REVOKED'
+  | 'KEY_ROSTER'
+  | 'KEY_EVENT'
+  | 'KEY_EVENT_MISSING'
+  | 'KEY_TIME'
   | 'APPROVER_SIGNATURE'
   | 'STATEMENT_MISMATCH'
   | 'STATEMENT_TIME'
@@ -108,7 +142,7 @@ export type EvidenceProblemCode =
   | 'MERGE_COUNTED';
 
 /** Things worth a reader's attention that do not make the bundle fail. */
-export type EvidenceNoticeCode = 'MERGE_BYPASSED' | 'KEY_NOT_IN_BUNDLE' | 'UNKNOWN_EVENT' | 'APP_KEY_NOT_PINNED';
+export type EvidenceNoticeCode = 'MERGE_BYPASSED' | 'KEY_NOT_IN_BUNDLE' | 'KEY_REVOCATION_CLOSE' | 'UNKNOWN_EVENT' | 'APP_KEY_NOT_PINNED';
 
 export interface EvidenceProblem {
   /** The entry's seq (its position when unreadable); absent for the header and the bundle as a whole. */
@@ -144,7 +178,8 @@ export interface EvidenceReport {
   appKeys: string[];
   entries: number;
   head?: LedgerHead;
-  counts: { decisions: number; keys: number; revocations: number; policies: number; merges: number; bypassed: number; autoMerges: number };
+  /** `keyEvents`: entries of other ledgers (in the header's key section) that enrol or revoke a key used here. */
+  counts: { decisions: number; keys: number; revocations: number; policies: number; merges: number; bypassed: number; autoMerges: number; keyEvents: number };
   /** Each merge, in ledger order, up to `maxProblems` of them (`counts.merges` counts them all). */
   merges: MergeOutcome[];
   problems: EvidenceProblem[];
@@ -261,6 +296,20 @@ interface KeyState {
   revoked?: number;
 }
 
+/** A roster key, with its enrolment and revocations from other ledgers as their entries (or the roster) say. */
+interface RosterState {
+  accountId: string;
+  keyId: string;
+  /** Enrolled in this ledger, at this seq (the roster says; the entry is judged in order). */
+  enrolledHere?: number;
+  /** Enrolled in another ledger: the key that entry carries. */
+  enrolledElsewhere?: { publicKey: PublicJwk; at: number; where: string };
+  /** Whether the roster could name the enrolment at all (a key enrolled before Countersign kept where cannot be). */
+  enrolmentNamed: boolean;
+  /** The earliest revocation from elsewhere that holds here. */
+  revokedElsewhere?: { at: number; where: string };
+}
+
 interface StoredDecision {
   record: ApprovalRecord;
 }
@@ -268,6 +317,8 @@ interface StoredDecision {
 /** What an auto-merge claim saw: the gate is read before the claim, so its merge is judged as of then too. */
 interface Snapshot {
   asOf: number;
+  /** The entry's time, in ms: revocations from other ledgers are ordered by time. */
+  at: number;
   policy: Policy | undefined;
   decisions: Map<string, StoredDecision>;
 }
@@ -311,7 +362,9 @@ export class EvidenceVerifier {
   private readonly pending: { line: number; position: number; job: Promise<Prepared> | undefined }[] = [];
   private judged = 0;
   private readonly thumbprints = new Map<string, string>();
-  private readonly counts: EvidenceReport['counts'] = { decisions: 0, keys: 0, revocations: 0, policies: 0, merges: 0, bypassed: 0, autoMerges: 0 };
+  private readonly counts: EvidenceReport['counts'] = { decisions: 0, keys: 0, revocations: 0, policies: 0, merges: 0, bypassed: 0, autoMerges: 0, keyEvents: 0 };
+  /** Version 2: the roster's keys by `revocationId`, with what the entries of other ledgers say of them. */
+  private roster: Map<string, RosterState> | undefined;
 
   private constructor(
     private readonly header: EvidenceHeader,
@@ -332,12 +385,15 @@ export class EvidenceVerifier {
       return { error: 'The first line is not JSON; an evidence bundle starts with its header line.' };
     }
     const version = (value as { version?: unknown } | null)?.version;
-    if ((value as { format?: unknown } | null)?.format === EVIDENCE_FORMAT && version !== EVIDENCE_VERSION) {
-      return { error: `This is an evidence bundle of format version ${JSON.stringify(version)}; this verifier reads version ${EVIDENCE_VERSION}. Use a newer countersign.` };
+    if ((value as { format?: unknown } | null)?.format === EVIDENCE_FORMAT && !READABLE_VERSIONS.includes(version as number)) {
+      return { error: `This is an evidence bundle of format version ${JSON.stringify(version)}; this verifier reads versions ${READABLE_VERSIONS.join(' and ')}. Use a newer countersign.` };
     }
     const parsed = EvidenceHeader.safeParse(value);
     if (!parsed.success) return { error: `The first line is not a ${EVIDENCE_FORMAT} version ${EVIDENCE_VERSION} header: ${z.prettifyError(parsed.error).split('\n').slice(0, 3).join(' ')}` };
     const header = parsed.data;
+    if (header.version === EVIDENCE_VERSION && !header.keys) {
+      return { error: `The header of this version ${EVIDENCE_VERSION} bundle has no "keys" section (the key roster); it was cut short or is not an export of Countersign.` };
+    }
     const problems: EvidenceProblem[] = [];
     for (const key of header.appKeys) {
       if ((await appKeyId(key.publicJwk)) !== key.keyId) problems.push({ line: 1, code: 'BAD_HEADER', message: `The header's app key ${key.keyId} is not the RFC 7638 thumbprint of the key given with it.` });
@@ -346,6 +402,7 @@ export class EvidenceVerifier {
       }
     }
     const verifier = new EvidenceVerifier(header, options, problems);
+    if (header.keys) await verifier.readKeys(header.keys);
     if (!options.trustedAppKeyIds) {
       verifier.notice({ line: 1, code: 'APP_KEY_NOT_PINNED', message: `The app key was taken from the bundle itself (${header.appKeys.map((k) => k.keyId).join(', ')}); compare it with the key the app publishes, or pass it with --app-key.` });
     }
@@ -429,11 +486,22 @@ export class EvidenceVerifier {
     } else if (this.header.head && (head?.seq !== this.header.head.seq || head.hash !== this.header.head.hash)) {
       this.problem({ code: 'TRUNCATED', message: `The last entry is not the head the header names (seq ${this.header.head.seq}); the bundle was cut or extended.` });
     }
+    // An entry that is not genuine is not read, so what the roster says of it would only be said again.
+    for (const state of this.problems.length ? [] : this.roster?.values() ?? []) {
+      if (state.enrolledHere === undefined || state.enrolledHere > (head?.seq ?? 0)) continue;
+      const enrolled = this.keys.get(revocationId(state.accountId, state.keyId))?.enrolled;
+      if (enrolled !== state.enrolledHere) {
+        this.problem({
+          code: 'KEY_ROSTER',
+          message: `The key roster says key ${state.keyId} of ${state.accountId} was enrolled at entry ${state.enrolledHere} of this ledger, but ${enrolled ? `it was enrolled at entry ${enrolled}` : 'no entry of the bundle enrols it'}.`,
+        });
+      }
+    }
     const ok = this.problems.length === 0 && this.moreProblems === 0;
     return {
       ok,
       format: EVIDENCE_FORMAT,
-      version: EVIDENCE_VERSION,
+      version: this.header.version,
       ledger: this.header.ledger,
       appKeys: this.header.appKeys.map((k) => k.keyId),
       entries: this.index,
@@ -444,6 +512,80 @@ export class EvidenceVerifier {
       moreProblems: this.moreProblems,
       notices: [...this.notices],
     };
+  }
+
+  /**
+   * Reads the header's key section: the roster under the app's signature, then each entry of another
+   * ledger, checked on its own (payload hash, app signature, shape) and against what the roster names.
+   */
+  private async readKeys(keys: z.infer<typeof EvidenceKeys>): Promise<void> {
+    const fail = (code: EvidenceProblemCode, message: string) => this.problem({ line: 1, code, message });
+    const appKeys = new Map(this.header.appKeys.map((k) => [k.keyId, k.publicJwk] as const));
+    const roster = new Map<string, RosterState>();
+    this.roster = roster;
+    const opened = await openKeyRoster(keys.roster, appKeys, this.options.suite);
+    if ('problem' in opened) {
+      fail('KEY_ROSTER', `The bundle's key roster cannot be used: ${opened.problem} Keys enrolled or revoked in other ledgers are not checked.`);
+      return;
+    }
+    const signed: KeyRoster = opened.roster;
+    const head = this.header.head;
+    if (signed.ledger !== this.header.ledger || signed.head?.seq !== head?.seq || signed.head?.hash !== head?.hash) {
+      fail('KEY_ROSTER', `The key roster is of ledger ${signed.ledger} up to ${signed.head ? `entry ${signed.head.seq}` : 'no entry'}, not of this bundle's ledger up to its head: it belongs to another export.`);
+      return;
+    }
+    const events = new Map<string, LedgerEntry>();
+    for (const [i, value] of keys.events.entries()) {
+      const which = `Key event ${i + 1} in the header`;
+      const prepared = await prepareEntry(value as SignedLedgerEntry, appKeys, this.options.suite);
+      if (!prepared.entry || !prepared.hash || !prepared.storedHashMatches || prepared.signature) {
+        const why = prepared.signature?.message ?? (prepared.entry ? "Its stored hash is not the SHA-256 of its payload." : 'It is not a readable ledger envelope.');
+        fail('KEY_EVENT', `${which} is not a genuine ledger entry: ${why}`);
+        continue;
+      }
+      if (prepared.entry.ledger === this.header.ledger) {
+        fail('KEY_EVENT', `${which} is entry ${prepared.entry.seq} of this ledger; the key section holds entries of other ledgers only.`);
+        continue;
+      }
+      this.counts.keyEvents++;
+      events.set(entryRefId({ ledger: prepared.entry.ledger, seq: prepared.entry.seq, hash: prepared.hash }), prepared.entry);
+    }
+    const named = new Set<string>();
+    const take = (ref: EntryRef, what: string, key: { accountId: string; keyId: string }): LedgerEntry | undefined => {
+      const id = entryRefId(ref);
+      named.add(id);
+      const entry = events.get(id);
+      if (!entry) fail('KEY_EVENT_MISSING', `The key roster names entry ${ref.seq} of ledger ${ref.ledger} as the ${what} of key ${key.keyId} of ${key.accountId}, but the bundle does not carry that entry.`);
+      return entry;
+    };
+    for (const key of signed.keys) {
+      const state: RosterState = { accountId: key.accountId, keyId: key.keyId, enrolmentNamed: key.enrolment !== null };
+      roster.set(revocationId(key.accountId, key.keyId), state);
+      if (key.enrolment?.ledger === this.header.ledger) state.enrolledHere = key.enrolment.seq;
+      else if (key.enrolment) {
+        const entry = take(key.enrolment, 'enrolment', key);
+        const event = entry && KeyEnrolled.safeParse(entry.event);
+        if (entry && event && (!event.success || event.data.accountId !== key.accountId || event.data.keyId !== key.keyId)) {
+          fail('KEY_EVENT', `Entry ${entry.seq} of ledger ${entry.ledger}, which the key roster names as the enrolment of key ${key.keyId} of ${key.accountId}, is not that enrolment.`);
+        } else if (entry && event?.success) {
+          if ((await keyIdOf(event.data.publicKey)) !== key.keyId) fail('KEY_ID', `Entry ${entry.seq} of ledger ${entry.ledger} enrols key ${key.keyId}, which is not the RFC 7638 thumbprint of the public key it carries.`);
+          else state.enrolledElsewhere = { publicKey: event.data.publicKey, at: Date.parse(entry.at), where: `entry ${entry.seq} of ledger ${entry.ledger}` };
+        }
+      }
+      for (const revocation of key.revocations) {
+        // A revocation whose entry is missing or wrong still holds as of the roster's word: failing open would bring the key back.
+        let found = { at: Date.parse(revocation.revokedAt), where: 'the key roster (recorded before Countersign kept where)' };
+        const entry = revocation.entry && take(revocation.entry, 'revocation', key);
+        const event = entry && KeyRevoked.safeParse(entry.event);
+        if (entry && event && (!event.success || event.data.accountId !== key.accountId || event.data.keyId !== key.keyId || event.data.scope !== 'everywhere')) {
+          fail('KEY_EVENT', `Entry ${entry.seq} of ledger ${entry.ledger}, which the key roster names as a revocation of key ${key.keyId} of ${key.accountId} everywhere, is not that revocation.`);
+        } else if (entry) found = { at: Date.parse(entry.at), where: `entry ${entry.seq} of ledger ${entry.ledger}` };
+        if (!state.revokedElsewhere || found.at < state.revokedElsewhere.at) state.revokedElsewhere = found;
+      }
+    }
+    for (const [id, entry] of events) {
+      if (!named.has(id)) fail('KEY_EVENT', `Entry ${entry.seq} of ledger ${entry.ledger} is in the key section, but the key roster does not name it.`);
+    }
   }
 
   private problem(problem: EvidenceProblem): void {
@@ -489,10 +631,10 @@ export class EvidenceVerifier {
         return this.decisionAccepted(parsed.data as z.infer<typeof DecisionAccepted>, entry, line, fail, prepared.decision);
       case 'merge.recorded':
       case 'merge.bypassed':
-        return this.mergeRecorded(parsed.data as z.infer<typeof MergeEvent>, seq, line, fail);
+        return this.mergeRecorded(parsed.data as z.infer<typeof MergeEvent>, entry, line, fail);
       case 'automerge.attempted':
       case 'automerge.failed':
-        return this.autoMerge(parsed.data as z.infer<typeof AutoMerge>, seq);
+        return this.autoMerge(parsed.data as z.infer<typeof AutoMerge>, entry);
     }
   }
 
@@ -531,9 +673,16 @@ export class EvidenceVerifier {
   }
 
   private keyKnown(event: { accountId: string; keyId: string }, seq: number, line: number, what: string): KeyState | undefined {
-    const key = this.keys.get(revocationId(event.accountId, event.keyId));
-    if (!key) {
-      this.notice({ seq, line, code: 'KEY_NOT_IN_BUNDLE', message: `Entry ${seq}: key ${event.keyId} of ${event.accountId} is ${what} here, but its enrolment is not in this bundle (it was enrolled from another repository).` });
+    const id = revocationId(event.accountId, event.keyId);
+    const key = this.keys.get(id);
+    const rostered = this.roster?.get(id);
+    if (!key && !rostered?.enrolledElsewhere) {
+      const why = !this.roster
+        ? 'it was enrolled from another repository, and a version 1 bundle does not carry such keys'
+        : rostered
+          ? 'it was enrolled before Countersign kept which ledger an enrolment is in'
+          : "it was enrolled from another repository, and the key roster lists only keys this repository's decisions used since Countersign kept them";
+      this.notice({ seq, line, code: 'KEY_NOT_IN_BUNDLE', message: `Entry ${seq}: key ${event.keyId} of ${event.accountId} is ${what} here, but its enrolment is not in this bundle (${why}).` });
     }
     return key;
   }
@@ -550,8 +699,21 @@ export class EvidenceVerifier {
   private async decisionAccepted(event: z.infer<typeof DecisionAccepted>, entry: LedgerEntry, line: number, fail: Fail, checked: Prepared['decision']): Promise<void> {
     const { seq } = entry;
     this.counts.decisions++;
-    const key = this.keys.get(revocationId(event.signer, event.keyId));
-    if (!key || key.enrolled === 0) {
+    const id = revocationId(event.signer, event.keyId);
+    const key = this.keys.get(id);
+    const rostered = this.roster?.get(id);
+    const at = Date.parse(entry.at);
+    const elsewhere = rostered?.enrolledElsewhere;
+    if ((!key || key.enrolled === 0) && elsewhere) {
+      if (elsewhere.publicKey.x !== event.publicKey.x || elsewhere.publicKey.y !== event.publicKey.y) {
+        fail('KEY_MISMATCH', `Entry ${seq}'s decision by ${event.signer} was checked against a public key other than the one enrolled as ${event.keyId} at ${elsewhere.where}.`);
+        return;
+      }
+      if (elsewhere.at - at > CROSS_LEDGER_SKEW_MS) {
+        fail('KEY_TIME', `Entry ${seq} accepts a decision by ${event.signer} at ${entry.at}, signed with key ${event.keyId} before it was enrolled (${elsewhere.where}, at ${new Date(elsewhere.at).toISOString()}).`);
+        return;
+      }
+    } else if (!key || key.enrolled === 0) {
       if (!checked?.thumbprintMatches) {
         fail('KEY_ID', `Entry ${seq}'s decision names key ${event.keyId}, which is not the thumbprint of the public key it carries.`);
         return;
@@ -564,6 +726,19 @@ export class EvidenceVerifier {
     if (key?.revoked !== undefined && key.revoked < seq) {
       fail('KEY_REVOKED', `Entry ${seq} accepts a decision by ${event.signer} signed with key ${event.keyId}, which was revoked at entry ${key.revoked}.`);
       return;
+    }
+    const revokedElsewhere = rostered?.revokedElsewhere;
+    if (revokedElsewhere && at - revokedElsewhere.at > CROSS_LEDGER_SKEW_MS) {
+      fail('KEY_REVOKED', `Entry ${seq} accepts a decision by ${event.signer} at ${entry.at}, signed with key ${event.keyId}, which was revoked everywhere at ${new Date(revokedElsewhere.at).toISOString()} (${revokedElsewhere.where}).`);
+      return;
+    }
+    if (revokedElsewhere && at - revokedElsewhere.at > -CROSS_LEDGER_SKEW_MS) {
+      this.notice({
+        seq,
+        line,
+        code: 'KEY_REVOCATION_CLOSE',
+        message: `Entry ${seq}: key ${event.keyId} of ${event.signer} was revoked everywhere at ${new Date(revokedElsewhere.at).toISOString()} (${revokedElsewhere.where}), within a minute of this decision at ${entry.at}; which came first cannot be told from two ledgers' times.`,
+      });
     }
     if (!checked?.verified) {
       fail('APPROVER_SIGNATURE', `Entry ${seq}: the approver's signature by ${event.signer} (key ${event.keyId}) does not verify over the statement it carries.`);
@@ -603,16 +778,17 @@ export class EvidenceVerifier {
     pr.set(event.signer, { record });
   }
 
-  private autoMerge(event: z.infer<typeof AutoMerge>, seq: number): void {
+  private autoMerge(event: z.infer<typeof AutoMerge>, entry: LedgerEntry): void {
     if (event.type !== 'automerge.attempted') return;
     this.counts.autoMerges++;
-    this.claims.set(event.subject.pullRequest, { asOf: seq, policy: this.policy, decisions: new Map(this.decisions.get(event.subject.pullRequest)) });
+    this.claims.set(event.subject.pullRequest, { asOf: entry.seq, at: Date.parse(entry.at), policy: this.policy, decisions: new Map(this.decisions.get(event.subject.pullRequest)) });
   }
 
-  private mergeRecorded(event: z.infer<typeof MergeEvent>, seq: number, line: number, fail: Fail): void {
+  private mergeRecorded(event: z.infer<typeof MergeEvent>, entry: LedgerEntry, line: number, fail: Fail): void {
+    const { seq } = entry;
     const pullRequest = event.subject.pullRequest;
     this.counts.merges++;
-    const current: Snapshot = { asOf: seq, policy: this.policy, decisions: this.decisions.get(pullRequest) ?? new Map() };
+    const current: Snapshot = { asOf: seq, at: Date.parse(entry.at), policy: this.policy, decisions: this.decisions.get(pullRequest) ?? new Map() };
     const claim = event.mergedBy === 'countersign' ? this.claims.get(pullRequest) : undefined;
     const outcome: MergeOutcome = { seq, type: event.type, pullRequest, commit: event.facts.headCommit, pass: event.verdict.pass, reproduced: false };
     // Listed up to `maxProblems` (counted in full), so the report stays small however long the ledger.
@@ -626,9 +802,18 @@ export class EvidenceVerifier {
     }
     // The gate is read before the merge; an auto-merge, before its claim. A decision accepted in between
     // may be in the ledger ahead of the record but not in the verdict, so both points are tried.
-    const first = this.rerun(event, current);
-    const agreed = first.problem === undefined ? first : claim && this.rerun(event, claim);
-    if (!agreed || agreed.problem !== undefined) {
+    // A key revoked elsewhere within a minute of the point may or may not have counted then: both are tried.
+    const first = this.rerun(event, current, false);
+    let agreed = first.problem === undefined ? first : undefined;
+    const others: [Snapshot, boolean][] = [];
+    if (this.closeRevocations(current)) others.push([current, true]);
+    if (claim) others.push([claim, false], ...(this.closeRevocations(claim) ? [[claim, true] as [Snapshot, boolean]] : []));
+    for (const [point, close] of others) {
+      if (agreed) break;
+      const tried = this.rerun(event, point, close);
+      if (tried.problem === undefined) agreed = tried;
+    }
+    if (!agreed) {
       fail(first.code!, `Entry ${seq} (${event.type}, pull request #${pullRequest}): ${first.problem}`);
       return;
     }
@@ -640,7 +825,22 @@ export class EvidenceVerifier {
   }
 
   /** Re-runs the quorum as of `snapshot` with the core's own functions; says how it disagrees with the record, if it does. */
-  private rerun(event: z.infer<typeof MergeEvent>, snapshot: Snapshot): { problem?: string; code?: EvidenceProblemCode; message: string } {
+  /** Whether a signer of the point's decisions has a key revoked elsewhere within `CROSS_LEDGER_SKEW_MS` of it. */
+  private closeRevocations(point: Snapshot): boolean {
+    if (!this.roster?.size) return false;
+    for (const [signer, d] of point.decisions) {
+      const revoked = this.roster.get(revocationId(signer, d.record.keyId))?.revokedElsewhere;
+      if (revoked && Math.abs(point.at - revoked.at) <= CROSS_LEDGER_SKEW_MS) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Re-runs the quorum as of `snapshot` with the core's own functions; says how it disagrees with the
+   * record, if it does. A key revoked in another ledger counts as revoked once its revocation is more
+   * than the skew before the point, or (`close`) once it is no more than the skew after it.
+   */
+  private rerun(event: z.infer<typeof MergeEvent>, snapshot: Snapshot, close: boolean): { problem?: string; code?: EvidenceProblemCode; message: string } {
     const { policy } = snapshot;
     const recordedPolicy = event.verdict.policy;
     if ((recordedPolicy?.hash ?? null) !== (policy?.hash ?? null) || (recordedPolicy?.version ?? null) !== (policy?.version ?? null)) {
@@ -651,7 +851,12 @@ export class EvidenceVerifier {
       };
     }
     const asOf = snapshot.asOf;
-    const revoked = { has: (id: string) => (this.keys.get(id)?.revoked ?? Number.POSITIVE_INFINITY) < asOf };
+    const margin = close ? -CROSS_LEDGER_SKEW_MS : CROSS_LEDGER_SKEW_MS;
+    const revokedElsewhere = (id: string) => {
+      const revoked = this.roster?.get(id)?.revokedElsewhere;
+      return revoked !== undefined && snapshot.at - revoked.at > margin;
+    };
+    const revoked = { has: (id: string) => (this.keys.get(id)?.revoked ?? Number.POSITIVE_INFINITY) < asOf || revokedElsewhere(id) };
     const approvals: CheckedApproval[] = [...snapshot.decisions].map(([signer, d]) => checkedApproval(signer, d.record, revoked));
     const { subject, facts } = event;
     const pr = {

@@ -8,6 +8,7 @@ export * from './ecdsaDer';
 export * from './errors';
 export * from './events';
 export * from './formats';
+export * from './keyRoster';
 export * from './ledger';
 export * from './names';
 export * from './patterns';

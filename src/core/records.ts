@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { EntryRef } from './keyRoster';
 import { PublicJwk } from './publicKey';
 import { AccountId, BitbucketUuid, KeyId, PullRequestId, UtcTimestamp } from './formats';
 
@@ -11,6 +12,8 @@ export const KeyRecord = z.strictObject({
   publicKey: PublicJwk,
   label: KeyLabel,
   createdAt: UtcTimestamp,
+  /** The ledger entry that enrolled it (kept since bundles carry keys from other ledgers). */
+  entry: z.optional(EntryRef),
 });
 export type KeyRecord = z.infer<typeof KeyRecord>;
 
@@ -24,6 +27,8 @@ export const Revocation = z.strictObject({
   revokedAt: UtcTimestamp,
   revokedBy: AccountId,
   repository: z.optional(BitbucketUuid),
+  /** The ledger entry that recorded it (kept since bundles carry keys from other ledgers). */
+  entry: z.optional(EntryRef),
 });
 export type Revocation = z.infer<typeof Revocation>;
 

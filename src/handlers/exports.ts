@@ -22,6 +22,7 @@ import {
   type SkippedSummary,
 } from '../core';
 import type { Deps } from '../ports';
+import { evidenceKeys } from './evidence';
 import { callerOf, parsePayload } from './requests';
 
 /** Ledger entries one export call reads at most: a page. The next page starts where the cursor says. */
@@ -114,8 +115,9 @@ function decodeCursor(text: string, format: ExportFormat): Cursor {
  * as the caller, before anything is read). Each page reads at most `pageSize` ledger entries by seq;
  * the export stops at the head read on its first page, so entries written meanwhile wait for the next
  * export, and the pages concatenated are one file:
- * - `bundle`: the evidence bundle (header on the first page); the whole ledger, since it verifies as a
- *   chain. Entries go out exactly as stored, unchecked: the verifier says what is wrong with them.
+ * - `bundle`: the evidence bundle (header, with the signed key roster and the key entries of other
+ *   ledgers, on the first page); the whole ledger, since it verifies as a chain. Entries go out exactly
+ *   as stored, unchecked: the verifier says what is wrong with them.
  * - `sigstore`: one Sigstore bundle v0.3 a line, for every accepted decision.
  * - `vsa`: one app-signed DSSE envelope a line, the SLSA Verification Summary of every merge whose merge
  *   commit is on record (the others are listed in `skipped`).
@@ -164,7 +166,12 @@ export async function exportEvidence(deps: Deps, payload: unknown, context: unkn
 
   if (request.format === 'bundle') {
     const lines: string[] = [];
-    if (!cursor) lines.push(evidenceHeaderLine({ ledger: caller.repository, exportedAt: deps.now().toISOString(), head: stopHead, appKeys: [appKey] }));
+    if (!cursor) {
+      // The roster is read after the head, so every key used up to the head is in it.
+      const exportedAt = deps.now().toISOString();
+      const keys = await evidenceKeys(deps.ledger, caller.repository, stopHead, exportedAt);
+      lines.push(evidenceHeaderLine({ ledger: caller.repository, exportedAt, head: stopHead, appKeys: [appKey], keys }));
+    }
     // Entries as stored, unreadable ones too: the verifier, not the export, says what is wrong with them.
     for (const signed of entries.slice(0, Math.max(0, lastSeq - fromSeq + 1))) lines.push(evidenceEntryLine(signed));
     const nextCursor = lastSeq < endSeq ? encodeCursor({ v: 2, f: request.format, n: lastSeq + 1, e: endSeq }) : undefined;

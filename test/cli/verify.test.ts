@@ -72,12 +72,12 @@ describe('countersign verify', () => {
     expect(ok).toEqual({
       ok: true,
       format: 'countersign-evidence',
-      version: 1,
+      version: 2,
       ledger: expect.any(String),
       appKeys: [appKeyId],
       entries: 12,
       head: { seq: 12, hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
-      counts: { decisions: 3, keys: 3, revocations: 1, policies: 2, merges: 2, bypassed: 1, autoMerges: 1 },
+      counts: { decisions: 3, keys: 3, revocations: 1, policies: 2, merges: 2, bypassed: 1, autoMerges: 1, keyEvents: 0 },
       merges: [
         { seq: 11, type: 'merge.recorded', pullRequest: 1, commit: expect.any(String), pass: true, reproduced: true },
         { seq: 12, type: 'merge.bypassed', pullRequest: 2, commit: expect.any(String), pass: false, reproduced: true },

@@ -151,8 +151,8 @@ describe('tampering without the app key', () => {
     const copy = [...lines];
     copy[3] = '{"hash":';
     expectFailure(await verify(copy), 3, 'NOT_JSON');
-    expect(await verifyEvidence(['{"format":"countersign-evidence","version":2}'])).toEqual({ error: expect.stringContaining('format version 2') });
-    expect(await verifyEvidence(lines.slice(1))).toEqual({ error: expect.stringContaining('not a countersign-evidence version 1 header') });
+    expect(await verifyEvidence(['{"format":"countersign-evidence","version":3}'])).toEqual({ error: expect.stringContaining('format version 3') });
+    expect(await verifyEvidence(lines.slice(1))).toEqual({ error: expect.stringContaining('not a countersign-evidence version 2 header') });
     expect(await verifyEvidence([])).toEqual({ error: expect.stringContaining('empty') });
   });
 });

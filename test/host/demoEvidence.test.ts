@@ -144,9 +144,15 @@ describe("the local host demo's evidence bundle", () => {
   it('is what `npm run evidence:demo` exports from the state file `npm start` keeps', async () => {
     const fromDisk = await exportDemoEvidence(statePath);
     expect(fromDisk.appKeyId).toBe(appKeyId);
-    // The same entries; only the header's export time differs.
+    // The same entries and keys; only the export time (the header's and the roster's, so its signature) differs.
     expect(fromDisk.lines.slice(1)).toEqual(lines.slice(1));
-    expect({ ...JSON.parse(fromDisk.lines[0]!), exportedAt: null }).toEqual({ ...JSON.parse(lines[0]!), exportedAt: null });
+    const headerOf = (line: string) => {
+      const { exportedAt: _at, keys, ...header } = JSON.parse(line);
+      const { issuedAt: _issued, ...roster } = JSON.parse(Buffer.from(keys.roster.payload, 'base64').toString('utf8'));
+      return { ...header, roster, events: keys.events };
+    };
+    expect(headerOf(fromDisk.lines[0]!)).toEqual(headerOf(lines[0]!));
+    expect(headerOf(lines[0]!).roster.keys.length).toBeGreaterThan(0);
     const out = join(dir, 'from-disk.jsonl');
     const script = spawnSync(process.execPath, ['scripts/evidenceDemo.mjs', out], { encoding: 'utf8', env: { ...process.env, COUNTERSIGN_STATE: statePath } });
     expect(script.status).toBe(0);
