@@ -4,8 +4,9 @@ import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createGzip, gzipSync } from 'node:zlib';
-import { evidenceEntryLine, evidenceHeaderLine, generateAppKey, importAppSigningKey, publicHalf, type AppPublicJwk, type AppSigningKey, type LedgerHead } from '../src/core';
+import { evidenceEntryLine, evidenceHeaderLine, generateAppKey, importAppSigningKey, publicHalf, type AppPublicJwk, type AppSigningKey, type LedgerHead, type SignedLedgerEntry } from '../src/core';
 import { busyLedger } from '../test/fixtures/busyLedger';
+import { inLedgerKeys } from '../test/fixtures/keyRoster';
 
 /** The sizes measured; EVIDENCE_BENCH_ENTRIES=20000,50000 measures others. */
 export const EVIDENCE_BENCH_SIZES = (process.env.EVIDENCE_BENCH_ENTRIES ?? '100000,1000000').split(',').map(Number);
@@ -97,6 +98,8 @@ async function measureSize(entries: number, file: string, appKey: AppSigningKey,
   let appendMs = 0;
   let bytes = 0;
   let head = null as LedgerHead | null;
+  // busyLedger enrols every member before the first pull request: the roster is of those.
+  const first: SignedLedgerEntry[] = [];
   let batch = '';
   const flush = async () => {
     bytes += Buffer.byteLength(batch);
@@ -106,12 +109,14 @@ async function measureSize(entries: number, file: string, appKey: AppSigningKey,
   for await (const signed of busyLedger({ ledger: LEDGER, workspace: WORKSPACE, entries, appKey, onAppend: (ms) => (appendMs += ms) })) {
     head = { seq: (head?.seq ?? 0) + 1, hash: signed.hash };
     batch += `${evidenceEntryLine(signed)}\n`;
+    if (first.length < 100) first.push(signed);
     if (batch.length > 1 << 20) await flush();
   }
   await flush();
   gzip.end();
   await written;
-  const header = `${evidenceHeaderLine({ ledger: LEDGER, exportedAt: new Date().toISOString(), head, appKeys: [{ keyId: appKey.keyId, publicJwk }] })}\n`;
+  const keys = await inLedgerKeys(LEDGER, first, head, appKey);
+  const header = `${evidenceHeaderLine({ ledger: LEDGER, exportedAt: new Date().toISOString(), head, appKeys: [{ keyId: appKey.keyId, publicJwk }], keys })}\n`;
   bytes += Buffer.byteLength(header);
   writeFileSync(headerFile, gzipSync(header));
 

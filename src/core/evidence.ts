@@ -29,9 +29,9 @@ import type { Envelope } from './dsse';
  * envelope and the key it was verified with. Keys enrolled from this repository are in its ledger;
  * `keys` carries the rest: the app-signed key roster (`keyRoster.ts`) of every key the decisions used,
  * and the entries of other ledgers (other repositories', the installation's) that enrolled them or
- * revoked them everywhere, exactly as stored there. Version 1 had no `keys`; it is still read, and
- * then a key from elsewhere is only noticed. The header itself is not signed: its app keys are only as
- * good as the place they came from, so a verifier should pin them (`trustedAppKeyIds`) to the key the
+ * revoked them everywhere, exactly as stored there. (Version 1, never released, had no `keys`; it is
+ * not read, since dropping the section would otherwise hide a revocation.) The header itself is not
+ * signed: its app keys are only as good as the place they came from, so a verifier should pin them (`trustedAppKeyIds`) to the key the
  * app publishes (`getLedgerKey`).
  *
  * The verifier keeps only what later entries are judged against: the chain head, keys by (account,
@@ -41,8 +41,6 @@ import type { Envelope } from './dsse';
  */
 export const EVIDENCE_FORMAT = 'countersign-evidence';
 export const EVIDENCE_VERSION = 2;
-/** Versions this verifier reads. */
-const READABLE_VERSIONS = [1, 2];
 
 /**
  * Entries of two ledgers are ordered by their times, which different invocations' clocks set at the
@@ -64,26 +62,23 @@ export interface EvidenceKeys {
 
 export const EvidenceHeader = z.strictObject({
   format: z.literal(EVIDENCE_FORMAT),
-  version: z.union([z.literal(1), z.literal(EVIDENCE_VERSION)]),
+  version: z.literal(EVIDENCE_VERSION),
   ledger: z.string().check(z.minLength(1), z.maxLength(200)),
   exportedAt: UtcTimestamp,
   appKeys: z.array(z.strictObject({ keyId: z.string().check(z.maxLength(256)), publicJwk: AppPublicJwk })).check(z.minLength(1), z.maxLength(16)),
   entries: z.int().check(z.nonnegative()),
   head: z.nullable(z.strictObject({ seq: z.int().check(z.positive()), hash: Sha256Hex })),
-  keys: z.optional(EvidenceKeys),
+  keys: EvidenceKeys,
 });
 export type EvidenceHeader = z.infer<typeof EvidenceHeader>;
 
-/**
- * The bundle as lines, from what `LedgerStore.readLedger` and `appPublicKey` return, and the key
- * section (`LedgerStore.keyEvidence` with the signed roster); without one it is a version 1 bundle.
- */
+/** The bundle as lines, from what `LedgerStore.readLedger` and `appPublicKey` return, and its key section (`evidenceKeys`). */
 export function buildEvidenceLines(args: {
   ledger: string;
   exportedAt: string;
   entries: readonly SignedLedgerEntry[];
   appKeys: { keyId: string; publicJwk: AppPublicJwk }[];
-  keys?: EvidenceKeys;
+  keys: EvidenceKeys;
 }): string[] {
   const last = args.entries.at(-1);
   const head = last ? { seq: args.entries.length, hash: last.hash } : null;
@@ -94,16 +89,16 @@ export function buildEvidenceLines(args: {
  * The header line alone, for a bundle written in pages: `head` is the ledger head the export stops at
  * (its seq is the number of entries that follow, over all pages).
  */
-export function evidenceHeaderLine(args: { ledger: string; exportedAt: string; head: LedgerHead | null; appKeys: { keyId: string; publicJwk: AppPublicJwk }[]; keys?: EvidenceKeys }): string {
+export function evidenceHeaderLine(args: { ledger: string; exportedAt: string; head: LedgerHead | null; appKeys: { keyId: string; publicJwk: AppPublicJwk }[]; keys: EvidenceKeys }): string {
   const header: EvidenceHeader = {
     format: EVIDENCE_FORMAT,
-    version: args.keys ? EVIDENCE_VERSION : 1,
+    version: EVIDENCE_VERSION,
     ledger: args.ledger,
     exportedAt: args.exportedAt,
     appKeys: args.appKeys.map(({ keyId, publicJwk }) => ({ keyId, publicJwk: publicHalf(publicJwk) })),
     entries: args.head?.seq ?? 0,
     head: args.head ? { seq: args.head.seq, hash: args.head.hash } : null,
-    ...(args.keys ? { keys: { roster: args.keys.roster, events: args.keys.events.map((e) => ({ hash: e.hash, envelope: e.envelope })) } } : {}),
+    keys: { roster: args.keys.roster, events: args.keys.events.map((e) => ({ hash: e.hash, envelope: e.envelope })) },
   };
   return JSON.stringify(header);
 }
@@ -133,6 +128,7 @@ export type EvidenceProblemCode =
   | 'KEY_EVENT'
   | 'KEY_EVENT_MISSING'
   | 'KEY_TIME'
+  | 'KEY_UNKNOWN'
   | 'APPROVER_SIGNATURE'
   | 'STATEMENT_MISMATCH'
   | 'STATEMENT_TIME'
@@ -363,8 +359,8 @@ export class EvidenceVerifier {
   private judged = 0;
   private readonly thumbprints = new Map<string, string>();
   private readonly counts: EvidenceReport['counts'] = { decisions: 0, keys: 0, revocations: 0, policies: 0, merges: 0, bypassed: 0, autoMerges: 0, keyEvents: 0 };
-  /** Version 2: the roster's keys by `revocationId`, with what the entries of other ledgers say of them. */
-  private roster: Map<string, RosterState> | undefined;
+  /** The roster's keys by `revocationId`, with what the entries of other ledgers say of them. */
+  private readonly roster = new Map<string, RosterState>();
 
   private constructor(
     private readonly header: EvidenceHeader,
@@ -385,15 +381,12 @@ export class EvidenceVerifier {
       return { error: 'The first line is not JSON; an evidence bundle starts with its header line.' };
     }
     const version = (value as { version?: unknown } | null)?.version;
-    if ((value as { format?: unknown } | null)?.format === EVIDENCE_FORMAT && !READABLE_VERSIONS.includes(version as number)) {
-      return { error: `This is an evidence bundle of format version ${JSON.stringify(version)}; this verifier reads versions ${READABLE_VERSIONS.join(' and ')}. Use a newer countersign.` };
+    if ((value as { format?: unknown } | null)?.format === EVIDENCE_FORMAT && version !== EVIDENCE_VERSION) {
+      return { error: `This is an evidence bundle of format version ${JSON.stringify(version)}; this verifier reads version ${EVIDENCE_VERSION}. Use a newer countersign.` };
     }
     const parsed = EvidenceHeader.safeParse(value);
     if (!parsed.success) return { error: `The first line is not a ${EVIDENCE_FORMAT} version ${EVIDENCE_VERSION} header: ${z.prettifyError(parsed.error).split('\n').slice(0, 3).join(' ')}` };
     const header = parsed.data;
-    if (header.version === EVIDENCE_VERSION && !header.keys) {
-      return { error: `The header of this version ${EVIDENCE_VERSION} bundle has no "keys" section (the key roster); it was cut short or is not an export of Countersign.` };
-    }
     const problems: EvidenceProblem[] = [];
     for (const key of header.appKeys) {
       if ((await appKeyId(key.publicJwk)) !== key.keyId) problems.push({ line: 1, code: 'BAD_HEADER', message: `The header's app key ${key.keyId} is not the RFC 7638 thumbprint of the key given with it.` });
@@ -402,7 +395,7 @@ export class EvidenceVerifier {
       }
     }
     const verifier = new EvidenceVerifier(header, options, problems);
-    if (header.keys) await verifier.readKeys(header.keys);
+    await verifier.readKeys(header.keys);
     if (!options.trustedAppKeyIds) {
       verifier.notice({ line: 1, code: 'APP_KEY_NOT_PINNED', message: `The app key was taken from the bundle itself (${header.appKeys.map((k) => k.keyId).join(', ')}); compare it with the key the app publishes, or pass it with --app-key.` });
     }
@@ -487,7 +480,7 @@ export class EvidenceVerifier {
       this.problem({ code: 'TRUNCATED', message: `The last entry is not the head the header names (seq ${this.header.head.seq}); the bundle was cut or extended.` });
     }
     // An entry that is not genuine is not read, so what the roster says of it would only be said again.
-    for (const state of this.problems.length ? [] : this.roster?.values() ?? []) {
+    for (const state of this.problems.length ? [] : this.roster.values()) {
       if (state.enrolledHere === undefined || state.enrolledHere > (head?.seq ?? 0)) continue;
       const enrolled = this.keys.get(revocationId(state.accountId, state.keyId))?.enrolled;
       if (enrolled !== state.enrolledHere) {
@@ -521,8 +514,7 @@ export class EvidenceVerifier {
   private async readKeys(keys: z.infer<typeof EvidenceKeys>): Promise<void> {
     const fail = (code: EvidenceProblemCode, message: string) => this.problem({ line: 1, code, message });
     const appKeys = new Map(this.header.appKeys.map((k) => [k.keyId, k.publicJwk] as const));
-    const roster = new Map<string, RosterState>();
-    this.roster = roster;
+    const roster = this.roster;
     const opened = await openKeyRoster(keys.roster, appKeys, this.options.suite);
     if ('problem' in opened) {
       fail('KEY_ROSTER', `The bundle's key roster cannot be used: ${opened.problem} Keys enrolled or revoked in other ledgers are not checked.`);
@@ -675,13 +667,9 @@ export class EvidenceVerifier {
   private keyKnown(event: { accountId: string; keyId: string }, seq: number, line: number, what: string): KeyState | undefined {
     const id = revocationId(event.accountId, event.keyId);
     const key = this.keys.get(id);
-    const rostered = this.roster?.get(id);
+    const rostered = this.roster.get(id);
     if (!key && !rostered?.enrolledElsewhere) {
-      const why = !this.roster
-        ? 'it was enrolled from another repository, and a version 1 bundle does not carry such keys'
-        : rostered
-          ? 'it was enrolled before Countersign kept which ledger an enrolment is in'
-          : "it was enrolled from another repository, and the key roster lists only keys this repository's decisions used since Countersign kept them";
+      const why = rostered ? 'it was enrolled before Countersign kept which ledger an enrolment is in' : 'it was enrolled in another ledger and no decision here used it, so the key roster does not list it';
       this.notice({ seq, line, code: 'KEY_NOT_IN_BUNDLE', message: `Entry ${seq}: key ${event.keyId} of ${event.accountId} is ${what} here, but its enrolment is not in this bundle (${why}).` });
     }
     return key;
@@ -701,7 +689,7 @@ export class EvidenceVerifier {
     this.counts.decisions++;
     const id = revocationId(event.signer, event.keyId);
     const key = this.keys.get(id);
-    const rostered = this.roster?.get(id);
+    const rostered = this.roster.get(id);
     const at = Date.parse(entry.at);
     const elsewhere = rostered?.enrolledElsewhere;
     if ((!key || key.enrolled === 0) && elsewhere) {
@@ -716,6 +704,10 @@ export class EvidenceVerifier {
     } else if (!key || key.enrolled === 0) {
       if (!checked?.thumbprintMatches) {
         fail('KEY_ID', `Entry ${seq}'s decision names key ${event.keyId}, which is not the thumbprint of the public key it carries.`);
+        return;
+      }
+      if (!rostered) {
+        fail('KEY_UNKNOWN', `Entry ${seq} accepts a decision by ${event.signer} signed with key ${event.keyId}, whose enrolment is neither in this ledger nor named by the key roster: nothing says the key was ever enrolled or not revoked.`);
         return;
       }
       this.keyKnown({ accountId: event.signer, keyId: event.keyId }, seq, line, 'used');
@@ -827,7 +819,7 @@ export class EvidenceVerifier {
   /** Re-runs the quorum as of `snapshot` with the core's own functions; says how it disagrees with the record, if it does. */
   /** Whether a signer of the point's decisions has a key revoked elsewhere within `CROSS_LEDGER_SKEW_MS` of it. */
   private closeRevocations(point: Snapshot): boolean {
-    if (!this.roster?.size) return false;
+    if (!this.roster.size) return false;
     for (const [signer, d] of point.decisions) {
       const revoked = this.roster.get(revocationId(signer, d.record.keyId))?.revokedElsewhere;
       if (revoked && Math.abs(point.at - revoked.at) <= CROSS_LEDGER_SKEW_MS) return true;
@@ -853,7 +845,7 @@ export class EvidenceVerifier {
     const asOf = snapshot.asOf;
     const margin = close ? -CROSS_LEDGER_SKEW_MS : CROSS_LEDGER_SKEW_MS;
     const revokedElsewhere = (id: string) => {
-      const revoked = this.roster?.get(id)?.revokedElsewhere;
+      const revoked = this.roster.get(id)?.revokedElsewhere;
       return revoked !== undefined && snapshot.at - revoked.at > margin;
     };
     const revoked = { has: (id: string) => (this.keys.get(id)?.revoked ?? Number.POSITIVE_INFINITY) < asOf || revokedElsewhere(id) };

@@ -1,11 +1,12 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { evidenceEntryLine, evidenceHeaderLine, type LedgerHead } from '../../src/core';
+import { evidenceEntryLine, evidenceHeaderLine, type LedgerHead, type SignedLedgerEntry } from '../../src/core';
 import { EvidenceVerifier } from '../../src/core/evidence';
 import { nodeCryptoSuite } from '../../src/cli/nodeCrypto';
 import { busyLedger } from '../fixtures/busyLedger';
 import { insiderKey } from '../fixtures/evidenceRun';
+import { inLedgerKeys } from '../fixtures/keyRoster';
 import { REPOSITORY, WORKSPACE } from '../fixtures/world';
 
 /**
@@ -21,12 +22,16 @@ beforeAll(async () => {
   const key = await insiderKey();
   appKeyId = key.signing.keyId;
   const body: string[] = [];
+  const first: SignedLedgerEntry[] = [];
   let head = null as LedgerHead | null;
   for await (const signed of busyLedger({ ledger: REPOSITORY, workspace: WORKSPACE, entries: ENTRIES, appKey: key.signing })) {
     head = { seq: (head?.seq ?? 0) + 1, hash: signed.hash };
     body.push(evidenceEntryLine(signed));
+    // busyLedger enrols every member before the first pull request.
+    if (first.length < 100) first.push(signed);
   }
-  lines = [evidenceHeaderLine({ ledger: REPOSITORY, exportedAt: '2026-11-30T00:00:00.000Z', head, appKeys: [{ keyId: appKeyId, publicJwk: key.publicJwk }] }), ...body];
+  const keys = await inLedgerKeys(REPOSITORY, first, head, key.signing);
+  lines = [evidenceHeaderLine({ ledger: REPOSITORY, exportedAt: '2026-11-30T00:00:00.000Z', head, appKeys: [{ keyId: appKeyId, publicJwk: key.publicJwk }], keys }), ...body];
 }, 300_000);
 
 async function run(onProgress?: (n: number) => void) {
