@@ -300,8 +300,6 @@ interface RosterState {
   enrolledHere?: number;
   /** Enrolled in another ledger: the key that entry carries. */
   enrolledElsewhere?: { publicKey: PublicJwk; at: number; where: string };
-  /** Whether the roster could name the enrolment at all (a key enrolled before Countersign kept where cannot be). */
-  enrolmentNamed: boolean;
   /** The earliest revocation from elsewhere that holds here. */
   revokedElsewhere?: { at: number; where: string };
 }
@@ -551,7 +549,7 @@ export class EvidenceVerifier {
       return entry;
     };
     for (const key of signed.keys) {
-      const state: RosterState = { accountId: key.accountId, keyId: key.keyId, enrolmentNamed: key.enrolment !== null };
+      const state: RosterState = { accountId: key.accountId, keyId: key.keyId };
       roster.set(revocationId(key.accountId, key.keyId), state);
       if (key.enrolment?.ledger === this.header.ledger) state.enrolledHere = key.enrolment.seq;
       else if (key.enrolment) {
