@@ -107,6 +107,14 @@ describe('an evidence bundle whose keys were enrolled and revoked in another led
     expect(report.notices.map((n) => n.code)).not.toContain('KEY_NOT_IN_BUNDLE');
   });
 
+  it('costs the export one KVS query for the keys used and two batches (their records, then the entries of other ledgers)', async () => {
+    world.host.resetCalls();
+    const { keys, events } = await world.deps.ledger.keyEvidence(REPOSITORY);
+    expect(keys).toHaveLength(2);
+    expect(events).toHaveLength(2);
+    expect(world.host.calls.kvs).toEqual([expect.stringContaining('query'), '/api/v1/batch/get', '/api/v1/batch/get']);
+  });
+
   it('a foreign entry left out of the key section is named as missing', async () => {
     for (const type of ['key.enrolled', 'key.revoked']) {
       const h = header(lines);
