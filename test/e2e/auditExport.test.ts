@@ -155,6 +155,40 @@ describe('exports from the audit page', () => {
     expect(await exportStatus().innerText()).toContain('Exported 0 rows');
   });
 
+  it('shows how far an export has read between pages, and Cancel stops it with nothing saved', async () => {
+    await audit().getByRole('radio', { name: /Evidence bundle/ }).check();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let downloads = 0;
+    const counted = () => void downloads++;
+    lb.page.on('download', counted);
+    // The second page's call waits until the test lets it go, so the export is caught between pages.
+    await lb.page.route('**/host/api/invoke', async (route) => {
+      const body = route.request().postDataJSON() as { functionKey?: string; payload?: { cursor?: string } } | null;
+      if (body?.functionKey === 'exportEvidence' && body.payload?.cursor) await held;
+      await route.continue();
+    });
+    try {
+      await audit().getByRole('button', { name: 'Download' }).click();
+      await exportStatus().getByText(`Exporting… 100 of ${top} ledger entries read`, { exact: false }).waitFor();
+      expect(await audit().getByRole('progressbar', { name: 'Export progress' }).getAttribute('value')).toBe('100');
+      await audit().getByRole('button', { name: 'Cancel' }).click();
+      await exportStatus().getByText('Export cancelled; nothing was saved.').waitFor();
+      const answered = lb.page.waitForResponse('**/host/api/invoke');
+      release();
+      await answered;
+      // The late page is dropped: still cancelled, nothing saved, ready to start again.
+      await lb.page.waitForTimeout(300);
+      expect(await exportStatus().innerText()).toBe('Export cancelled; nothing was saved.');
+      expect(downloads).toBe(0);
+      expect(await audit().getByRole('button', { name: 'Download' }).isEnabled()).toBe(true);
+      expect(await audit().getByRole('progressbar').count()).toBe(0);
+    } finally {
+      lb.page.off('download', counted);
+      await lb.page.unroute('**/host/api/invoke');
+    }
+  });
+
   it.each(['riley', 'reader'] as const)('tells a non-admin (%s) that only repository admins export, and the resolver refuses them too', async (person) => {
     await openAudit(person);
     await audit().getByTestId('export-refused').getByText('Only repository admins can export Countersign evidence.', { exact: false }).waitFor();
