@@ -23,3 +23,4 @@ export * from './subject';
 export * from './reevaluation';
 export * from './evidence';
 export * from './exports';
+export * from './pipelinesToken';
