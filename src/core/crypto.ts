@@ -34,12 +34,20 @@ export function isCanonicalJson(value: unknown, text: string): boolean {
 const LONE_SURROGATE_ESCAPE = /\\ud[89a-f]/i;
 
 function keysInOrder(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return true;
-  if (Array.isArray(value)) return value.every(keysInOrder);
+  return typeof value !== 'object' || value === null || objectKeysInOrder(value);
+}
+
+// Recurses only into objects and arrays: an entry's values are mostly strings and numbers.
+function objectKeysInOrder(value: object): boolean {
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) if (typeof item === 'object' && item !== null && !objectKeysInOrder(item)) return false;
+    return true;
+  }
   let previous: string | undefined;
   for (const key in value) {
     if (previous !== undefined && !(previous < key)) return false;
-    if (!keysInOrder((value as Record<string, unknown>)[key])) return false;
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item === 'object' && item !== null && !objectKeysInOrder(item)) return false;
     previous = key;
   }
   return true;
