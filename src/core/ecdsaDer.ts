@@ -75,16 +75,16 @@ function derScalars(der: Uint8Array): { r: bigint; s: bigint } | undefined {
 }
 
 /** ECDSA P-256 / SHA-256 over `message`, signature in strict DER. Failures return false. */
-export function verifyDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, derSignature: Uint8Array, suite?: CryptoSuite): Promise<boolean> {
+export async function verifyDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, derSignature: Uint8Array, suite?: CryptoSuite): Promise<boolean> {
   // Strict DER is the core's check, whatever the suite: the suite only verifies.
   const scalars = derScalars(derSignature);
-  return scalars === undefined ? Promise.resolve(false) : verifyStrictDer(jwk, message, derSignature, scalars, suite);
+  return scalars !== undefined && verifyStrictDer(jwk, message, derSignature, scalars, suite);
 }
 
 /** `verifyDer`, accepting only the low-s spelling (`isLowS`), with the DER read once. */
-export function verifyLowSDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, derSignature: Uint8Array, suite?: CryptoSuite): Promise<boolean> {
+export async function verifyLowSDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, derSignature: Uint8Array, suite?: CryptoSuite): Promise<boolean> {
   const scalars = derScalars(derSignature);
-  return scalars === undefined || scalars.s > P256_ORDER >> 1n ? Promise.resolve(false) : verifyStrictDer(jwk, message, derSignature, scalars, suite);
+  return scalars !== undefined && scalars.s <= P256_ORDER >> 1n && verifyStrictDer(jwk, message, derSignature, scalars, suite);
 }
 
 async function verifyStrictDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, der: Uint8Array, scalars: { r: bigint; s: bigint }, suite?: CryptoSuite): Promise<boolean> {
