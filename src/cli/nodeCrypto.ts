@@ -1,5 +1,8 @@
+import * as nodeCrypto from 'node:crypto';
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { CryptoSuite } from '../core/crypto';
+
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'hex') => string }).hash;
 
 /**
  * The core's primitives through Node's synchronous crypto: the same OpenSSL calls WebCrypto makes,
@@ -24,6 +27,8 @@ export function nodeCryptoSuite(limit = 4096): CryptoSuite {
   const p256Key = (jwk: { x: string; y: string }) => keyOf(`EC.${jwk.x}.${jwk.y}`, { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y });
   return {
     sha256: (bytes) => createHash('sha256').update(bytes).digest(),
+    // One-shot `crypto.hash` (Node 20.12 and later) is about twice as fast as a Hash object on an entry's bytes.
+    sha256Hex: oneShotHash ? (bytes) => oneShotHash('sha256', bytes, 'hex') : (bytes) => createHash('sha256').update(bytes).digest('hex'),
     decodeBase64(text) {
       if (typeof text !== 'string' || text.length % 4 !== 0) return undefined;
       const bytes = Buffer.from(text, 'base64');

@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
 import { EvidenceVerifier, type EvidenceReport } from '../core/evidence';
+import { LineSplitter } from './lines';
 import { nodeCryptoSuite } from './nodeCrypto';
 
 /**
@@ -57,21 +56,33 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return args ? 2 : 0;
   }
   const input = args.file === '-' ? io.stdin : createReadStream(args.file);
-  const lines = createInterface({ input: input as Readable, crlfDelay: Infinity });
   const bar = !args.json && io.stdout.isTTY ? new ProgressBar(io.stdout) : undefined;
   const options = { ...(args.appKeys.length ? { trustedAppKeyIds: args.appKeys } : {}), onProgress: (n: number) => bar?.update(n), suite: nodeCryptoSuite() };
   let verifier: EvidenceVerifier | undefined;
-  try {
-    for await (const line of lines) {
+  let refused: string | undefined;
+  const take = async (lines: string[]): Promise<void> => {
+    for (const line of lines) {
       if (verifier) {
         await verifier.add(line);
         continue;
       }
       const opened = await EvidenceVerifier.open(line, options);
-      if (!(opened instanceof EvidenceVerifier)) return unreadable(io, args, opened.error);
+      if (!(opened instanceof EvidenceVerifier)) {
+        refused = opened.error;
+        return;
+      }
       verifier = opened;
       bar?.start(verifier.expectedEntries);
     }
+  };
+  try {
+    const splitter = new LineSplitter();
+    for await (const chunk of input as AsyncIterable<Buffer | string>) {
+      await take(splitter.write(chunk));
+      if (refused !== undefined) return unreadable(io, args, refused);
+    }
+    await take(splitter.end());
+    if (refused !== undefined) return unreadable(io, args, refused);
   } catch (error) {
     bar?.clear();
     return unreadable(io, args, `Could not read ${args.file}: ${(error as Error).message}`);

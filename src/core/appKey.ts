@@ -1,7 +1,7 @@
 import { calculateJwkThumbprint } from 'jose';
 import * as z from 'zod/mini';
 import { decodeBase64url, encodeBase64url, webCryptoSuite, type CryptoSuite } from './crypto';
-import { derToP1363, isLowS, p1363ToDer, toLowS, verifyDer } from './ecdsaDer';
+import { p1363ToDer, toLowS, verifyLowSDer } from './ecdsaDer';
 import { RequestError } from './errors';
 
 /**
@@ -110,12 +110,29 @@ export function verifyAppSignature(
 ): Promise<boolean> {
   if (publicJwk?.kty === 'EC') {
     // Checked before a suite's cache is asked: a cached key must never stand in for a JWK the strict check refuses.
-    const parsed = P256PublicJwk.safeParse(publicJwk);
-    const p1363 = parsed.success && signature instanceof Uint8Array ? derToP1363(signature) : undefined;
+    const jwk = strictP256Jwk(publicJwk);
     // Only the low-s spelling the app writes: one entry, one signature.
-    return parsed.success && p1363 && isLowS(p1363) ? verifyDer(parsed.data, message, signature, suite) : Promise.resolve(false);
+    return jwk && signature instanceof Uint8Array ? verifyLowSDer(jwk, message, signature, suite) : Promise.resolve(false);
   }
   return verifyEd25519(publicJwk, message, signature, suite);
+}
+
+/** Keys `P256PublicJwk` has read, by coordinates, bounded: a ledger's one or two keys sign every entry. */
+const strictP256Keys = new Map<string, z.infer<typeof P256PublicJwk>>();
+
+/** What `P256PublicJwk` reads from an `EC` key, undefined where it refuses it; each distinct key is read once. */
+function strictP256Jwk(publicJwk: { kty: 'EC'; crv: unknown; x: unknown; y: unknown }): z.infer<typeof P256PublicJwk> | undefined {
+  const { crv, x, y } = publicJwk;
+  const id = crv === 'P-256' && typeof x === 'string' && typeof y === 'string' ? `${x}.${y}` : undefined;
+  const known = id === undefined ? undefined : strictP256Keys.get(id);
+  if (known) return known;
+  const parsed = P256PublicJwk.safeParse(publicJwk);
+  if (!parsed.success) return undefined;
+  if (id !== undefined) {
+    if (strictP256Keys.size >= 64) strictP256Keys.clear();
+    strictP256Keys.set(id, Object.freeze(parsed.data));
+  }
+  return parsed.data;
 }
 
 /** Ed25519 group order L = 2^252 + 27742317777372353535851937790883648493. */

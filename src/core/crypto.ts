@@ -34,12 +34,20 @@ export function isCanonicalJson(value: unknown, text: string): boolean {
 const LONE_SURROGATE_ESCAPE = /\\ud[89a-f]/i;
 
 function keysInOrder(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return true;
-  if (Array.isArray(value)) return value.every(keysInOrder);
+  return typeof value !== 'object' || value === null || objectKeysInOrder(value);
+}
+
+// Recurses only into objects and arrays: an entry's values are mostly strings and numbers.
+function objectKeysInOrder(value: object): boolean {
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) if (typeof item === 'object' && item !== null && !objectKeysInOrder(item)) return false;
+    return true;
+  }
   let previous: string | undefined;
   for (const key in value) {
     if (previous !== undefined && !(previous < key)) return false;
-    if (!keysInOrder((value as Record<string, unknown>)[key])) return false;
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item === 'object' && item !== null && !objectKeysInOrder(item)) return false;
     previous = key;
   }
   return true;
@@ -53,7 +61,7 @@ export function keyIdOf(jwk: PublicJwk): Promise<string> {
 const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>, suite: CryptoSuite = webCryptoSuite): Promise<string> {
-  return hexOf(await suite.sha256(bytes));
+  return suite.sha256Hex ? suite.sha256Hex(bytes) : hexOf(await suite.sha256(bytes));
 }
 
 export function hexOf(bytes: Uint8Array): string {
@@ -71,6 +79,8 @@ export function hexOf(bytes: Uint8Array): string {
  */
 export interface CryptoSuite {
   sha256(bytes: Uint8Array<ArrayBuffer>): Uint8Array | Promise<Uint8Array>;
+  /** The same digest in lower-case hex, where the runtime writes hex itself. */
+  sha256Hex?(bytes: Uint8Array<ArrayBuffer>): string;
   /** ECDSA P-256 / SHA-256, the signature as 64 bytes r‖s (IEEE P1363). */
   verifyP256(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, signature: Uint8Array<ArrayBuffer>): boolean | Promise<boolean>;
   /** Ed25519 (RFC 8032, pure); `x` is the public key in base64url. */

@@ -18,14 +18,16 @@ export interface Envelope {
 /** Standard base64 with padding, in its one canonical length. */
 export const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+const utf8 = new TextEncoder();
+
 /**
  * DSSE's pre-authentication encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body, lengths
  * in ASCII decimal bytes. Written here (and checked byte for byte against `@sigstore/core`'s
  * `preAuthEncoding` in tests) because that one needs Node's Buffer, and the PR card signs in a browser.
  */
 export function pae(payloadType: string, payload: Uint8Array): Uint8Array<ArrayBuffer> {
-  const type = new TextEncoder().encode(payloadType);
-  const head = new TextEncoder().encode(`DSSEv1 ${type.length} ${payloadType} ${payload.length} `);
+  const type = utf8.encode(payloadType);
+  const head = utf8.encode(`DSSEv1 ${type.length} ${payloadType} ${payload.length} `);
   const out = new Uint8Array(head.length + payload.length);
   out.set(head);
   out.set(payload, head.length);

@@ -43,12 +43,16 @@ export const ENVELOPE_SHAPE_MATCHES: Same<z.infer<typeof EnvelopeShape>, Envelop
  */
 export async function verifyEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJwk, keyid: string, suite?: CryptoSuite): Promise<Uint8Array<ArrayBuffer> | undefined> {
   const parsed = EnvelopeShape.safeParse(envelope);
-  if (!parsed.success) return undefined;
-  const payload = payloadBytes(parsed.data, suite?.decodeBase64);
-  const mine = parsed.data.signatures.filter((signature) => signature.keyid === keyid);
+  return parsed.success ? verifyReadEnvelopeEcdsa(parsed.data, publicKey, keyid, suite) : undefined;
+}
+
+/** `verifyEnvelopeEcdsa` for an envelope `EnvelopeShape` has already read (its output, not its input). */
+export async function verifyReadEnvelopeEcdsa(envelope: Envelope, publicKey: PublicJwk, keyid: string, suite?: CryptoSuite): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const payload = payloadBytes(envelope, suite?.decodeBase64);
+  const mine = envelope.signatures.filter((signature) => signature.keyid === keyid);
   // Two signatures under one key id is not a thing this app writes: refuse rather than pick one.
   if (!payload || mine.length !== 1 || !mine[0]) return undefined;
-  const message = pae(parsed.data.payloadType, payload);
+  const message = pae(envelope.payloadType, payload);
   return (await verifySignature(publicKey, message, mine[0].sig, suite)) ? payload : undefined;
 }
 

@@ -52,14 +52,23 @@ export function p1363ToDer(sig: Uint8Array): Uint8Array<ArrayBuffer> {
  * copy cannot pass as another signature; (r, n - s) is another signature, which only `isLowS` refuses.
  */
 export function derToP1363(der: Uint8Array): Uint8Array<ArrayBuffer> | undefined {
+  const scalars = derScalars(der);
+  return scalars && p1363Of(scalars);
+}
+
+function p1363Of({ r, s }: { r: bigint; s: bigint }): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(2 * SCALAR_BYTES);
+  out.set(numberToBytesBE(r, SCALAR_BYTES));
+  out.set(numberToBytesBE(s, SCALAR_BYTES), SCALAR_BYTES);
+  return out;
+}
+
+/** The (r, s) `derToP1363` reads, as numbers; undefined wherever it is. */
+function derScalars(der: Uint8Array): { r: bigint; s: bigint } | undefined {
   if (der.length > MAX_DER_BYTES) return undefined;
   try {
     const { r, s } = DER.toSig(der, SCALAR_BYTES + 1);
-    if (!isScalar(r) || !isScalar(s)) return undefined;
-    const out = new Uint8Array(2 * SCALAR_BYTES);
-    out.set(numberToBytesBE(r, SCALAR_BYTES));
-    out.set(numberToBytesBE(s, SCALAR_BYTES), SCALAR_BYTES);
-    return out;
+    return isScalar(r) && isScalar(s) ? { r, s } : undefined;
   } catch {
     return undefined;
   }
@@ -68,11 +77,20 @@ export function derToP1363(der: Uint8Array): Uint8Array<ArrayBuffer> | undefined
 /** ECDSA P-256 / SHA-256 over `message`, signature in strict DER. Failures return false. */
 export async function verifyDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, derSignature: Uint8Array, suite?: CryptoSuite): Promise<boolean> {
   // Strict DER is the core's check, whatever the suite: the suite only verifies.
-  const signature = derToP1363(derSignature);
-  if (signature === undefined) return false;
-  if (!suite?.verifyP256Der) return verifyP1363(jwk, message, signature, suite);
+  const scalars = derScalars(derSignature);
+  return scalars !== undefined && verifyStrictDer(jwk, message, derSignature, scalars, suite);
+}
+
+/** `verifyDer`, accepting only the low-s spelling (`isLowS`), with the DER read once. */
+export async function verifyLowSDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, derSignature: Uint8Array, suite?: CryptoSuite): Promise<boolean> {
+  const scalars = derScalars(derSignature);
+  return scalars !== undefined && scalars.s <= P256_ORDER >> 1n && verifyStrictDer(jwk, message, derSignature, scalars, suite);
+}
+
+async function verifyStrictDer(jwk: PublicJwk, message: Uint8Array<ArrayBuffer>, der: Uint8Array, scalars: { r: bigint; s: bigint }, suite?: CryptoSuite): Promise<boolean> {
+  if (!suite?.verifyP256Der) return verifyP1363(jwk, message, p1363Of(scalars), suite);
   try {
-    return await suite.verifyP256Der(jwk, message, derSignature);
+    return await suite.verifyP256Der(jwk, message, der);
   } catch {
     return false;
   }

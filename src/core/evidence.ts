@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { AppPublicJwk, appKeyId, publicHalf } from './appKey';
 import { checkedApproval, isTimely, type ApprovalRecord, type CheckedApproval } from './assessment';
 import { keyIdOf, type CryptoSuite } from './crypto';
-import { EnvelopeShape, verifyEnvelopeEcdsa } from './dsseVerify';
+import { EnvelopeShape, verifyReadEnvelopeEcdsa } from './dsseVerify';
 import { AccountId, BitbucketUuid, BranchName, FullCommitHash, KeyId, PullRequestId, UtcTimestamp } from './formats';
 import { entryRefId, openKeyRoster, type EntryRef, type KeyRoster } from './keyRoster';
 import { LedgerChain, prepareEntry, type LedgerEntry, type LedgerHead, type LedgerProblemCode, type PreparedEntry, type SignedLedgerEntry } from './ledger';
@@ -435,7 +435,8 @@ export class EvidenceVerifier {
     if (!parsed.success) return { ledger };
     // The approver's signature, against the key the entry says it was checked with; which key that
     // should have been is decided in order, when the entry is judged.
-    const payload = await verifyEnvelopeEcdsa(parsed.data.envelope, parsed.data.publicKey, parsed.data.keyId, this.options.suite);
+    // DecisionAccepted has read the envelope with EnvelopeShape already.
+    const payload = await verifyReadEnvelopeEcdsa(parsed.data.envelope, parsed.data.publicKey, parsed.data.keyId, this.options.suite);
     const { x, y } = parsed.data.publicKey;
     let thumbprint = this.thumbprints.get(`${x}.${y}`);
     if (thumbprint === undefined) {

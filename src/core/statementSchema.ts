@@ -45,13 +45,15 @@ export function readStatement(envelope: Envelope, payload = payloadBytes(envelop
   if (!payload) return undefined;
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    json = JSON.parse(utf8.decode(payload));
   } catch {
     return undefined;
   }
   const parsed = DecisionStatementSchema.safeParse(json);
   return parsed.success ? { statement: parsed.data, payload } : undefined;
 }
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The decision facts an envelope carries; undefined as for `readStatement`. */
 export function readFacts(envelope: Envelope, payload?: Uint8Array<ArrayBuffer>): DecisionFacts | undefined {
