@@ -867,10 +867,6 @@ function backOff(attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
 }
 
-/**
- * Reads any number of keys at once: batches of at most 25 (the KVS limit), all sent together, so the
- * cost is one round trip. Returns a lookup; a key that is not there reads as undefined.
- */
 /** Every plain KVS value whose key begins with `prefix`, a query page at a time. */
 async function valuesBeginningWith(prefix: string): Promise<unknown[]> {
   const values: unknown[] = [];
@@ -885,6 +881,10 @@ async function valuesBeginningWith(prefix: string): Promise<unknown[]> {
   return values;
 }
 
+/**
+ * Reads any number of keys at once: batches of at most 25 (the KVS limit), all sent together, so the
+ * cost is one round trip. Returns a lookup; a key that is not there reads as undefined.
+ */
 async function batchRead(items: { key: string; entityName?: string }[]): Promise<(key: string) => unknown> {
   const batches = Array.from({ length: Math.ceil(items.length / BATCH) }, (_, i) => items.slice(i * BATCH, (i + 1) * BATCH));
   const answers = await Promise.all(batches.map((batch) => storage(() => kvs.batchGet<unknown>(batch))));
