@@ -13,6 +13,8 @@ export * from './ledger';
 export * from './names';
 export * from './patterns';
 export * from './policy';
+export * from './requirement';
+export * from './environmentPolicy';
 export * from './publicKey';
 export * from './pullRequest';
 export * from './quorum';

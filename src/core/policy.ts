@@ -1,6 +1,8 @@
 import * as z from 'zod/mini';
 import { canonicalBytes, sha256Hex } from './crypto';
 import { AccountId } from './formats';
+import { EnvironmentPolicies, type EnvironmentPolicy } from './environmentPolicy';
+import { LIMITS, Requirement } from './requirement';
 import { RequestError } from './errors';
 import { isValidBranchPattern, matchesBranchPattern, refNameProblem } from './patterns';
 
@@ -8,33 +10,7 @@ import { isValidBranchPattern, matchesBranchPattern, refNameProblem } from './pa
 export const MERGE_STRATEGIES = ['merge_commit', 'squash', 'fast_forward'] as const;
 export type MergeStrategy = (typeof MERGE_STRATEGIES)[number];
 
-export const LIMITS = {
-  rules: 25,
-  requirementsPerRule: 10,
-  membersPerGroup: 100,
-} as const;
-
-export const Requirement = z
-  .strictObject({
-    group: z
-      .string()
-      .check(z.trim(), z.minLength(1, 'Give the group a name'), z.maxLength(60, 'Group names are at most 60 characters')),
-    members: z
-      .array(AccountId)
-      .check(
-        z.minLength(1, 'A group needs at least one member'),
-        z.maxLength(LIMITS.membersPerGroup, `A group has at most ${LIMITS.membersPerGroup} members`),
-        z.refine((ids) => new Set(ids).size === ids.length, 'A member is listed twice'),
-      ),
-    count: z.int('The count is a whole number').check(z.minimum(1, 'At least 1 signature is required')),
-  })
-  .check(
-    z.refine((r) => r.count <= r.members.length, {
-      message: 'The count cannot exceed the number of members',
-      path: ['count'],
-    }),
-  );
-export type Requirement = z.infer<typeof Requirement>;
+export { LIMITS, Requirement };
 
 export const Rule = z.strictObject({
   branchPattern: z
@@ -96,6 +72,8 @@ export const EditedRules = PolicyRules.check((ctx) => {
 export const Policy = z.strictObject({
   version: z.int().check(z.positive()),
   rules: PolicyRules,
+  /** Deployment environment policies; absent from versions saved before deployments were gated (their hashes stay as they were). */
+  environments: z.optional(EnvironmentPolicies),
   hash: z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/)),
   savedAt: z.string(),
   savedBy: AccountId,
@@ -120,6 +98,26 @@ export type RulesValidation = { ok: true; rules: Rule[] } | { ok: false; errors:
 export function validateRules(draft: unknown): RulesValidation {
   const parsed = EditedRules.safeParse(draft);
   if (parsed.success) return { ok: true, rules: parsed.data };
+  const errors: FieldErrors = {};
+  for (const issue of parsed.error.issues) errors[issue.path.join('.')] ??= issueText(issue);
+  return { ok: false, errors, summary: describeIssues(parsed.error) };
+}
+
+/** Parses environment policies from the editor, with defaults applied; throws INVALID_POLICY listing every problem. */
+export function parseEnvironments(input: unknown): EnvironmentPolicy[] {
+  const parsed = EnvironmentPolicies.safeParse(input);
+  if (!parsed.success) {
+    throw new RequestError('INVALID_POLICY', `The deployment environments are not valid: ${describeIssues(parsed.error)}.`);
+  }
+  return parsed.data;
+}
+
+export type EnvironmentsValidation = { ok: true; environments: EnvironmentPolicy[] } | { ok: false; errors: FieldErrors; summary: string };
+
+/** What `parseEnvironments` would say of a draft, as the first error on each field ("0.requirements.1.count"). */
+export function validateEnvironments(draft: unknown): EnvironmentsValidation {
+  const parsed = EnvironmentPolicies.safeParse(draft);
+  if (parsed.success) return { ok: true, environments: parsed.data };
   const errors: FieldErrors = {};
   for (const issue of parsed.error.issues) errors[issue.path.join('.')] ??= issueText(issue);
   return { ok: false, errors, summary: describeIssues(parsed.error) };
@@ -157,23 +155,25 @@ function sizeUnit(origin: string): string {
   return origin === 'string' ? ' characters' : origin === 'array' ? ' items' : '';
 }
 
-/** The hash covers the version and the rules, so every saved version has its own. */
-export async function policyHash(version: number, rules: Rule[]): Promise<string> {
-  return `sha256:${await sha256Hex(canonicalBytes({ version, rules }))}`;
+/** The hash covers the version, the rules and (when the version has them) the environment policies, so every saved version has its own. */
+export async function policyHash(version: number, rules: Rule[], environments?: EnvironmentPolicy[]): Promise<string> {
+  return `sha256:${await sha256Hex(canonicalBytes(environments === undefined ? { version, rules } : { version, rules, environments }))}`;
 }
 
 export async function buildPolicy(args: {
   version: number;
   rules: Rule[];
+  environments?: EnvironmentPolicy[];
   savedAt: string;
   savedBy: string;
 }): Promise<Policy> {
-  return { ...args, hash: await policyHash(args.version, args.rules) };
+  const { environments, ...rest } = args;
+  return { ...rest, ...(environments === undefined ? {} : { environments }), hash: await policyHash(args.version, args.rules, environments) };
 }
 
 /** Re-derives the hash so a tampered stored policy is noticed rather than trusted. */
 export async function hasIntactHash(policy: Policy): Promise<boolean> {
-  return policy.hash === (await policyHash(policy.version, policy.rules));
+  return policy.hash === (await policyHash(policy.version, policy.rules, policy.environments));
 }
 
 export function rulesFor(policy: Policy | undefined, targetBranch: string): Rule[] {
