@@ -106,3 +106,6 @@ function reasonOf(error: unknown, trust: PipelinesTrust): string {
   if (error instanceof errors.JOSEAlgNotAllowed) return 'The token is signed with an algorithm Bitbucket Pipelines does not use.';
   return 'The token is not a signed JWT that can be read.';
 }
+
+/** The audience a pipeline step asks for (`oidc: audiences:`) when it calls Countersign's deployment gate; tokens made for anything else are refused. */
+export const DEPLOYMENT_GATE_AUDIENCE = 'countersign-deployment-gate';
