@@ -15,7 +15,12 @@ import type {
   Revocation,
   LedgerHead,
   SignedLedgerEntry,
+  DeploymentRequest,
+  DeploymentApprovalRecord,
+  MergedCommit,
+  DeploymentRef,
 } from './core';
+import type { JSONWebKeySet } from 'jose';
 
 /** Whether an (account, key) pair, as a `revocationId`, is revoked where the gate was loaded. */
 export interface RevokedKeys {
@@ -67,6 +72,71 @@ export interface GateStore {
   savePolicy(workspace: string, repository: string, policy: Policy, expectedVersion: number, previous: Policy | undefined): Promise<void>;
   /** The repositories whose current policy asks for a commit status somewhere. */
   statusRepositories(): Promise<{ workspace: string; repository: string }[]>;
+}
+
+/** What the gate and the deployments page read together about one deployment, in one storage round trip. */
+export interface DeploymentState {
+  policy: Policy | undefined;
+  request?: DeploymentRequest;
+  /** Each signer's deployment decision in force for this environment and commit (their bucket's seal checked). */
+  approvals: { signer: string; record: DeploymentApprovalRecord }[];
+  revokedKeys: RevokedKeys;
+  /** The merge the ledger recorded that wrote this commit, if any. */
+  merge?: MergedCommit;
+  key?: KeyRecord;
+}
+
+/** An accepted deployment decision, as it is written (see `DecisionWrite`). */
+export interface DeploymentDecisionWrite {
+  repository: string;
+  deployment: string;
+  signer: string;
+  record: Omit<DeploymentApprovalRecord, 'seq' | 'entry'>;
+  event: LedgerEventOf;
+  at: string;
+  challenge: { value: string; claim: ChallengeClaim; ttlSeconds: number };
+}
+
+export interface DeploymentStore {
+  /** The policy, the request, the approvals, revocations, the merge that wrote the commit and (when asked) one key: one batch, and the revocation index. */
+  loadDeployment(repository: string, deployment: { environment: string; commit: string }, options?: { key?: { accountId: string; keyId: string } }): Promise<DeploymentState>;
+  /**
+   * Opens the deployment's one pending request with its ledger entry, in one conditional write: of any
+   * number of racing gate calls exactly one opens it; the others get the request it opened.
+   */
+  openDeploymentRequest(repository: string, request: Omit<DeploymentRequest, 'entry' | 'state'>, event: LedgerEventOf): Promise<{ request: DeploymentRequest; opened: boolean }>;
+  /** As `GateStore.recordDecision`, for a deployment: challenge, position and ledger entry in one transaction. */
+  recordDeploymentDecision(args: DeploymentDecisionWrite): Promise<ChallengeOutcome>;
+  /** Records the gate's yes for one pipeline (once per pipeline, with its ledger entry) and marks the request allowed. */
+  recordDeploymentAllowed(repository: string, deployment: string, pipeline: string, at: string, event: LedgerEventOf): Promise<boolean>;
+  /** Whether the gate said yes to this environment and commit, for any pipeline. */
+  wasAllowed(repository: string, deployment: string): Promise<boolean>;
+  /** The repository's deployment requests, newest first (at most `limit`). */
+  listDeploymentRequests(repository: string, limit: number): Promise<DeploymentRequest[]>;
+  /** Appends a deployment event Bitbucket reported, once per (deployment, state) however often it is delivered; false if already there. */
+  recordDeploymentReport(repository: string, key: string, at: string, event: LedgerEventOf): Promise<boolean>;
+}
+
+/** A pipeline as Bitbucket describes it, read as the app. */
+export interface PipelineFacts {
+  uuid: string;
+  buildNumber?: number;
+  /** The full 40-hex commit it runs on. */
+  commit: string;
+  ref?: DeploymentRef;
+  /** Who started it, where Bitbucket names an account. */
+  creator?: string;
+}
+
+/** What the deployment gate asks Bitbucket, as the app: never anything a pipeline says of itself. */
+export interface PipelinesPort {
+  /** The workspace's Pipelines OIDC issuer and its published keys, looked up by workspace UUID. */
+  getOidcTrust(workspace: string): Promise<{ issuer: string; keys: JSONWebKeySet }>;
+  getPipeline(workspace: string, repository: string, pipeline: string): Promise<PipelineFacts>;
+  /** The account of a commit's author, where Bitbucket maps the author to one. */
+  getCommitAuthor(workspace: string, repository: string, commit: string): Promise<string | undefined>;
+  /** A deployment environment by UUID; undefined if the repository has no such environment. */
+  getEnvironment(workspace: string, repository: string, environment: string): Promise<{ uuid: string; name: string } | undefined>;
 }
 
 /** What re-evaluation keeps per pull request, read in one KVS batch. */
@@ -221,6 +291,7 @@ export interface Deps {
   challenges: ChallengeStore;
   ledger: LedgerStore;
   reevaluation: ReevaluationStore;
+  deployments: DeploymentStore;
   queue: ReevaluationQueue;
   bitbucket: BitbucketPort;
   now: () => Date;

@@ -8,6 +8,8 @@ import { bareUuid } from '../core';
  * 3 × 8,000 revocations before a shard spills into overflow pages (read in a second round).
  */
 export const APPROVAL_BUCKETS = 20;
+/** The same for one deployment's approvals: fewer people sign a deployment, and its batch also reads the request and the merge. */
+export const DEPLOYMENT_BUCKETS = 8;
 export const REVOCATION_SHARDS = 3;
 
 /**
@@ -62,6 +64,19 @@ export const storageKeys = {
   autoMerge: (repository: string, pullRequest: number) => `automerge:${bareUuid(repository)}:${pullRequest}`,
   /** Present once the pull request's merge is in the ledger. */
   mergeRecorded: (repository: string, pullRequest: number) => `merged:${bareUuid(repository)}:${pullRequest}`,
+  /** The merge the ledger recorded that wrote a commit (`MergedCommit`), found by that commit. */
+  mergedCommit: (repository: string, commit: string) => `mergedcommit:${bareUuid(repository)}:${commit}`,
+  /** A deployment's one request (`deploymentId`: environment and commit), sealed. */
+  deploymentRequest: (repository: string, deployment: string) => `deployrequest:${bareUuid(repository)}:${deployment}`,
+  /** A copy of each request for the deployments page, newest first by key (`order` counts down with time). */
+  deploymentListing: (repository: string, order: string, deployment: string) => `deploylist:${bareUuid(repository)}:${order}:${deployment}`,
+  deploymentListingOf: (repository: string) => `deploylist:${bareUuid(repository)}:`,
+  deploymentBucket: (repository: string, deployment: string, bucket: number) => `deployapprovals:${bareUuid(repository)}:${deployment}:${bucket}`,
+  deploymentBucketOf: (signer: string) => bucketOf(signer, DEPLOYMENT_BUCKETS),
+  /** Present once the gate said yes to a pipeline for a deployment. */
+  deploymentAllowed: (repository: string, deployment: string, pipeline: string) => `deployallowed:${bareUuid(repository)}:${deployment}:${bareUuid(pipeline)}`,
+  /** Present once a deployment event Bitbucket reported is in the ledger (its delivery may repeat). */
+  deploymentReport: (repository: string, report: string) => `deployreport:${bareUuid(repository)}:${report}`,
   /** The repository's ledger: its head (`{ seq, hash }`) and each entry by number, written once. */
   ledgerHead: (repository: string) => `ledger:${bareUuid(repository)}:head`,
   ledgerEntry: (repository: string, seq: number) => `ledger:${bareUuid(repository)}:${seq}`,

@@ -38,6 +38,10 @@ import {
   type LedgerEventOf,
   type LedgerHead,
   type SignedLedgerEntry,
+  deploymentId,
+  DeploymentApprovalRecord,
+  DeploymentRequest,
+  MergedCommit,
 } from '../core';
 import type {
   AuditHit,
@@ -46,6 +50,9 @@ import type {
   ChallengeOutcome,
   ChallengeStore,
   DecisionWrite,
+  DeploymentDecisionWrite,
+  DeploymentState,
+  DeploymentStore,
   GateState,
   GateStore,
   KeyStore,
@@ -55,7 +62,7 @@ import type {
   RevokedKeys,
   StoredApproval,
 } from '../ports';
-import { APPROVAL_BUCKETS, CHALLENGE_ENTITY, DOCUMENT_ENTITY, layoutHash, REVOCATION_SHARDS, storageKeys } from './keys';
+import { APPROVAL_BUCKETS, CHALLENGE_ENTITY, DEPLOYMENT_BUCKETS, DOCUMENT_ENTITY, layoutHash, REVOCATION_SHARDS, storageKeys } from './keys';
 import { AUDIT_INDEX, AUDIT_INDEX_ENTITY, auditIndexWrites, isAuditMeta, MAX_TRANSACTION_OPS, termKey, type AuditIndexRecord, type AuditMeta } from './auditIndex';
 
 /** A value updated by compare-and-set: `version` goes up by one with every write. Sealed where it guards a verdict. */
@@ -149,6 +156,23 @@ const SECRETS_KEY = 'app-secrets';
 /** Where version 1 kept every revocation, in one document. */
 const LEGACY_REVOCATIONS = 'revocations';
 
+/** Where a merge record's commit is indexed for the deployment gate; undefined when the record names no commit it wrote. */
+function mergedCommitKey(repository: string, event: LedgerEventOf): string | undefined {
+  return (event.type === 'merge.recorded' || event.type === 'merge.bypassed') && event.mergeCommit ? storageKeys.mergedCommit(repository, event.mergeCommit) : undefined;
+}
+
+/** The index record of the merge that wrote a commit (the first one, should a commit be merged twice), sealed: it lets a deployment through. */
+async function mergedCommitWrites(seal: CryptoKey, key: string | undefined, found: (key: string) => unknown, event: LedgerEventOf, entry: number): Promise<Write[]> {
+  if (!key || found(key) !== undefined || (event.type !== 'merge.recorded' && event.type !== 'merge.bypassed')) return [];
+  const merged: MergedCommit = { pullRequest: event.subject.pullRequest, gated: event.verdict.gated, pass: event.verdict.pass, ...(event.merger ? { merger: event.merger } : {}), entry };
+  return [await sealedWrite(seal, key, undefined, merged)];
+}
+
+/** Sorts newer requests first under a key prefix: milliseconds left until the year 2286, zero-padded. */
+function listingOrder(at: string): string {
+  return String(9_999_999_999_999 - Date.parse(at)).padStart(13, '0');
+}
+
 /** The index entry for a revocation of `accountId`'s key, everywhere (`repository` undefined) or in one repository. */
 function revocationEntry(id: string, repository?: string): string {
   return layoutHash(`${id} ${repository ? bareUuid(repository) : '*'}`);
@@ -158,7 +182,7 @@ function revocationEntry(id: string, repository?: string): string {
  * Countersign's storage on Forge KVS; the only module that knows how things are laid out there.
  * Every change to current state is written in one transaction with the ledger entry that records it.
  */
-export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStore, ReevaluationStore {
+export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStore, ReevaluationStore, DeploymentStore {
   private secrets?: Promise<AppSecrets>;
   private legacy?: Promise<void>;
 
@@ -180,19 +204,40 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
   }
 
   async loadGate(repository: string, pullRequest: number, options: { key?: { accountId: string; keyId: string } } = {}): Promise<GateState> {
+    const bucketKeys = Array.from({ length: APPROVAL_BUCKETS }, (_, b) => storageKeys.approvalBucket(repository, pullRequest, b));
+    const { found, seal, policy, revokedKeys, key } = await this.readGuarded(repository, bucketKeys.map((key) => ({ key, entityName: DOCUMENT_ENTITY })), options.key);
+    const buckets = await Promise.all(bucketKeys.map((key) => openSealed<ApprovalsDocument>(seal, key, found(key))));
+    // A changed bucket could hide a rejection as easily as add an approval: nothing in it can be trusted.
+    if (buckets.some((bucket) => !bucket.intact)) {
+      throw new RequestError('STORAGE_ERROR', "This pull request's stored signatures were changed outside Countersign, so none can be trusted; contact your administrator.");
+    }
+    const approvals: StoredApproval[] = buckets.flatMap(({ document }) =>
+      Object.entries(document ?? {}).flatMap(([signer, value]) => {
+        const record = ApprovalRecord.safeParse(value);
+        return record.success ? [{ signer, record: record.data }] : [];
+      }),
+    );
+    return { policy, approvals, revokedKeys, ...(options.key ? { key } : {}) };
+  }
+
+  /**
+   * The repository's policy and the revocation index (with, when asked, one key) read in one batch with
+   * `extra`, seals checked: what every judgement of a signature starts from. Fails closed on a policy or
+   * index changed outside Countersign.
+   */
+  private async readGuarded(repository: string, extra: { key: string; entityName?: string }[], wanted?: { accountId: string; keyId: string }) {
     const policyKey = storageKeys.policy(repository);
     // Version 1 exists for good once a policy was ever saved: with it, a lost current record fails closed.
     const firstPolicyKey = storageKeys.policyVersion(repository, 1);
-    const bucketKeys = Array.from({ length: APPROVAL_BUCKETS }, (_, b) => storageKeys.approvalBucket(repository, pullRequest, b));
     const shardKeys = Array.from({ length: REVOCATION_SHARDS }, (_, s) => storageKeys.revokedShard(s));
-    const keyKey = options.key && storageKeys.key(options.key.accountId, options.key.keyId);
+    const keyKey = wanted && storageKeys.key(wanted.accountId, wanted.keyId);
     // Accepting a signature needs every revocation, including any an earlier version kept.
     if (keyKey) await this.migrateLegacy();
     const [found, secrets] = await Promise.all([
       batchRead([
         { key: policyKey, entityName: DOCUMENT_ENTITY },
         { key: firstPolicyKey, entityName: DOCUMENT_ENTITY },
-        ...bucketKeys.map((key) => ({ key, entityName: DOCUMENT_ENTITY })),
+        ...extra,
         ...shardKeys.map((key) => ({ key, entityName: DOCUMENT_ENTITY })),
         ...(keyKey ? [{ key: keyKey }] : []),
       ]),
@@ -209,29 +254,19 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     }
     // Once a policy exists, so does page 0 of every index shard (savePolicy makes them): a missing one was removed.
     if (policyGuarded && shardKeys.some((key) => found(key) === undefined)) throw indexTampered();
-    const [policyIntact, buckets, shards] = await Promise.all([
+    const [policyIntact, shards] = await Promise.all([
       policyDoc ? openSealed(secrets.seal, policyKey, policyDoc).then((p) => p.intact) : true,
-      Promise.all(bucketKeys.map((key) => openSealed<ApprovalsDocument>(secrets.seal, key, found(key)))),
       this.revocationIndex(shardKeys.map(found), secrets.seal),
     ]);
     if (!policyIntact) throw policyTampered();
-    // A changed bucket could hide a rejection as easily as add an approval: nothing in it can be trusted.
-    if (buckets.some((bucket) => !bucket.intact)) {
-      throw new RequestError('STORAGE_ERROR', "This pull request's stored signatures were changed outside Countersign, so none can be trusted; contact your administrator.");
-    }
-    const approvals: StoredApproval[] = buckets.flatMap(({ document }) =>
-      Object.entries(document ?? {}).flatMap(([signer, value]) => {
-        const record = ApprovalRecord.safeParse(value);
-        return record.success ? [{ signer, record: record.data }] : [];
-      }),
-    );
     const indexed = (entry: string) => shards[storageKeys.revokedShardOf(entry)]!.has(entry);
     const revokedKeys: RevokedKeys = { has: (id) => indexed(revocationEntry(id)) || indexed(revocationEntry(id, repository)) };
     return {
+      found,
+      seal: secrets.seal,
       policy: policyDoc ? toPolicy(policyDoc.document) : undefined,
-      approvals,
       revokedKeys,
-      ...(keyKey ? { key: toKeyRecord(found(keyKey)) } : {}),
+      key: keyKey ? toKeyRecord(found(keyKey)) : undefined,
     };
   }
 
@@ -333,6 +368,140 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)) };
   }
 
+  // ——— Deployments ———
+
+  async loadDeployment(repository: string, deployment: { environment: string; commit: string }, options: { key?: { accountId: string; keyId: string } } = {}): Promise<DeploymentState> {
+    const id = deploymentId(deployment);
+    const requestKey = storageKeys.deploymentRequest(repository, id);
+    const mergedKey = storageKeys.mergedCommit(repository, deployment.commit);
+    const bucketKeys = Array.from({ length: DEPLOYMENT_BUCKETS }, (_, b) => storageKeys.deploymentBucket(repository, id, b));
+    const extra = [requestKey, mergedKey, ...bucketKeys].map((key) => ({ key, entityName: DOCUMENT_ENTITY }));
+    const { found, seal, policy, revokedKeys, key } = await this.readGuarded(repository, extra, options.key);
+    const [request, merged, ...buckets] = await Promise.all([
+      openSealed<DeploymentRequest>(seal, requestKey, found(requestKey)),
+      openSealed<MergedCommit>(seal, mergedKey, found(mergedKey)),
+      ...bucketKeys.map((key) => openSealed<Record<string, unknown>>(seal, key, found(key))),
+    ]);
+    if (!request.intact || !merged.intact || buckets.some((bucket) => !bucket.intact)) {
+      throw new RequestError('STORAGE_ERROR', "This deployment's stored request or signatures were changed outside Countersign, so none can be trusted; contact your administrator.");
+    }
+    const approvals = buckets.flatMap(({ document }) =>
+      Object.entries(document ?? {}).flatMap(([signer, value]) => {
+        const record = DeploymentApprovalRecord.safeParse(value);
+        return record.success ? [{ signer, record: record.data }] : [];
+      }),
+    );
+    const parsedRequest = request.document && DeploymentRequest.safeParse(request.document);
+    const parsedMerge = merged.document && MergedCommit.safeParse(merged.document);
+    return {
+      policy,
+      approvals,
+      revokedKeys,
+      ...(parsedRequest?.success ? { request: parsedRequest.data } : {}),
+      ...(parsedMerge?.success ? { merge: parsedMerge.data } : {}),
+      ...(options.key ? { key } : {}),
+    };
+  }
+
+  /** A conditional create of the request and its listing copy, with the ledger entry: the first caller opens it, the rest read it. */
+  async openDeploymentRequest(repository: string, fields: Omit<DeploymentRequest, 'entry' | 'state'>, event: LedgerEventOf): Promise<{ request: DeploymentRequest; opened: boolean }> {
+    const key = storageKeys.deploymentRequest(repository, fields.id);
+    const { seal } = await this.appSecrets();
+    let outcome: { request: DeploymentRequest; opened: boolean } | undefined;
+    await this.commit(repository, fields.requestedAt, event, [key], async (found, head) => {
+      const current = found(key) as VersionedDocument<DeploymentRequest> | undefined;
+      if (current) {
+        if (!(await openSealed(seal, key, current)).intact) throw new RequestError('STORAGE_ERROR', "This deployment's stored request was changed outside Countersign; contact your administrator.");
+        outcome = { request: current.document, opened: false };
+        return 'done';
+      }
+      const request: DeploymentRequest = { ...fields, state: 'pending', entry: head.seq };
+      outcome = { request, opened: true };
+      return [await sealedWrite(seal, key, undefined, request), { key: storageKeys.deploymentListing(repository, listingOrder(request.requestedAt), request.id), value: request }];
+    });
+    return outcome!;
+  }
+
+  async recordDeploymentDecision(args: DeploymentDecisionWrite): Promise<ChallengeOutcome> {
+    const { repository, deployment, signer, challenge } = args;
+    const bucketKey = storageKeys.deploymentBucket(repository, deployment, storageKeys.deploymentBucketOf(signer));
+    const [challengeKey, used, conditions] = consumption(challenge.value, challenge.claim);
+    const { seal } = await this.appSecrets();
+    const revocationKey = storageKeys.revocation(signer, args.record.keyId);
+    const keyUseKey = storageKeys.keyUse(repository, signer, args.record.keyId);
+    const committed = await this.commit(repository, args.at, args.event, [bucketKey, revocationKey], async (found, head) => {
+      const current = found(bucketKey) as VersionedDocument<Record<string, DeploymentApprovalRecord>> | undefined;
+      if (!(await openSealed(seal, bucketKey, current)).intact) {
+        throw new RequestError('STORAGE_ERROR', "This deployment's stored signatures were changed outside Countersign; nothing was stored. Contact your administrator.");
+      }
+      const revocations = found(revocationKey) as VersionedDocument<RevocationsDocument> | undefined;
+      if (revocations?.document.some((r) => r.repository === undefined || r.repository === repository)) {
+        throw new VerificationError('KEY_REVOKED', 'This key was revoked while you were signing; enrol a new key on this device to sign.');
+      }
+      const document = { ...current?.document, [signer]: { ...args.record, seq: (current?.version ?? 0) + 1, entry: head.seq } };
+      return [
+        { key: revocationKey, value: undefined, entityName: DOCUMENT_ENTITY, conditions: versionIs(revocations?.version ?? 0), checkOnly: true },
+        await sealedWrite(seal, bucketKey, current, document),
+        { key: challengeKey, value: used, entityName: CHALLENGE_ENTITY, conditions, ttlSeconds: challenge.ttlSeconds },
+        { key: keyUseKey, value: { accountId: signer, keyId: args.record.keyId } satisfies KeyUse },
+      ];
+    }, async () => isUsableChallenge(await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)), challenge.claim));
+    if (committed) return { consumed: true };
+    return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)) };
+  }
+
+  /** Once per pipeline: the allowance's ledger entry, its marker, and the request (with its listing copy) marked allowed. */
+  async recordDeploymentAllowed(repository: string, deployment: string, pipeline: string, at: string, event: LedgerEventOf): Promise<boolean> {
+    const markerKey = storageKeys.deploymentAllowed(repository, deployment, pipeline);
+    const requestKey = storageKeys.deploymentRequest(repository, deployment);
+    const { seal } = await this.appSecrets();
+    let recorded = false;
+    await this.commit(repository, at, event, [markerKey, requestKey], async (found) => {
+      recorded = false;
+      if (found(markerKey) !== undefined) return 'done';
+      recorded = true;
+      const writes: Write[] = [{ key: markerKey, value: { version: 1, document: { at } }, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) }];
+      const current = found(requestKey) as VersionedDocument<DeploymentRequest> | undefined;
+      if (current && current.document.state !== 'allowed') {
+        const request: DeploymentRequest = { ...current.document, state: 'allowed', allowedAt: at };
+        writes.push(await sealedWrite(seal, requestKey, current, request), { key: storageKeys.deploymentListing(repository, listingOrder(request.requestedAt), request.id), value: request });
+      }
+      return writes;
+    });
+    return recorded;
+  }
+
+  async wasAllowed(repository: string, deployment: string): Promise<boolean> {
+    const key = storageKeys.deploymentRequest(repository, deployment);
+    const found = await batchRead([{ key, entityName: DOCUMENT_ENTITY }]);
+    const doc = found(key) as VersionedDocument<DeploymentRequest> | undefined;
+    if (!doc) return false;
+    const { seal } = await this.appSecrets();
+    if (!(await openSealed(seal, key, doc)).intact) throw new RequestError('STORAGE_ERROR', "This deployment's stored request was changed outside Countersign; contact your administrator.");
+    return doc.document.state === 'allowed';
+  }
+
+  async listDeploymentRequests(repository: string, limit: number): Promise<DeploymentRequest[]> {
+    const query = kvs.query().where('key', { condition: 'BEGINS_WITH', values: [storageKeys.deploymentListingOf(repository)] }).limit(Math.min(Math.max(limit, 1), QUERY_PAGE));
+    const page = await storage(() => query.getMany<unknown>());
+    return page.results.flatMap(({ value }) => {
+      const parsed = DeploymentRequest.safeParse(value);
+      return parsed.success ? [parsed.data] : [];
+    });
+  }
+
+  async recordDeploymentReport(repository: string, report: string, at: string, event: LedgerEventOf): Promise<boolean> {
+    const key = storageKeys.deploymentReport(repository, report);
+    let recorded = false;
+    await this.commit(repository, at, event, [key], (found) => {
+      recorded = false;
+      if (found(key) !== undefined) return 'done';
+      recorded = true;
+      return [{ key, value: { version: 1, document: { at } }, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) }];
+    });
+    return recorded;
+  }
+
   /** The last posted status, the auto-merge claim and the merge marker, in one batch. */
   async loadPullRequestState(repository: string, pullRequest: number): Promise<PullRequestState> {
     const postedKey = storageKeys.postedStatus(repository, pullRequest);
@@ -367,7 +536,9 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
   async finishAutoMerge(repository: string, pullRequest: number, record: AutoMergeRecord, event: LedgerEventOf): Promise<void> {
     const key = storageKeys.autoMerge(repository, pullRequest);
     const mergedKey = storageKeys.mergeRecorded(repository, pullRequest);
-    await this.commit(repository, record.at, event, [key, mergedKey], (found) => {
+    const commitKey = mergedCommitKey(repository, event);
+    const { seal } = await this.appSecrets();
+    await this.commit(repository, record.at, event, [key, mergedKey, ...(commitKey ? [commitKey] : [])], async (found, head) => {
       const current = found(key) as VersionedDocument<AutoMergeRecord> | undefined;
       // Only the claim this outcome belongs to is finished; a newer claim (a later commit) is left alone.
       if (current?.document.commit !== record.commit || current.document.state !== 'attempting') return 'done';
@@ -376,18 +547,24 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       return [
         { key, value: { version: current.version + 1, document: record }, entityName: DOCUMENT_ENTITY, conditions: versionIs(current.version) },
         ...(merged ? [{ key: mergedKey, value: { version: 1, document: { at: record.at } }, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) }] : []),
+        ...(merged ? await mergedCommitWrites(seal, commitKey, found, event, head.seq) : []),
       ];
     });
   }
 
   async recordMerge(repository: string, pullRequest: number, at: string, event: LedgerEventOf): Promise<boolean> {
     const key = storageKeys.mergeRecorded(repository, pullRequest);
+    const commitKey = mergedCommitKey(repository, event);
+    const { seal } = await this.appSecrets();
     let recorded = false;
-    await this.commit(repository, at, event, [key], (found) => {
+    await this.commit(repository, at, event, [key, ...(commitKey ? [commitKey] : [])], async (found, head) => {
       recorded = false;
       if (found(key) !== undefined) return 'done';
       recorded = true;
-      return [{ key, value: { version: 1, document: { at } }, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) }];
+      return [
+        { key, value: { version: 1, document: { at } }, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) },
+        ...(await mergedCommitWrites(seal, commitKey, found, event, head.seq)),
+      ];
     });
     return recorded;
   }
@@ -848,14 +1025,19 @@ async function transact(writes: Write[]): Promise<void> {
 /** The write that marks a challenge used, and the conditions under which it may: live, unused, and the claimant's. */
 function consumption(value: string, claim: ChallengeClaim): [string, ChallengeRecord, Condition<ChallengeRecord>] {
   const now = claim.now.toISOString();
-  const used: ChallengeRecord = { accountId: claim.accountId, workspace: claim.workspace, repository: claim.repository, pullRequest: claim.pullRequest, expiresAt: now, consumed: true };
-  const conditions = new Filter<ChallengeRecord>()
+  const target = claim.deployment !== undefined ? { deployment: claim.deployment } : { pullRequest: claim.pullRequest };
+  const used: ChallengeRecord = { accountId: claim.accountId, workspace: claim.workspace, repository: claim.repository, ...target, expiresAt: now, consumed: true };
+  let conditions = new Filter<ChallengeRecord>()
     .and('accountId', FilterConditions.equalTo(claim.accountId))
     .and('workspace', FilterConditions.equalTo(claim.workspace))
     .and('repository', FilterConditions.equalTo(claim.repository))
-    .and('pullRequest', FilterConditions.equalTo(claim.pullRequest))
     .and('consumed', FilterConditions.equalTo(false))
     .and('expiresAt', FilterConditions.greaterThan(now));
+  // A pull request's challenge never serves a deployment, nor the other way round.
+  conditions =
+    claim.deployment !== undefined
+      ? conditions.and('deployment', FilterConditions.equalTo(claim.deployment)).and('pullRequest', FilterConditions.notExists())
+      : conditions.and('pullRequest', FilterConditions.equalTo(claim.pullRequest ?? 0)).and('deployment', FilterConditions.notExists());
   return [storageKeys.challenge(value), used, conditions];
 }
 

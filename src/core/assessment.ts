@@ -246,7 +246,9 @@ export interface ChallengeClaim {
   accountId: string;
   workspace: string;
   repository: string;
-  pullRequest: number;
+  /** Exactly one of these: the pull request or the deployment (`deploymentId`) the challenge is for. */
+  pullRequest?: number;
+  deployment?: string;
   now: Date;
 }
 
@@ -255,8 +257,8 @@ function challengeRefusal(found: unknown, claim: ChallengeClaim): VerificationEr
   const parsed = ChallengeRecord.safeParse(found);
   if (!parsed.success) return new VerificationError('CHALLENGE_INVALID', 'The signing challenge is unknown; reload the card and sign again.');
   const record = parsed.data;
-  const mine = record.accountId === claim.accountId && record.workspace === claim.workspace && record.repository === claim.repository && record.pullRequest === claim.pullRequest;
-  if (!mine) return new VerificationError('CHALLENGE_INVALID', 'The signing challenge was issued to someone else or for another pull request.');
+  const mine = record.accountId === claim.accountId && record.workspace === claim.workspace && record.repository === claim.repository && record.pullRequest === claim.pullRequest && record.deployment === claim.deployment;
+  if (!mine) return new VerificationError('CHALLENGE_INVALID', 'The signing challenge was issued to someone else or for another pull request or deployment.');
   if (record.consumed) return new VerificationError('CHALLENGE_USED', 'This signing challenge was already used; each signature needs a fresh one. Reload and sign again.');
   if (Date.parse(record.expiresAt) <= claim.now.getTime()) return new VerificationError('CHALLENGE_EXPIRED', 'The signing challenge expired; reload the card and sign again.');
   return undefined;

@@ -2,8 +2,10 @@ import type { Envelope } from './dsse';
 import type { PublicJwk } from './publicKey';
 import type { Policy } from './policy';
 import type { MergeStrategy } from './policy';
-import type { PullRequestSubject } from './subject';
+import type { DeploymentSubject, PullRequestSubject } from './subject';
+import type { DeploymentRequest } from './deploymentRequest';
 import type { MergeRecord } from './reevaluation';
+import type { DeploymentFacts } from './deploymentGate';
 
 /** The ledger for events that belong to no repository the caller may write to (a repository's ledger is named by its UUID). */
 export const INSTALLATION_LEDGER = 'installation';
@@ -34,4 +36,29 @@ export type LedgerEventOf =
   /** Countersign claimed the one auto-merge of this head commit and asked Bitbucket to merge. */
   | { type: 'automerge.attempted'; subject: PullRequestSubject; strategy: MergeStrategy }
   /** Bitbucket refused or failed the auto-merge; it is not tried again for this commit. */
-  | { type: 'automerge.failed'; subject: PullRequestSubject; strategy: MergeStrategy; reason: string };
+  | { type: 'automerge.failed'; subject: PullRequestSubject; strategy: MergeStrategy; reason: string }
+  /** A pipeline asked the gate about a deployment nobody had asked about: its pending request, with what Bitbucket said of it. */
+  | { type: 'deployment.requested'; subject: DeploymentSubject; request: Omit<DeploymentRequest, 'state' | 'entry' | 'allowedAt'> }
+  /** A deployment approval or rejection, with the envelope as received and the key it verified against. */
+  | {
+      type: 'deployment.decision.accepted';
+      subject: DeploymentSubject;
+      signer: string;
+      keyId: string;
+      decision: 'approve' | 'reject';
+      publicKey: PublicJwk;
+      envelope: Envelope;
+    }
+  /** The gate said yes to a pipeline: what it judged on and whose approvals counted (their envelopes are ledger entries `entry`). */
+  | { type: 'deployment.allowed'; subject: DeploymentSubject; pipeline: string; step?: string; verdict: DeploymentAllowance }
+  /** Bitbucket reported a deployment's progress; `allowed` says whether the gate had said yes to this commit and environment. */
+  | { type: 'deployment.reported'; subject: DeploymentSubject; state: 'pending' | 'started' | 'completed'; outcome?: string; pipeline?: string; deployment?: string; allowed: boolean; flagged: boolean };
+
+/** What a `deployment.allowed` entry keeps of the gate's answer: enough to re-run it offline. */
+export interface DeploymentAllowance {
+  gated: boolean;
+  message: string;
+  policy: { version: number; hash: string } | null;
+  facts: DeploymentFacts;
+  counted: { signer: string; keyId: string; decision: 'approve' | 'reject'; seq: number; entry: number | null }[];
+}

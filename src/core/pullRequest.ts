@@ -20,4 +20,6 @@ export interface PullRequestFacts {
    * `BitbucketPort.resolveCommit` gives the full hash.
    */
   mergeCommit?: string;
+  /** Who merged or declined it (`closed_by`), where Bitbucket names an account. */
+  closedBy?: string;
 }

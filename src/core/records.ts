@@ -47,12 +47,13 @@ export function revokedIn(revocations: Revocation[], repository?: string): Set<s
   return new Set(revocations.filter((r) => revocationApplies(r, repository)).map((r) => revocationId(r.accountId, r.keyId)));
 }
 
-/** A single-use nonce handed to one account for one pull request. */
+/** A single-use nonce handed to one account for one pull request, or for one deployment (`deploymentId`). */
 export const ChallengeRecord = z.strictObject({
   accountId: AccountId,
   workspace: BitbucketUuid,
   repository: BitbucketUuid,
-  pullRequest: PullRequestId,
+  pullRequest: z.optional(PullRequestId),
+  deployment: z.optional(z.string().check(z.regex(/^[0-9a-f-]{36}:[0-9a-f]{40}$/))),
   expiresAt: UtcTimestamp,
   consumed: z.boolean(),
 });

@@ -123,6 +123,8 @@ export interface MergeRecord {
    * before it was kept, and when Bitbucket named none.
    */
   mergeCommit?: string;
+  /** The account Bitbucket says merged it (`closed_by`), when a person did. */
+  merger?: string;
 }
 
 export function mergeRecord(
@@ -146,5 +148,6 @@ export function mergeRecord(
     facts: { author: pr.author, sourceBranch: pr.sourceBranch, targetBranch: pr.targetBranch, headCommit: pr.headCommit, commitAuthors: [...pr.commitAuthors].sort(), state: pr.state },
     counted,
     ...(mergeCommit ? { mergeCommit } : {}),
+    ...(mergedBy === 'bitbucket' && pr.closedBy ? { merger: pr.closedBy } : {}),
   };
 }

@@ -1,7 +1,6 @@
 /**
- * What a decision is about. Today a pull-request merge; a deployment of a commit to an environment
- * is the next kind, added beside this one. Statements, challenges, assessment and storage keys work
- * on subjects.
+ * What a decision is about: a pull-request merge, or a deployment of a commit to an environment.
+ * Statements, challenges, assessment and storage keys work on subjects.
  */
 export interface PullRequestSubject {
   kind: 'pull-request';
@@ -13,11 +12,27 @@ export interface PullRequestSubject {
   targetBranch: string;
 }
 
-export type Subject = PullRequestSubject;
+/** A commit reaching one of the repository's deployment environments (Bitbucket's, by UUID). */
+export interface DeploymentSubject {
+  kind: 'deployment';
+  workspace: string;
+  repository: string;
+  environment: string;
+  /** The full 40-hex commit to be deployed. */
+  commit: string;
+}
 
-/** The in-toto subject name: stable for the pull request, whatever its head commit (that is the digest). */
+export type Subject = PullRequestSubject | DeploymentSubject;
+
+/** The in-toto subject name: stable for the pull request or environment, whatever the commit (that is the digest). */
 export function subjectName(subject: Subject): string {
-  return `bitbucket:${bareUuid(subject.workspace)}/${bareUuid(subject.repository)}/pull-requests/${subject.pullRequest}`;
+  const repository = `bitbucket:${bareUuid(subject.workspace)}/${bareUuid(subject.repository)}`;
+  return subject.kind === 'deployment' ? `${repository}/environments/${bareUuid(subject.environment)}` : `${repository}/pull-requests/${subject.pullRequest}`;
+}
+
+/** A deployment's id within its repository: one pending request, and one set of approvals, per environment and commit. */
+export function deploymentId(subject: Pick<DeploymentSubject, 'environment' | 'commit'>): string {
+  return `${bareUuid(subject.environment)}:${subject.commit}`;
 }
 
 /** Strips the braces from a Bitbucket UUID, for places (such as KVS keys) where braces are not allowed. */

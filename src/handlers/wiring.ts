@@ -17,6 +17,7 @@ export function productionDeps(overrides: Partial<Pick<Deps, 'now' | 'randomToke
     challenges: store,
     ledger: store,
     reevaluation: store,
+    deployments: store,
     queue: new ForgeQueue(),
     bitbucket: new BitbucketRest(retry),
     now: () => new Date(),

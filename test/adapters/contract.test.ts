@@ -89,9 +89,11 @@ describe('production wiring over __forge_fetch__', () => {
       'accountId EQUAL_TO',
       'workspace EQUAL_TO',
       'repository EQUAL_TO',
-      'pullRequest EQUAL_TO',
       'consumed EQUAL_TO',
       'expiresAt GREATER_THAN',
+      'pullRequest EQUAL_TO',
+      // A deployment's challenge cannot be spent on a pull request.
+      'deployment NOT_EXISTS',
     ]);
     expect(consume[0]!.body.set[0].value).toMatchObject({ accountId: PEOPLE.alice, consumed: true });
     const keys = wire.filter((c) => c.descriptor.type === 'kvs').flatMap((c) => (Array.isArray(c.body) ? c.body.map((i: any) => i.key) : [c.body?.key])).filter(Boolean);
