@@ -1,4 +1,6 @@
+import { webTrigger } from '@forge/api';
 import Resolver from '@forge/resolver';
+import { provideDynamicPipeline } from './handlers/dynamicPipelines';
 import { checkMerge } from './handlers/mergeCheck';
 import { consumeReevaluation, onPullRequestEvent, onPushEvent } from './handlers/reevaluate';
 import { resolverFunctions } from './handlers/resolvers';
@@ -25,3 +27,17 @@ export const pushEvents = (event: unknown) => onPushEvent(deps, event);
 
 /** `reevaluate-consumer` in manifest.yml: one queued re-evaluation (an `@forge/events` AsyncEvent). */
 export const reevaluateConsumer = (event: unknown) => consumeReevaluation(deps, event);
+
+/** `dynamic-pipelines` in manifest.yml: the workspace's dynamic pipelines provider, gating deployment steps. */
+export const dynamicPipelines = (event: unknown, context: unknown) =>
+  provideDynamicPipeline(
+    {
+      environments: {
+        environmentsWithPolicy: async (_workspace, repository) =>
+          ((await deps.gate.loadPolicy(repository))?.environments ?? []).map((e) => ({ uuid: e.environment, name: e.name })),
+      },
+      gateUrl: () => webTrigger.getUrl('countersign-deployment-gate'),
+    },
+    event,
+    context,
+  );

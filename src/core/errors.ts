@@ -37,7 +37,10 @@ export type RequestCode =
   | 'MALFORMED_ENTRY'
   | 'INTERNAL';
 
-export type ErrorCode = VerificationCode | PolicyCode | RequestCode;
+/** Why a pipeline configuration is refused: it would deploy to a gated environment without passing the gate first. */
+export type PipelineCode = 'GATE_OIDC_OFF' | 'GATE_AUDIENCE' | 'GATE_NO_SCRIPT' | 'GATE_AFTER_SCRIPT' | 'GATE_UNREADABLE';
+
+export type ErrorCode = VerificationCode | PolicyCode | RequestCode | PipelineCode;
 
 export class CountersignError extends Error {
   readonly code: ErrorCode;
@@ -67,6 +70,13 @@ export class PolicyError extends CountersignError {
 export class RequestError extends CountersignError {
   constructor(code: RequestCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
+  }
+}
+
+/** A pipeline configuration that would let a deployment to a gated environment skip Countersign's gate. */
+export class PipelineRefusal extends CountersignError {
+  constructor(code: PipelineCode, message: string) {
+    super(code, message);
   }
 }
 

@@ -29,3 +29,4 @@ export * from './reevaluation';
 export * from './evidence';
 export * from './exports';
 export * from './pipelinesToken';
+export * from './dynamicPipeline';
