@@ -1,0 +1,124 @@
+import fc from 'fast-check';
+import { buildPolicy, evaluateDeployment, type CheckedDeploymentApproval, type DeploymentFacts, type EnvironmentPolicyInput, EnvironmentPolicy, type Policy } from '../../src/core';
+import { aRule, commitHash, PEOPLE } from '../fixtures/world';
+
+const PRODUCTION = '{7e1d0c3a-2b4f-4c5d-8e9f-0a1b2c3d4e5f}';
+const STAGING = '{5a5a5a5a-2b4f-4c5d-8e9f-0a1b2c3d4e5f}';
+const COMMIT = commitHash('release');
+const NAMES = { [PEOPLE.alice]: 'Alice', [PEOPLE.bob]: 'Bob', [PEOPLE.carol]: 'Carol', [PEOPLE.dave]: 'Dave' };
+
+function production(overrides: Partial<EnvironmentPolicyInput> = {}): EnvironmentPolicy {
+  return EnvironmentPolicy.parse({
+    environment: PRODUCTION,
+    name: 'Production',
+    requirements: [{ group: 'Release managers', members: [PEOPLE.alice, PEOPLE.bob, PEOPLE.carol], count: 2 }],
+    tags: ['v*', 'release-*'],
+    ...overrides,
+  });
+}
+
+const policyWith = (...environments: EnvironmentPolicy[]): Promise<Policy> =>
+  buildPolicy({ version: 3, rules: [aRule()], environments, savedAt: '2026-12-02T00:00:00.000Z', savedBy: PEOPLE.admin });
+
+function facts(overrides: Partial<DeploymentFacts> = {}): DeploymentFacts {
+  return { environment: { uuid: PRODUCTION, name: 'Production' }, commit: COMMIT, ref: { type: 'tag', name: 'v1.4.0' }, commitAuthor: PEOPLE.dave, pipelineStarter: PEOPLE.dave, ...overrides };
+}
+
+function approval(signer: string, overrides: Partial<CheckedDeploymentApproval> = {}): CheckedDeploymentApproval {
+  return { signer, keyId: `key-${signer}`, decision: 'approve', commit: COMMIT, environment: PRODUCTION, policy: `sha256:${'0'.repeat(64)}`, issuedAt: '2026-12-02T10:00:00.000Z', seq: 1, ...overrides };
+}
+
+describe('evaluateDeployment', () => {
+  it('passes with the quorum, naming who approved', async () => {
+    const verdict = evaluateDeployment({ policy: await policyWith(production()), facts: facts(), approvals: [approval(PEOPLE.alice), approval(PEOPLE.bob)], names: NAMES });
+    expect(verdict).toMatchObject({ gated: true, pass: true, approvedBy: [PEOPLE.alice, PEOPLE.bob], missing: [] });
+    expect(verdict.message).toBe(`Countersign: approved to deploy ${COMMIT.slice(0, 7)} to Production — Release managers 2 of 2 signed (Alice, Bob).`);
+  });
+
+  it('says what is missing, one sentence each', async () => {
+    const verdict = evaluateDeployment({ policy: await policyWith(production()), facts: facts(), approvals: [approval(PEOPLE.alice)], names: NAMES });
+    expect(verdict.pass).toBe(false);
+    expect(verdict.missing).toEqual(['Release managers: 1 of 2 signed.']);
+    expect(verdict.message).toContain('may not deploy to Production yet');
+  });
+
+  it('does not gate an environment without a policy, and says so', async () => {
+    const verdict = evaluateDeployment({ policy: await policyWith(production()), facts: facts({ environment: { uuid: STAGING, name: 'Staging' } }), approvals: [] });
+    expect(verdict).toMatchObject({ gated: false, pass: true });
+    expect(verdict.message).toContain('no policy covers the environment "Staging"');
+  });
+
+  it('refuses a ref outside the allowed patterns, however many signed', async () => {
+    const verdict = evaluateDeployment({ policy: await policyWith(production()), facts: facts({ ref: { type: 'branch', name: 'main' } }), approvals: [approval(PEOPLE.alice), approval(PEOPLE.bob)] });
+    expect(verdict.pass).toBe(false);
+    expect(verdict.refAllowed).toBe(false);
+    expect(verdict.missing[0]).toBe('Production deploys only from tags v*, release-*; this pipeline runs for branch "main".');
+    const other = evaluateDeployment({ policy: await policyWith(production()), facts: facts({ ref: { type: 'tag', name: 'nightly-3' } }), approvals: [approval(PEOPLE.alice), approval(PEOPLE.bob)] });
+    expect(other.pass).toBe(false);
+  });
+
+  it("does not count the commit author's, the merger's or the pipeline starter's own approval", async () => {
+    const policy = await policyWith(production());
+    const merge = { pullRequest: 7, gated: true, pass: true, merger: PEOPLE.bob };
+    const cases: [Partial<DeploymentFacts>, string][] = [
+      [{ commitAuthor: PEOPLE.alice }, 'commit-author'],
+      [{ merge }, 'merger'],
+      [{ pipelineStarter: PEOPLE.alice, merge: { ...merge, merger: PEOPLE.alice } }, 'merger'],
+      [{ pipelineStarter: PEOPLE.bob }, 'pipeline-starter'],
+    ];
+    for (const [overrides, reason] of cases) {
+      const verdict = evaluateDeployment({ policy, facts: facts(overrides), approvals: [approval(PEOPLE.alice), approval(PEOPLE.bob)] });
+      expect(verdict.pass).toBe(false);
+      expect(verdict.requirements[0]!.notCounted.map((n) => n.reason)).toEqual([reason]);
+    }
+  });
+
+  it('counts them when the policy lets it', async () => {
+    const policy = await policyWith(production({ excludeCommitAuthor: false, excludePipelineStarter: false }));
+    const verdict = evaluateDeployment({ policy, facts: facts({ commitAuthor: PEOPLE.alice, pipelineStarter: PEOPLE.bob }), approvals: [approval(PEOPLE.alice), approval(PEOPLE.bob)] });
+    expect(verdict.pass).toBe(true);
+  });
+
+  it('asks for a merge with its quorum when the policy requires one', async () => {
+    const policy = await policyWith(production({ requireMergedPullRequest: true }));
+    const signed = [approval(PEOPLE.alice), approval(PEOPLE.bob)];
+    expect(evaluateDeployment({ policy, facts: facts(), approvals: signed })).toMatchObject({ pass: false, merge: 'missing' });
+    expect(evaluateDeployment({ policy, facts: facts({ merge: { pullRequest: 7, gated: true, pass: false } }), approvals: signed })).toMatchObject({ pass: false, merge: 'unmet' });
+    expect(evaluateDeployment({ policy, facts: facts({ merge: { pullRequest: 7, gated: false, pass: true } }), approvals: signed })).toMatchObject({ pass: false, merge: 'unmet' });
+    expect(evaluateDeployment({ policy, facts: facts({ merge: { pullRequest: 7, gated: true, pass: true } }), approvals: signed })).toMatchObject({ pass: true, merge: 'met' });
+  });
+
+  it('blocks on a rejection, counts no revoked key and no decision about another deployment', async () => {
+    const policy = await policyWith(production());
+    const rejected = evaluateDeployment({ policy, facts: facts(), approvals: [approval(PEOPLE.alice), approval(PEOPLE.bob), approval(PEOPLE.carol, { decision: 'reject' })], names: NAMES });
+    expect(rejected).toMatchObject({ pass: false, rejectedBy: [PEOPLE.carol] });
+    expect(rejected.missing).toContain('Rejected by Carol.');
+    const revoked = evaluateDeployment({ policy, facts: facts(), approvals: [approval(PEOPLE.alice), approval(PEOPLE.bob, { problem: 'revoked-key' })] });
+    expect(revoked.pass).toBe(false);
+    const elsewhere = evaluateDeployment({ policy, facts: facts(), approvals: [approval(PEOPLE.alice), approval(PEOPLE.bob, { commit: commitHash('other') }), approval(PEOPLE.carol, { environment: STAGING })] });
+    expect(elsewhere.pass).toBe(false);
+    expect(elsewhere.requirements[0]!.notCounted.map((n) => n.reason)).toEqual(['other-deployment', 'other-deployment']);
+  });
+
+  it("takes each signer's latest decision, whatever order they come in", async () => {
+    const policy = await policyWith(production());
+    fc.assert(
+      fc.property(fc.boolean(), (rejectLast) => {
+        const first = approval(PEOPLE.alice, { seq: 1, decision: rejectLast ? 'approve' : 'reject' });
+        const last = approval(PEOPLE.alice, { seq: 2, decision: rejectLast ? 'reject' : 'approve' });
+        for (const order of [[first, last], [last, first]]) {
+          const verdict = evaluateDeployment({ policy, facts: facts(), approvals: [...order, approval(PEOPLE.bob)] });
+          expect(verdict.pass).toBe(!rejectLast);
+        }
+      }),
+    );
+  });
+
+  it('keeps a policy without environments hashed as before', async () => {
+    const before = await buildPolicy({ version: 1, rules: [aRule()], savedAt: 'x', savedBy: PEOPLE.admin });
+    const withNone = await buildPolicy({ version: 1, rules: [aRule()], environments: [], savedAt: 'x', savedBy: PEOPLE.admin });
+    const withOne = await buildPolicy({ version: 1, rules: [aRule()], environments: [production()], savedAt: 'x', savedBy: PEOPLE.admin });
+    expect(before.environments).toBeUndefined();
+    expect(new Set([before.hash, withNone.hash, withOne.hash]).size).toBe(3);
+  });
+});
