@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
  * `paginated_workspace_memberships` and `workspace_membership` (paged by `pagelen` up to
  * 100 and `page`, with `next`/`previous` links; Bitbucket filters members only by `user.email`, which
  * this fake keeps none of, so it refuses every `q`), and `paginated_branches` (with the documented
- * `q=name = "…"` and `q=name ~ "…"` filters, joined by AND). Errors come back as Bitbucket's `{ type: "error", error: { message } }`.
+ * `q=name = "…"` and `q=name ~ "…"` filters, joined by AND), and `paginated_environments` (a repository's
+ * deployment environments in `deployment_environment` shape, paged like the others). Errors come back as Bitbucket's `{ type: "error", error: { message } }`.
  */
 export interface FakeUser {
   accountId: string;
@@ -53,6 +54,15 @@ export function mergeCommitOf(repo: Pick<FakeRepository, 'uuid'>, pr: FakePullRe
   return createHash('sha1').update(`merge ${repo.uuid} ${pr.id} ${head} ${strategy}`).digest('hex');
 }
 
+/** A deployment environment of a repository; `type` is Bitbucket's environment type, which also orders them. */
+export interface FakeEnvironment {
+  uuid: string;
+  name: string;
+  type: 'Test' | 'Staging' | 'Production';
+}
+
+const ENVIRONMENT_TYPE_RANK: Record<FakeEnvironment['type'], number> = { Test: 0, Staging: 1, Production: 2 };
+
 export interface FakeWorkspace {
   uuid: string;
   slug: string;
@@ -67,6 +77,8 @@ export interface FakeRepository {
   permissions: Record<string, 'admin' | 'write' | 'read'>;
   pullRequests: Map<number, FakePullRequest>;
   statuses: { commit: string; key: string; state: string; name?: string; description?: string; url: string; refname?: string }[];
+  /** Deployment environments, in the order they were added; none when absent. */
+  environments?: FakeEnvironment[];
   /** The open branches, in git's order; when absent, `main` and the branches of the pull requests. */
   branches?: string[];
   /** When set, build status posts fail with this HTTP status, as during a Bitbucket incident. */
@@ -188,6 +200,11 @@ export class FakeBitbucket {
     return pr;
   }
 
+  addEnvironment(repo: FakeRepository, environment: FakeEnvironment): FakeEnvironment {
+    (repo.environments ??= []).push(environment);
+    return environment;
+  }
+
   /** Answers one request. `caller` is the account the platform acts as for `asUser()` calls. */
   handle(method: string, path: string, body: unknown, caller: string | undefined): FakeAnswer {
     const fault = this.faults.shift();
@@ -221,6 +238,9 @@ export class FakeBitbucket {
 
     if (method === 'GET' && rest[0] === 'refs' && rest[1] === 'branches' && rest.length === 2) {
       return { status: 200, json: this.branchesPage(repo, url.searchParams) };
+    }
+    if (method === 'GET' && rest[0] === 'environments' && rest.length === 1) {
+      return { status: 200, json: this.environmentsPage(repo, url.searchParams) };
     }
     if (method === 'GET' && rest[0] === 'pullrequests' && rest.length === 1) {
       return { status: 200, json: this.pullRequestsPage(repo, url.searchParams) };
@@ -445,6 +465,35 @@ export class FakeBitbucket {
       size: names.length,
       values,
       ...(page * pagelen < names.length ? { next: `${base}&page=${page + 1}` } : {}),
+      ...(page > 1 ? { previous: `${base}&page=${page - 1}` } : {}),
+    };
+  }
+
+  /**
+   * `paginated_environments`, ordered as Bitbucket shows them (Test, Staging, Production; the order
+   * added within a type), 10 a page unless `pagelen` (at most 100). Each is a `deployment_environment`
+   * with the fields Bitbucket sends beyond the description's `uuid` and `name`: its type, rank and slug.
+   */
+  private environmentsPage(repo: FakeRepository, query: URLSearchParams) {
+    const { pagelen, page } = paging(query, 10, 100);
+    const all = (repo.environments ?? []).map((env, added) => ({ env, added })).sort((a, b) => ENVIRONMENT_TYPE_RANK[a.env.type] - ENVIRONMENT_TYPE_RANK[b.env.type] || a.added - b.added);
+    const values = all.slice((page - 1) * pagelen, page * pagelen).map(({ env }, i) => ({
+      type: 'deployment_environment',
+      uuid: env.uuid,
+      name: env.name,
+      slug: env.name.toLowerCase().replace(/[^a-z0-9]+/g, '-'),
+      rank: (page - 1) * pagelen + i,
+      hidden: false,
+      environment_type: { type: 'deployment_environment_type', name: env.type, rank: ENVIRONMENT_TYPE_RANK[env.type] },
+      category: { name: env.type },
+    }));
+    const base = `${API}/repositories/${repo.workspace.slug}/${repo.slug}/environments?pagelen=${pagelen}`;
+    return {
+      pagelen,
+      page,
+      size: all.length,
+      values,
+      ...(page * pagelen < all.length ? { next: `${base}&page=${page + 1}` } : {}),
       ...(page > 1 ? { previous: `${base}&page=${page - 1}` } : {}),
     };
   }

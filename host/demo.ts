@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { FakeBitbucket } from '../dev/fakeBitbucket';
 
-/** The demo workspace a first start is seeded with: one repository, its people, and three open pull requests (into `main`, `docs` and `release/1`). */
+/** The demo workspace a first start is seeded with: one repository, its people, its deployment environments (Staging, Production), and three open pull requests (into `main`, `docs` and `release/1`). */
 export const DEMO = {
   workspace: { uuid: '{5d0c2a7e-8f3b-4c1d-9a6e-2b7f0e4c1a90}', slug: 'acme', name: 'Acme' },
   repository: { uuid: '{0f9e8d7c-6b5a-4e3d-8c2b-1a0f9e8d7c6b}', slug: 'payments' },
+  environments: {
+    staging: { uuid: '{6a1d3c5e-7f20-4b8a-9c4d-2e6f8a0b1c3d}', name: 'Staging', type: 'Staging' },
+    production: { uuid: '{9b2e4d6f-8a31-4c9b-8d5e-3f7a9b1c2d4e}', name: 'Production', type: 'Production' },
+  },
   people: {
     author: { accountId: '557058:a1c0-avery', displayName: 'Avery Chen' },
     riley: { accountId: '557058:b2d1-riley', displayName: 'Riley Park' },
@@ -58,6 +62,8 @@ export function seedDemo(bitbucket: FakeBitbucket, size: DemoSize = 'standard'):
       [reader.accountId]: 'read',
     },
   });
+  bitbucket.addEnvironment(repo, { ...DEMO.environments.staging });
+  bitbucket.addEnvironment(repo, { ...DEMO.environments.production });
   bitbucket.addPullRequest(repo, {
     id: 1,
     title: 'Add the refunds endpoint',

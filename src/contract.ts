@@ -1,4 +1,4 @@
-import type { KeyRecord, Policy, PublicJwk, RuleInput, RulesValidation, SubmittedDecision, Verdict, AppPublicJwk } from './core';
+import type { DraftValidation, EnvironmentPolicyInput, KeyRecord, Policy, PublicJwk, RuleInput, SubmittedDecision, Verdict, AppPublicJwk } from './core';
 import type { AuditPage } from './handlers/audit';
 import type { ExportPage } from './handlers/exports';
 import type { PanelState } from './handlers/panel';
@@ -16,8 +16,8 @@ export interface Contract {
   revokeKey: { payload: { accountId?: string; keyId: string }; answer: { keyId: string; repository: string | null } };
   submitDecision: { payload: SubmittedDecision; answer: { verdict: Verdict } };
   getSettings: { payload: void; answer: SettingsState };
-  saveSettings: { payload: { baseVersion: number; rules: RuleInput[] }; answer: { policy: Policy } };
-  checkPolicy: { payload: { rules: RuleInput[] }; answer: RulesValidation };
+  saveSettings: { payload: { baseVersion: number; rules: RuleInput[]; environments?: EnvironmentPolicyInput[] }; answer: { policy: Policy } };
+  checkPolicy: { payload: { rules: RuleInput[]; environments?: EnvironmentPolicyInput[] }; answer: DraftValidation };
   getLedgerKey: { payload: void; answer: { keyId: string; publicJwk: AppPublicJwk } };
   exportEvidence: {
     payload: { format: 'bundle' | 'sigstore' | 'vsa' | 'csv'; pullRequest?: number; from?: string; to?: string; cursor?: string };

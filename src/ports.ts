@@ -257,6 +257,13 @@ export interface LedgerStore {
 export type RepositoryPermission = 'admin' | 'write' | 'read' | 'none';
 export type BuildState = 'INPROGRESS' | 'SUCCESSFUL' | 'FAILED' | 'STOPPED';
 
+/** A deployment environment as Bitbucket lists it (`deployment_environment`); `type` is its environment type's name (Test, Staging, Production). */
+export interface DeploymentEnvironment {
+  uuid: string;
+  name: string;
+  type?: string;
+}
+
 /** Whose rights a Bitbucket read uses: the app's (merge check), or the calling user's (anything a user asked for). */
 export type Actor = 'app' | 'user';
 
@@ -278,6 +285,8 @@ export interface BitbucketPort {
   getHead(workspace: string, repository: string, pullRequest: number): Promise<{ state: PullRequestFacts['state']; commit: string }>;
   /** Merges as the app; a 202 is polled to its end within the time budget. */
   mergePullRequest(workspace: string, repository: string, pullRequest: number, strategy: MergeStrategy): Promise<MergeOutcome>;
+  /** The repository's deployment environments, every page of them, in Bitbucket's order. */
+  listEnvironments(workspace: string, repository: string, as: Actor): Promise<DeploymentEnvironment[]>;
   /** The full 40-hex hash of a commit named by a prefix (as Bitbucket abbreviates them), read as the app; no call when it is already full. */
   resolveCommit(workspace: string, repository: string, commit: string): Promise<string>;
 }

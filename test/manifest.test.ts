@@ -62,6 +62,7 @@ describe('manifest.yml', () => {
   "write:pullrequest:bitbucket",
   "read:workspace:bitbucket",
   "read:user:bitbucket",
+  "read:pipeline:bitbucket",
 ]
 `);
   });

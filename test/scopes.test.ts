@@ -51,6 +51,7 @@ describe('Bitbucket scopes', () => {
       'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/commits',
       'get /repositories/${workspace}/${repository}/commit/${commit}',
       'get /repositories/${workspace}/${repository}/pullrequests',
+      'get /repositories/${workspace}/${repository}/environments',
       'get /user',
       'get /user/workspaces/${workspace}/permissions/repositories',
       'post /repositories/${workspace}/${repository}/commit/${commit}/statuses/build',
@@ -73,6 +74,13 @@ describe('Bitbucket scopes', () => {
     const needed = requiredScopes([...routes, ...page]);
     const declared = manifestScopes.filter((s) => s.endsWith(':bitbucket'));
     expect([...needed].sort()).toEqual([...declared].sort());
+  });
+
+  it('reads deployment environments with the pipeline scope, the only call that needs it', () => {
+    const environments = routes.filter((r) => r.path.endsWith('/environments'));
+    expect(environments).toHaveLength(1);
+    expect(requiredScopes(environments)).toEqual(new Set(['read:pipeline:bitbucket']));
+    expect([...requiredScopes(routes.filter((r) => !r.path.endsWith('/environments')))]).not.toContain('read:pipeline:bitbucket');
   });
 
   it('notices a scope removed from the manifest', () => {

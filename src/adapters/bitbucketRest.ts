@@ -1,6 +1,6 @@
 import { asApp, asUser, NeedsAuthenticationError, route, routeFromAbsolute, type RequestProductMethod } from '@forge/api';
 import { RequestError, type MergeStrategy, type PullRequestFacts } from '../core';
-import type { Actor, BitbucketPort, BuildState, MergeOutcome, RepositoryPermission } from '../ports';
+import type { Actor, BitbucketPort, BuildState, DeploymentEnvironment, MergeOutcome, RepositoryPermission } from '../ports';
 
 /**
  * How Bitbucket's 429s and 5xx are retried: exponential backoff from `baseMs` (or the `Retry-After` it
@@ -16,6 +16,7 @@ export interface RetryOptions {
 export const DEFAULT_RETRY: RetryOptions = { baseMs: 250, budgetMs: 6000, pollMs: 500, mergeBudgetMs: 10000 };
 
 const COMMITS_PAGE = 100;
+const ENVIRONMENTS_PAGE = 100;
 const BUILD_STATUS_KEY = 'countersign';
 
 interface Account {
@@ -37,6 +38,12 @@ interface PullRequestJson {
 /** A commit prefix as Bitbucket gives one, or undefined for anything else. */
 function commitPrefix(hash: unknown): string | undefined {
   return typeof hash === 'string' && /^[0-9a-f]{7,40}$/.test(hash) ? hash : undefined;
+}
+/** A `deployment_environment`: the API description promises only `uuid` and `name`; Bitbucket also sends its type. */
+interface EnvironmentJson {
+  uuid?: unknown;
+  name?: unknown;
+  environment_type?: { name?: unknown };
 }
 interface CommitsPage {
   values: { hash: string; author?: { user?: Account } }[];
@@ -118,6 +125,23 @@ export class BitbucketRest implements BitbucketPort {
       ids.push(...page.values.map((pr) => pr.id));
       if (!page.next) return ids;
       page = await getJson(app, nextPage(page.next), this.retry);
+    }
+  }
+
+  /** `GET …/environments` (`paginated_environments`), following `next` to the last page. */
+  async listEnvironments(workspace: string, repository: string, as: Actor): Promise<DeploymentEnvironment[]> {
+    const fetch = as === 'user' ? asUser().requestBitbucket : asApp().requestBitbucket;
+    const found: DeploymentEnvironment[] = [];
+    let page = await getJson<{ values: EnvironmentJson[]; next?: string }>(fetch, route`/2.0/repositories/${workspace}/${repository}/environments?pagelen=${ENVIRONMENTS_PAGE}`, this.retry);
+    for (;;) {
+      for (const env of page.values) {
+        // An entry without a UUID or name cannot be gated or shown; the rest of the list still can.
+        if (typeof env.uuid !== 'string' || typeof env.name !== 'string') continue;
+        const type = env.environment_type?.name;
+        found.push({ uuid: env.uuid, name: env.name, ...(typeof type === 'string' ? { type } : {}) });
+      }
+      if (!page.next) return found;
+      page = await getJson(fetch, nextPage(page.next), this.retry);
     }
   }
 

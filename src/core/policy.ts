@@ -123,6 +123,24 @@ export function validateEnvironments(draft: unknown): EnvironmentsValidation {
   return { ok: false, errors, summary: describeIssues(parsed.error) };
 }
 
+/** What an editor's draft is judged to be: rules' errors keyed as `validateRules` keys them, environments' under "environments." ("environments.0.tags.1"; "environments" for the whole list). */
+export type DraftValidation = { ok: true; rules: Rule[]; environments?: EnvironmentPolicy[] } | { ok: false; errors: FieldErrors; summary: string };
+
+/** Checks the rules and (when the draft has them) the environment policies, as saving them would. */
+export function validateDraft(draft: { rules: unknown; environments?: unknown }): DraftValidation {
+  const rules = validateRules(draft.rules);
+  const environments = draft.environments === undefined ? undefined : validateEnvironments(draft.environments);
+  if (rules.ok && (!environments || environments.ok)) {
+    return { ok: true, rules: rules.rules, ...(environments ? { environments: environments.environments } : {}) };
+  }
+  const errors: FieldErrors = rules.ok ? {} : { ...rules.errors };
+  if (environments && !environments.ok) {
+    for (const [path, message] of Object.entries(environments.errors)) errors[path ? `environments.${path}` : 'environments'] = message;
+  }
+  const summary = [rules.ok ? '' : rules.summary, environments && !environments.ok ? `deployment environments: ${environments.summary}` : ''].filter(Boolean).join('; ');
+  return { ok: false, errors, summary };
+}
+
 export function describeIssues(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 5)

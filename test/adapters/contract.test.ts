@@ -73,6 +73,8 @@ describe('production wiring over __forge_fetch__', () => {
     const permission = wire.find((c) => c.path.startsWith(`/2.0/user/workspaces/${WORKSPACE}/permissions/repositories`));
     expect(permission?.descriptor).toMatchObject({ type: 'fpp', provider: 'user', remote: 'bitbucket' });
     expect(decodeURIComponent(permission!.path)).toContain(`q=repository.uuid="${REPOSITORY}"`);
+    const environments = wire.find((c) => c.path.startsWith(`/2.0/repositories/${WORKSPACE}/${REPOSITORY}/environments`));
+    expect(environments?.descriptor).toMatchObject({ type: 'fpp', provider: 'user', remote: 'bitbucket' });
   });
 
   it('consumes the challenge and stores the approval in one conditional transaction, with keys only within the KVS charset', async () => {

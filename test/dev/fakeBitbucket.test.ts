@@ -77,3 +77,65 @@ describe('fake Bitbucket: members and branches', () => {
     expect(refusal(repo, '557058:gone').status).toBe(403);
   });
 });
+
+describe('fake Bitbucket: deployment environments', () => {
+  const bb = new FakeBitbucket();
+  seedDemo(bb);
+  const admin = DEMO.people.admin.accountId;
+  const path = '/2.0/repositories/acme/payments/environments';
+  const get = (p: string, caller: string | undefined = admin) => bb.handle('GET', p, undefined, caller).json as any;
+  const status = (p: string, caller: string | undefined) => {
+    try {
+      bb.handle('GET', p, undefined, caller);
+    } catch (error) {
+      return (error as BitbucketHttpError).status;
+    }
+    return 200;
+  };
+
+  it("lists the demo's environments as paginated_environments of deployment_environment, by type", () => {
+    const page = get(path);
+    expect(page).toMatchObject({ pagelen: 10, page: 1, size: 2 });
+    expect(page.next).toBeUndefined();
+    expect(page.values).toEqual([
+      expect.objectContaining({ type: 'deployment_environment', uuid: DEMO.environments.staging.uuid, name: 'Staging', environment_type: expect.objectContaining({ name: 'Staging' }) }),
+      expect.objectContaining({ type: 'deployment_environment', uuid: DEMO.environments.production.uuid, name: 'Production', environment_type: expect.objectContaining({ name: 'Production' }) }),
+    ]);
+  });
+
+  it('pages them by pagelen (at most 100) with next and previous links, in Bitbucket order', () => {
+    const local = new FakeBitbucket();
+    seedDemo(local);
+    const repo2 = local.repositories[0]!;
+    for (let n = 1; n <= 5; n++) local.addEnvironment(repo2, { uuid: `{00000000-0000-4000-8000-00000000000${n}}`, name: `Test ${n}`, type: 'Test' });
+    const first = local.handle('GET', `${path}?pagelen=3`, undefined, admin).json as any;
+    // Tests before Staging before Production, whatever order they were added in.
+    expect(first.values.map((e: any) => e.name)).toEqual(['Test 1', 'Test 2', 'Test 3']);
+    expect(first.previous).toBeUndefined();
+    const names: string[] = [];
+    let next: string | undefined = `${path}?pagelen=3`;
+    while (next) {
+      const page = local.handle('GET', next, undefined, admin).json as any;
+      names.push(...page.values.map((e: any) => e.name));
+      if (page.page > 1) expect(page.previous).toContain(`page=${page.page - 1}`);
+      next = page.next;
+    }
+    expect(names).toEqual(['Test 1', 'Test 2', 'Test 3', 'Test 4', 'Test 5', 'Staging', 'Production']);
+    expect(status(`${path}?pagelen=101`, admin)).toBe(400);
+  });
+
+  it('answers anyone with access to the repository (and the app), and refuses everyone else', () => {
+    expect(get(path, DEMO.people.reader.accountId).size).toBe(2);
+    expect(get(path, undefined).size).toBe(2);
+    bb.addUser({ accountId: '557058:stranger', displayName: 'Stranger', uuid: '{00000000-0000-4000-8000-000000000777}' });
+    expect(status(path, '557058:stranger')).toBe(403);
+  });
+
+  it('keeps environments through the state file, and lists none for a repository without any', () => {
+    const copy = new FakeBitbucket();
+    copy.importState(JSON.parse(JSON.stringify(bb.exportState())));
+    expect((copy.handle('GET', path, undefined, admin).json as any).values.map((e: any) => e.name)).toEqual(['Staging', 'Production']);
+    copy.repositories[0]!.environments = undefined;
+    expect(copy.handle('GET', path, undefined, admin).json).toMatchObject({ size: 0, values: [] });
+  });
+});

@@ -1,11 +1,12 @@
 /**
  * Repository settings → Countersign in Debian's Chromium, on the local host's large demo workspace
  * (5,000 generated members besides the demo's people): searching members, chips, names looked up
- * for the people shown, and the editor's rough edges.
+ * for the people shown, the editor's rough edges, and gating a deployment environment.
  */
+import { join } from 'node:path';
 import type { Frame, FrameLocator } from 'playwright-core';
 import { DEMO, generatedMember } from '../../host/demo';
-import { LocalBrowser } from './localBrowser';
+import { LocalBrowser, SCREENSHOT_DIR } from './localBrowser';
 
 jest.setTimeout(240_000);
 
@@ -213,5 +214,65 @@ describe('the settings page on a workspace of 5,000 members', () => {
     await lb.actAs('reader');
     const readOnly = await lb.openSettings();
     await readOnly.getByText('Merges automatically (squash).').waitFor();
+  });
+
+  it('gates Production on 2 of Release managers from v* tags, saved with the rules as one version', async () => {
+    await lb.actAs('admin');
+    const settings = await lb.openSettings();
+    const section = settings.getByRole('region', { name: 'Deployment environments' });
+    // Bitbucket's environments for the demo repository, none gated yet.
+    expect(await section.getByLabel('Environment').locator('option').allInnerTexts()).toEqual(['Staging', 'Production']);
+    await section.getByLabel('Environment').selectOption({ label: 'Production' });
+    await section.getByRole('button', { name: 'Gate this environment' }).click();
+    const production = settings.getByRole('region', { name: 'Environment Production' });
+    expect(await section.getByLabel('Environment').locator('option').allInnerTexts()).toEqual(['Staging']);
+    // Separation of duties is on by default; the merged pull request requirement is not.
+    expect(await production.getByRole('checkbox', { name: "The commit author's signature does not count" }).isChecked()).toBe(true);
+    expect(await production.getByRole('checkbox', { name: /^The commit must have reached its branch through a pull request/ }).isChecked()).toBe(false);
+
+    await production.getByLabel('Group name').fill('Release managers');
+    await production.getByLabel('Signatures needed').fill('2');
+    await production.getByText('The count cannot exceed the number of members').waitFor();
+    const search = production.getByLabel('Find people to add to Release managers');
+    for (const name of ['Riley Park', 'Sam Ortiz']) {
+      await search.fill(name.split(' ')[0]!.toLowerCase());
+      await production.getByRole('checkbox', { name }).check();
+    }
+    await production.getByText('The count cannot exceed the number of members').waitFor({ state: 'detached' });
+    await production.getByRole('button', { name: 'Add a tag pattern' }).click();
+    const tag = production.getByLabel('Tag pattern 1');
+    await tag.fill('refs/tags/v*');
+    await production.getByText('Write the branch or tag name without "refs/…"').waitFor();
+    expect(await tag.getAttribute('aria-invalid')).toBe('true');
+    await tag.fill('v*');
+    await production.getByText('Write the branch or tag name without').waitFor({ state: 'detached' });
+    await section.screenshot({ path: join(SCREENSHOT_DIR, 'settings-environments.png') });
+
+    await settings.getByRole('button', { name: 'Save policy' }).click();
+    await settings.getByText('Saved as version 4.').waitFor();
+    const stored = await frame().evaluate(() => (window as any).__bridge.callBridge('invoke', { functionKey: 'getSettings' }));
+    expect(stored.data.policy.rules[0]).toMatchObject({ autoMerge: true, mergeStrategy: 'squash' });
+    expect(stored.data.policy.environments).toEqual([
+      expect.objectContaining({
+        environment: DEMO.environments.production.uuid,
+        name: 'Production',
+        requirements: [{ group: 'Release managers', members: [DEMO.people.riley.accountId, DEMO.people.sam.accountId], count: 2 }],
+        branches: [],
+        tags: ['v*'],
+        excludeCommitAuthor: true,
+      }),
+    ]);
+
+    const reloaded = await lb.openSettings();
+    const saved = reloaded.getByRole('region', { name: 'Environment Production' });
+    await saved.getByRole('list', { name: 'Chosen members of Release managers' }).getByText('Sam Ortiz').waitFor();
+    expect(await saved.getByLabel('Signatures needed').inputValue()).toBe('2');
+    expect(await saved.getByLabel('Tag pattern 1').inputValue()).toBe('v*');
+
+    await lb.actAs('reader');
+    const readOnly = await lb.openSettings();
+    const view = readOnly.getByRole('group', { name: 'Environment Production' });
+    await view.getByText('2 of Release managers: Riley Park, Sam Ortiz').waitFor();
+    await view.getByText('From tag v*.').waitFor();
   });
 });

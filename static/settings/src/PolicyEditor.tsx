@@ -1,29 +1,33 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { Policy, RuleInput } from '../../../src/core/policy';
+import type { Policy } from '../../../src/core/policy';
 import type { SettingsState } from '../../../src/handlers/settings';
 import { call } from '../../shared/bridge';
 import { Confirm, ErrorBanner } from '../../shared/ui';
-import { aNewRule, forgetIndex, isDirty, ungatesEverything, visibleErrors } from './draft';
+import { aNewRule, forgetIndex, isDirty, ungatesEverything, visibleErrors, type PolicyDraft } from './draft';
+import { EnvironmentsEditor } from './EnvironmentsEditor';
 import { checkRules, useRulesCheck } from './useRulesCheck';
 import { RuleEditor } from './RuleEditor';
 
 type SaveState = { kind: 'idle' } | { kind: 'saving' } | { kind: 'saved'; version: number } | { kind: 'failed'; code: string; message: string };
 
 /**
- * The admin's editor: rules checked by the backend as they are typed (errors shown once
- * a field is touched, or on save), then saved as a new version. Saving no rules over a policy that has
+ * The admin's editor: rules and deployment environment policies checked by the backend as they are
+ * typed (errors shown once a field is touched, or on save), then saved together as a new version. Saving no rules over a policy that has
  * some asks first; leaving with unsaved changes asks the browser to warn.
  */
 export function PolicyEditor({ settings, onSaved, onReload }: { settings: SettingsState; onSaved: (policy: Policy) => void; onReload: () => void }) {
-  const saved = settings.policy?.rules ?? [];
-  const [draft, setDraft] = useState<RuleInput[]>(() => saved);
+  const saved = useMemo(() => ({ rules: settings.policy?.rules ?? [], environments: settings.policy?.environments ?? [] }), [settings.policy]);
+  const [draft, setDraft] = useState<PolicyDraft>(() => saved);
   const [touched, setTouched] = useState<Set<string>>(() => new Set());
   const [submitted, setSubmitted] = useState(false);
   const [confirmEmpty, setConfirmEmpty] = useState(false);
   const [save, setSave] = useState<SaveState>({ kind: 'idle' });
   const { exact: validation, latest } = useRulesCheck(draft);
   const errors = !latest || latest.ok ? {} : visibleErrors(latest.errors, touched, submitted);
-  const dirty = useMemo(() => isDirty(draft, validation?.ok ? validation.rules : undefined, saved), [draft, validation, saved]);
+  const dirty = useMemo(
+    () => isDirty(draft, validation?.ok ? { rules: validation.rules, environments: validation.environments ?? [] } : undefined, saved),
+    [draft, validation, saved],
+  );
   const invalid = latest !== undefined && !latest.ok;
 
   // Read when the page is left, not when an effect last ran: the warning follows the draft at once.
@@ -39,8 +43,8 @@ export function PolicyEditor({ settings, onSaved, onReload }: { settings: Settin
     return () => window.removeEventListener('beforeunload', warn);
   }, []);
 
-  const edit = (rules: RuleInput[], touchedNow: Set<string> = touched) => {
-    setDraft(rules);
+  const edit = (next: Partial<PolicyDraft>, touchedNow: Set<string> = touched) => {
+    setDraft({ ...draft, ...next });
     setTouched(touchedNow);
     setConfirmEmpty(false);
     if (save.kind === 'saved') setSave({ kind: 'idle' });
@@ -53,16 +57,17 @@ export function PolicyEditor({ settings, onSaved, onReload }: { settings: Settin
     // Checked again here: the answer shown may be for an earlier draft, or may not have come at all.
     const checked = validation ?? (await checkRules(draft));
     if (checked && !checked.ok) return setSave({ kind: 'idle' });
-    const rules = checked?.rules ?? draft;
-    if (ungatesEverything(rules, saved) && !confirmed) {
+    const rules = checked?.rules ?? draft.rules;
+    const environments = checked?.environments ?? draft.environments;
+    if (ungatesEverything(rules, saved.rules) && !confirmed) {
       setSave({ kind: 'idle' });
       return setConfirmEmpty(true);
     }
     setConfirmEmpty(false);
-    const result = await call('saveSettings', { baseVersion: settings.policy?.version ?? 0, rules });
+    const result = await call('saveSettings', { baseVersion: settings.policy?.version ?? 0, rules, environments });
     if (!result.ok) return setSave({ kind: 'failed', code: result.code, message: result.message });
     onSaved(result.data.policy);
-    setDraft(result.data.policy.rules);
+    setDraft({ rules: result.data.policy.rules, environments: result.data.policy.environments ?? [] });
     setTouched(new Set());
     setSubmitted(false);
     setSave({ kind: 'saved', version: result.data.policy.version });
@@ -79,21 +84,21 @@ export function PolicyEditor({ settings, onSaved, onReload }: { settings: Settin
       }}
     >
       <h2 id="policy-title">Policy</h2>
-      {draft.length === 0 && <p className="subtle">No rules: pull requests into any branch merge without signatures. Add a rule to gate a branch.</p>}
+      {draft.rules.length === 0 && <p className="subtle">No rules: pull requests into any branch merge without signatures. Add a rule to gate a branch.</p>}
       {errors[''] && <p className="field-error">{errors['']}</p>}
-      {draft.map((rule, i) => (
+      {draft.rules.map((rule, i) => (
         <RuleEditor
           key={i}
           index={i}
           rule={rule}
           errors={errors}
           patternValid={!latest || latest.ok || !latest.errors[`${i}.branchPattern`]}
-          onChange={(next) => edit(draft.map((r, k) => (k === i ? next : r)))}
+          onChange={(next) => edit({ rules: draft.rules.map((r, k) => (k === i ? next : r)) })}
           onTouch={touch}
-          onRemove={() => edit(draft.filter((_, k) => k !== i), forgetIndex(touched, '', i))}
+          onRemove={() => edit({ rules: draft.rules.filter((_, k) => k !== i) }, forgetIndex(touched, '', i))}
           onRemoveRequirement={(j) =>
             edit(
-              draft.map((r, k) => (k === i ? { ...r, requirements: r.requirements.filter((_, m) => m !== j) } : r)),
+              { rules: draft.rules.map((r, k) => (k === i ? { ...r, requirements: r.requirements.filter((_, m) => m !== j) } : r)) },
               forgetIndex(touched, `${i}.requirements`, j),
             )
           }
@@ -102,14 +107,23 @@ export function PolicyEditor({ settings, onSaved, onReload }: { settings: Settin
       {confirmEmpty && (
         <Confirm title="Save a policy with no rules?" confirmLabel="Save with no rules" danger onConfirm={() => void onSave(true)} onCancel={() => setConfirmEmpty(false)}>
           <p>
-            Every branch this policy gates now ({saved.map((r) => r.branchPattern).join(', ')}) would merge without any signature. Add a rule instead if you meant to change one.
+            Every branch this policy gates now ({saved.rules.map((r) => r.branchPattern).join(', ')}) would merge without any signature. Add a rule instead if you meant to change one.
           </p>
         </Confirm>
       )}
-      <div className="row">
-        <button type="button" className="btn" onClick={() => edit([...draft, aNewRule(draft)])}>
+      <div>
+        <button type="button" className="btn" onClick={() => edit({ rules: [...draft.rules, aNewRule(draft.rules)] })}>
           Add a rule
         </button>
+      </div>
+      <EnvironmentsEditor
+        environments={draft.environments}
+        listed={settings.deploymentEnvironments}
+        errors={errors}
+        onChange={(environments, touchedNow) => edit({ environments }, touchedNow?.(touched))}
+        onTouch={touch}
+      />
+      <div className="row">
         <button type="submit" className="btn primary" disabled={save.kind === 'saving'}>
           {save.kind === 'saving' ? 'Saving…' : 'Save policy'}
         </button>

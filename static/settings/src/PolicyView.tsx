@@ -1,11 +1,23 @@
 import type { SettingsState } from '../../../src/handlers/settings';
+import { ENVIRONMENT_FLAGS, flagOn, NotFound } from './EnvironmentEditor';
 import { MERGE_STRATEGY_LABELS } from './mergeStrategies';
 import { useNames } from './services';
 
 /** The policy for people who may read it but not change it, with the reason they cannot. */
 export function PolicyView({ settings }: { settings: SettingsState }) {
   const rules = settings.policy?.rules ?? [];
-  const { label } = useNames(rules.flatMap((r) => r.requirements.flatMap((q) => q.members)));
+  const environments = settings.policy?.environments ?? [];
+  const listed = settings.deploymentEnvironments;
+  const { label } = useNames([...rules, ...environments].flatMap((r) => r.requirements.flatMap((q) => q.members)));
+  const groups = (requirements: typeof rules[number]['requirements']) => (
+    <ul>
+      {requirements.map((r) => (
+        <li key={r.group}>
+          {r.count} of {r.group}: {r.members.map(label).join(', ')}
+        </li>
+      ))}
+    </ul>
+  );
   return (
     <section className="stack" aria-labelledby="policy-title">
       <h2 id="policy-title">Policy</h2>
@@ -17,13 +29,7 @@ export function PolicyView({ settings }: { settings: SettingsState }) {
           <h3>
             Branch <code>{rule.branchPattern}</code>
           </h3>
-          <ul>
-            {rule.requirements.map((r) => (
-              <li key={r.group}>
-                {r.count} of {r.group}: {r.members.map(label).join(', ')}
-              </li>
-            ))}
-          </ul>
+          {groups(rule.requirements)}
           <p className="small subtle">
             {rule.excludeAuthor ? "The author's signature does not count. " : ''}
             {rule.excludeCommitAuthors ? 'Commit authors do not count. ' : ''}
@@ -31,6 +37,20 @@ export function PolicyView({ settings }: { settings: SettingsState }) {
             {rule.autoMerge ? `Merges automatically (${MERGE_STRATEGY_LABELS[rule.mergeStrategy ?? 'merge_commit'].toLowerCase()}). ` : ''}
             {rule.commitStatus ? 'Reports a build status.' : ''}
           </p>
+        </div>
+      ))}
+      {environments.length > 0 && <h2>Deployment environments</h2>}
+      {environments.map((env) => (
+        <div key={env.environment} className="card stack" aria-label={`Environment ${env.name}`} role="group">
+          <h3>
+            {env.name}{' '}
+            {listed.ok && listed.notFound.includes(env.environment) && <NotFound />}
+          </h3>
+          {groups(env.requirements)}
+          <p className="small">
+            {env.branches.length + env.tags.length === 0 ? 'From any branch or tag.' : `From ${[...env.branches.map((b) => `branch ${b}`), ...env.tags.map((t) => `tag ${t}`)].join(', ')}.`}
+          </p>
+          <p className="small subtle">{ENVIRONMENT_FLAGS.filter(([flag]) => flagOn(env, flag)).map(([, label]) => `${label}.`).join(' ')}</p>
         </div>
       ))}
     </section>

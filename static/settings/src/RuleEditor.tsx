@@ -2,19 +2,19 @@ import { Fragment, useEffect, useState } from 'react';
 import type { FieldErrors, MergeStrategy, RuleInput } from '../../../src/core/policy';
 import { MERGE_STRATEGY_LABELS } from './mergeStrategies';
 import { coverageWarning, type PatternCoverage } from './branches';
-import { aNewRequirement } from './draft';
 import { Field } from './Field';
-import { MemberPicker } from './MemberPicker';
+import { RequirementsEditor } from './RequirementsEditor';
 import { useServices } from './services';
 
 type Flag = 'excludeAuthor' | 'excludeCommitAuthors' | 'rejectionsBlock' | 'autoMerge' | 'commitStatus';
 
-const FLAGS: { flag: Flag; label: string; byDefault: boolean }[] = [
-  { flag: 'excludeAuthor', label: "The pull request author's signature never counts", byDefault: true },
-  { flag: 'excludeCommitAuthors', label: 'Signatures from authors of commits in the pull request do not count', byDefault: false },
-  { flag: 'rejectionsBlock', label: 'A signed rejection from an eligible approver blocks the merge', byDefault: true },
-  { flag: 'autoMerge', label: 'Merge automatically once the quorum is met and the merge checks pass', byDefault: false },
-  { flag: 'commitStatus', label: 'Report a "countersign" build status on the head commit', byDefault: false },
+/** Each switch with its label and default (the schema's). */
+const FLAGS: [Flag, string, boolean][] = [
+  ['excludeAuthor', "The pull request author's signature never counts", true],
+  ['excludeCommitAuthors', 'Signatures from authors of commits in the pull request do not count', false],
+  ['rejectionsBlock', 'A signed rejection from an eligible approver blocks the merge', true],
+  ['autoMerge', 'Merge automatically once the quorum is met and the merge checks pass', false],
+  ['commitStatus', 'Report a "countersign" build status on the head commit', false],
 ];
 
 /** How long the pattern must stay unchanged before the repository's branches are asked about it. */
@@ -35,8 +35,6 @@ export function RuleEditor(props: {
   const { index: i, rule, errors, onChange, onTouch } = props;
   const err = (path: string) => errors[`${i}.${path}`];
   const touch = (path: string) => onTouch(`${i}.${path}`);
-  const setRequirement = (j: number, change: Partial<RuleInput['requirements'][number]>) =>
-    onChange({ ...rule, requirements: rule.requirements.map((r, k) => (k === j ? { ...r, ...change } : r)) });
   const pattern = rule.branchPattern.trim();
   const refFix = /^refs\/heads\/(.+)$/.exec(pattern)?.[1];
   const warning = useBranchWarning(pattern, props.patternValid);
@@ -65,60 +63,17 @@ export function RuleEditor(props: {
           Use “{refFix}”
         </button>
       )}
-      <h3>Required signatures</h3>
-      {err('requirements') && <p className="field-error">{err('requirements')}</p>}
-      {rule.requirements.map((req, j) => (
-        <div key={j} className="requirement stack">
-          <div className="grid-2">
-            <Field label="Group name" error={err(`requirements.${j}.group`)}>
-              <input
-                type="text"
-                value={req.group}
-                onChange={(e) => {
-                  setRequirement(j, { group: e.target.value });
-                  touch(`requirements.${j}.group`);
-                }}
-                onBlur={() => touch(`requirements.${j}.group`)}
-              />
-            </Field>
-            <Field label="Signatures needed" error={err(`requirements.${j}.count`)}>
-              <input
-                type="number"
-                min={1}
-                step={1}
-                value={Number.isNaN(req.count) ? '' : req.count}
-                onChange={(e) => {
-                  setRequirement(j, { count: e.target.value === '' ? NaN : Number(e.target.value) });
-                  touch(`requirements.${j}.count`);
-                }}
-                onBlur={() => touch(`requirements.${j}.count`)}
-              />
-            </Field>
-          </div>
-          <MemberPicker
-            group={req.group}
-            selected={req.members}
-            error={err(`requirements.${j}.members`)}
-            onChange={(members) => {
-              setRequirement(j, { members });
-              touch(`requirements.${j}.members`);
-            }}
-          />
-          {rule.requirements.length > 1 && (
-            <button type="button" className="btn link" onClick={() => props.onRemoveRequirement(j)}>
-              Remove group {req.group}
-            </button>
-          )}
-        </div>
-      ))}
-      <div>
-        <button type="button" className="btn" onClick={() => onChange({ ...rule, requirements: [...rule.requirements, aNewRequirement(rule.requirements)] })}>
-          Add a group
-        </button>
-      </div>
+      <RequirementsEditor
+        at={String(i)}
+        requirements={rule.requirements}
+        errors={errors}
+        onChange={(requirements) => onChange({ ...rule, requirements })}
+        onTouch={onTouch}
+        onRemove={props.onRemoveRequirement}
+      />
       <fieldset>
         <legend>Separation of duties and behaviour</legend>
-        {FLAGS.map(({ flag, label, byDefault }) => (
+        {FLAGS.map(([flag, label, byDefault]) => (
           <Fragment key={flag}>
             <label className="inline">
               <input type="checkbox" checked={rule[flag] ?? byDefault} onChange={(e) => onChange({ ...rule, [flag]: e.target.checked })} />

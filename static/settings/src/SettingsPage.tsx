@@ -17,8 +17,8 @@ export function SettingsPage() {
       <main className="stack settings" aria-labelledby="settings-title">
         <h1 id="settings-title">Countersign</h1>
         <p className="subtle">
-          Merges into matching branches need signed approvals from the groups below. Signatures are made with keys held on each approver's device and checked again when Bitbucket asks whether a
-          pull request may merge.
+          Merges into matching branches, and deployments to gated environments, need signed approvals from the groups below, made with keys held on each approver's device and checked
+          again before anything merges or deploys.
         </p>
         <PolicyVersion settings={settings} />
         {settings.canEdit ? <PolicyEditor settings={settings} onSaved={(policy) => setData({ ...settings, policy })} onReload={reload} /> : <PolicyView settings={settings} />}

@@ -1,9 +1,21 @@
-import type { FieldErrors, Rule, RuleInput } from '../../../src/core/policy';
+import type { EnvironmentPolicyInput } from '../../../src/core/environmentPolicy';
+import type { FieldErrors, RuleInput } from '../../../src/core/policy';
+import type { DeploymentEnvironment } from '../../../src/ports';
+
+/** What the editor edits: merge rules and deployment environment policies, saved together as one version. */
+export interface PolicyDraft {
+  rules: RuleInput[];
+  environments: EnvironmentPolicyInput[];
+}
 
 export function aNewRule(existing: RuleInput[]): RuleInput {
   const taken = new Set(existing.map((r) => r.branchPattern));
   const branchPattern = taken.has('main') ? '' : 'main';
   return { branchPattern, requirements: [{ group: 'Maintainers', members: [], count: 1 }] };
+}
+
+export function aNewEnvironmentPolicy(environment: DeploymentEnvironment): EnvironmentPolicyInput {
+  return { environment: environment.uuid, name: environment.name, requirements: [{ group: 'Approvers', members: [], count: 1 }], branches: [], tags: [] };
 }
 
 export function aNewRequirement(existing: RuleInput['requirements']): RuleInput['requirements'][number] {
@@ -48,10 +60,10 @@ export function forgetIndex(touched: ReadonlySet<string>, listPath: string, inde
 }
 
 /**
- * Whether the draft differs from the saved rules. `normalised` is the draft as the backend read it
- * (defaults applied), when it is valid: a draft equal to the saved rules once defaults apply is no change.
+ * Whether the draft differs from what is saved. `normalised` is the draft as the backend read it
+ * (defaults applied), when it is valid: a draft equal to the saved policy once defaults apply is no change.
  */
-export function isDirty(draft: RuleInput[], normalised: Rule[] | undefined, saved: Rule[]): boolean {
+export function isDirty<T>(draft: unknown, normalised: T | undefined, saved: T): boolean {
   return JSON.stringify(normalised ?? draft) !== JSON.stringify(saved);
 }
 
