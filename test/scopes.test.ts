@@ -31,7 +31,8 @@ function requiredScopes(routes: { method: string; path: string }[]): Set<string>
     routes.flatMap((route) => {
       const found = operationFor(route);
       if (!found?.operation) throw new Error(`${route.method.toUpperCase()} ${route.path} is not in Bitbucket's API description`);
-      return found.operation['x-atlassian-oauth2-scopes'].flatMap((s: { scopes: string[] }) => s.scopes);
+      // The Pipelines OIDC discovery documents are public: the description lists no scope for them.
+      return (found.operation['x-atlassian-oauth2-scopes'] ?? []).flatMap((s: { scopes: string[] }) => s.scopes);
     }),
   );
 }
@@ -49,6 +50,11 @@ describe('Bitbucket scopes', () => {
     expect(routes.map((r) => `${r.method} ${r.path}`)).toEqual([
       'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}',
       'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/commits',
+      'get /workspaces/${workspace}/pipelines-config/identity/oidc/.well-known/openid-configuration',
+      'get /workspaces/${workspace}/pipelines-config/identity/oidc/keys.json',
+      'get /repositories/${workspace}/${repository}/pipelines/${pipeline}',
+      'get /repositories/${workspace}/${repository}/commit/${commit}',
+      'get /repositories/${workspace}/${repository}/environments/${environment}',
       'get /repositories/${workspace}/${repository}/commit/${commit}',
       'get /repositories/${workspace}/${repository}/pullrequests',
       'get /user',
@@ -73,6 +79,13 @@ describe('Bitbucket scopes', () => {
     const needed = requiredScopes([...routes, ...page]);
     const declared = manifestScopes.filter((s) => s.endsWith(':bitbucket'));
     expect([...needed].sort()).toEqual([...declared].sort());
+  });
+
+  it('needs no scope for the Pipelines OIDC discovery documents, and read:pipeline for the pipeline and environment reads', () => {
+    const oidc = routes.filter((r) => r.path.includes('pipelines-config'));
+    expect(oidc).toHaveLength(2);
+    expect(requiredScopes(oidc)).toEqual(new Set());
+    expect(requiredScopes(routes.filter((r) => /\/(pipelines|environments)\//.test(r.path)))).toEqual(new Set(['read:pipeline:bitbucket']));
   });
 
   it('notices a scope removed from the manifest', () => {
