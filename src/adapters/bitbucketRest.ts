@@ -6,15 +6,18 @@ import type { Actor, BitbucketPort, BuildState, MergeOutcome, PipelineFacts, Pip
 /**
  * How Bitbucket's 429s and 5xx are retried: exponential backoff from `baseMs` (or the `Retry-After` it
  * asks for), for at most `budgetMs` in all, so a function stays inside Forge's 25 s; then the error is
- * reported. A 202 merge is polled every `pollMs` for at most `mergeBudgetMs`.
+ * reported. A 202 merge is polled every `pollMs` for at most `mergeBudgetMs`. A Pipelines token naming a
+ * key the cached keys lack refetches them at most once per `keyRefetchMs`, so made-up key ids cannot make
+ * every call a Bitbucket read.
  */
 export interface RetryOptions {
   baseMs: number;
   budgetMs: number;
   pollMs: number;
   mergeBudgetMs: number;
+  keyRefetchMs: number;
 }
-export const DEFAULT_RETRY: RetryOptions = { baseMs: 250, budgetMs: 6000, pollMs: 500, mergeBudgetMs: 10000 };
+export const DEFAULT_RETRY: RetryOptions = { baseMs: 250, budgetMs: 6000, pollMs: 500, mergeBudgetMs: 10000, keyRefetchMs: 30_000 };
 
 const COMMITS_PAGE = 100;
 const BUILD_STATUS_KEY = 'countersign';
@@ -44,10 +47,8 @@ interface PipelineJson {
   target?: { type?: string; ref_type?: string; ref_name?: string; commit?: { hash?: string } | null };
 }
 
-/** How long a workspace's Pipelines issuer and keys are trusted from one read; a token naming a key not among them refetches sooner (see `KEY_REFETCH_MS`). */
+/** How long a workspace's Pipelines issuer and keys are trusted from one read; a token naming a key not among them refetches sooner (`RetryOptions.keyRefetchMs`). */
 export const OIDC_CACHE_MS = 5 * 60_000;
-/** At most one refetch per workspace in this time for an unknown `kid`, so made-up key ids cannot make every call a Bitbucket read. */
-const KEY_REFETCH_MS = 30_000;
 const ISSUER = /^https:\/\/api\.bitbucket\.org\/2\.0\/workspaces\/[^/]+\/pipelines-config\/identity\/oidc$/;
 
 /** A commit prefix as Bitbucket gives one, or undefined for anything else. */
@@ -121,7 +122,7 @@ export class BitbucketRest implements BitbucketPort, PipelinesPort {
   /**
    * The workspace's Pipelines OIDC issuer (its OpenID configuration) and published keys (`keys.json`),
    * by workspace UUID, as the app; kept for `OIDC_CACHE_MS`. A `kid` the cached keys lack (Bitbucket
-   * rotated them) refetches, at most once per `KEY_REFETCH_MS`. A failed read is not kept.
+   * rotated them) refetches, at most once per `keyRefetchMs`. A failed read is not kept.
    */
   async getOidcTrust(workspace: string, kid?: string): Promise<{ issuer: string; keys: JSONWebKeySet }> {
     const now = Date.now();
@@ -129,7 +130,7 @@ export class BitbucketRest implements BitbucketPort, PipelinesPort {
     if (cached && now - cached.at < OIDC_CACHE_MS) {
       const trust = await cached.trust;
       const known = kid === undefined || trust.keys.keys.some((k) => k.kid === kid);
-      if (known || now - cached.at < KEY_REFETCH_MS) return trust;
+      if (known || now - cached.at < this.retry.keyRefetchMs) return trust;
     }
     const trust = this.readOidcTrust(workspace);
     this.oidc.set(workspace, { trust, at: now });
