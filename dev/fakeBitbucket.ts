@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
 
 /**
  * An in-memory Bitbucket Cloud that answers the REST calls Countersign makes, in the shapes of
@@ -9,8 +10,11 @@ import { createHash } from 'node:crypto';
  * `paginated_workspace_memberships` and `workspace_membership` (paged by `pagelen` up to
  * 100 and `page`, with `next`/`previous` links; Bitbucket filters members only by `user.email`, which
  * this fake keeps none of, so it refuses every `q`), and `paginated_branches` (with the documented
- * `q=name = "…"` and `q=name ~ "…"` filters, joined by AND), and `paginated_environments` (a repository's
- * deployment environments in `deployment_environment` shape, paged like the others). Errors come back as Bitbucket's `{ type: "error", error: { message } }`.
+ * `q=name = "…"` and `q=name ~ "…"` filters, joined by AND), `paginated_environments` and
+ * `deployment_environment` (a repository's deployment environments, paged like the others), `pipeline`
+ * (its target a `pipeline_ref_target` for a branch or tag, else a `pipeline_commit_target`), and each
+ * workspace's Pipelines OIDC issuer (`…/pipelines-config/identity/oidc/.well-known/openid-configuration`
+ * and `keys.json`), which mints step tokens for seeded pipelines. Errors come back as Bitbucket's `{ type: "error", error: { message } }`.
  */
 export interface FakeUser {
   accountId: string;
@@ -39,6 +43,41 @@ export interface FakePullRequest {
    * MERGED some other way (the host's Merge button, a test) gets one derived from it: see `mergeCommitOf`.
    */
   mergeCommit?: string;
+  /** Who merged or declined it (`closed_by`); none while open. */
+  closedBy?: string;
+}
+
+/** A pipeline run, as `seedPipeline` records it: `ref` absent for a custom run on a bare commit. */
+export interface FakePipeline {
+  uuid: string;
+  buildNumber: number;
+  commit: string;
+  ref?: { type: 'branch' | 'tag'; name: string };
+  creator?: string;
+}
+
+/** One of a workspace's Pipelines OIDC signing keys (the private half as a JWK, so the host can keep it on disk). */
+export interface FakeOidcKey {
+  kid: string;
+  privateJwk: Record<string, unknown>;
+}
+
+/** A step token's claims beyond the registered ones, as Bitbucket issues them. */
+export interface StepTokenOptions {
+  pipeline: string;
+  /** The step's UUID; a fresh one when not given. */
+  step?: string;
+  /** The step's `deployment:` environment, by UUID: only a deployment step's token names one. */
+  environment?: string;
+  /** The step's `oidc: audiences:`; Bitbucket's default is `ari:cloud:bitbucket::workspace/{uuid}`. */
+  audience?: string | string[];
+  now?: Date;
+  ttlSeconds?: number;
+  /** Claims to add or replace, for tests of tokens Bitbucket would not issue. */
+  claims?: Record<string, unknown>;
+  issuer?: string;
+  /** Sign with another key (a forgery) under the workspace's current `kid`. */
+  signWith?: KeyObject | CryptoKey;
 }
 
 /**
@@ -63,6 +102,21 @@ export interface FakeEnvironment {
 
 const ENVIRONMENT_TYPE_RANK: Record<FakeEnvironment['type'], number> = { Test: 0, Staging: 1, Production: 2 };
 
+/** A `deployment_environment` with the fields Bitbucket sends beyond the description's `uuid` and `name`: its type, rank and slug. */
+function environmentShape(env: FakeEnvironment, rank: number) {
+  return {
+    type: 'deployment_environment',
+    uuid: env.uuid,
+    name: env.name,
+    slug: env.name.toLowerCase().replace(/[^a-z0-9]+/g, '-'),
+    rank,
+    hidden: false,
+    environment_type: { type: 'deployment_environment_type', name: env.type, rank: ENVIRONMENT_TYPE_RANK[env.type] },
+    category: { name: env.type },
+    restrictions: { type: 'deployment_restrictions_configuration', admin_only: false },
+  };
+}
+
 export interface FakeWorkspace {
   uuid: string;
   slug: string;
@@ -81,6 +135,9 @@ export interface FakeRepository {
   environments?: FakeEnvironment[];
   /** The open branches, in git's order; when absent, `main` and the branches of the pull requests. */
   branches?: string[];
+  /** Commits beyond the pull requests' (say, a tagged release on `main`), for `GET …/commit/{commit}`. */
+  commits?: FakeCommit[];
+  pipelines?: FakePipeline[];
   /** When set, build status posts fail with this HTTP status, as during a Bitbucket incident. */
   failStatusesWith?: number;
   /** Merges through the API, in order: pull request, strategy, the head commit merged and the commit the merge wrote. */
@@ -150,6 +207,8 @@ export interface BitbucketState {
   users: FakeUser[];
   workspaces: FakeWorkspace[];
   repositories: (Omit<FakeRepository, 'pullRequests'> & { pullRequests: FakePullRequest[] })[];
+  /** Each workspace's Pipelines OIDC keys (by workspace UUID), newest first. */
+  oidcKeys?: Record<string, FakeOidcKey[]>;
 }
 
 export class FakeBitbucket {
@@ -161,6 +220,8 @@ export class FakeBitbucket {
    * Bitbucket answers under load or during an incident; each is used once.
    */
   readonly faults: { status: number; retryAfter?: number }[] = [];
+  /** Each workspace's Pipelines OIDC signing keys (by workspace UUID), newest first; made on first use. */
+  readonly oidcKeys = new Map<string, FakeOidcKey[]>();
   private readonly tasks = new Map<string, MergeTask>();
   private taskSeq = 0;
 
@@ -169,10 +230,13 @@ export class FakeBitbucket {
       users: [...this.users.values()],
       workspaces: this.workspaces,
       repositories: this.repositories.map((r) => ({ ...r, pullRequests: [...r.pullRequests.values()] })),
+      oidcKeys: Object.fromEntries(this.oidcKeys),
     };
   }
 
   importState(state: BitbucketState): void {
+    this.oidcKeys.clear();
+    for (const [workspace, keys] of Object.entries(state.oidcKeys ?? {})) this.oidcKeys.set(workspace, keys);
     this.users.clear();
     for (const user of state.users) this.users.set(user.accountId, user);
     this.workspaces.splice(0, Infinity, ...state.workspaces);
@@ -200,9 +264,87 @@ export class FakeBitbucket {
     return pr;
   }
 
+  /** A commit outside any pull request, e.g. one a tag points at. */
+  seedCommit(repo: FakeRepository, commit: FakeCommit): FakeCommit {
+    (repo.commits ??= []).push(commit);
+    return commit;
+  }
+
+  /** A pipeline run; `uuid` and `buildNumber` are made up when not given. */
+  seedPipeline(repo: FakeRepository, pipeline: Omit<FakePipeline, 'uuid' | 'buildNumber'> & Partial<Pick<FakePipeline, 'uuid' | 'buildNumber'>>): FakePipeline {
+    const pipelines = (repo.pipelines ??= []);
+    const full: FakePipeline = { uuid: `{${randomUUID()}}`, buildNumber: pipelines.length + 1, ...pipeline };
+    pipelines.push(full);
+    return full;
+  }
+
   addEnvironment(repo: FakeRepository, environment: FakeEnvironment): FakeEnvironment {
     (repo.environments ??= []).push(environment);
     return environment;
+  }
+
+  /** The issuer of a workspace's Pipelines step tokens: it names the workspace by slug, as Bitbucket's does. */
+  oidcIssuer(workspace: string): string {
+    return `${API}/workspaces/${this.workspaceRef(workspace).slug}/pipelines-config/identity/oidc`;
+  }
+
+  /** Replaces the workspace's signing key with a new one; keys.json keeps the old one beside it, as during a rotation. */
+  rotateOidcKey(workspace: string): FakeOidcKey {
+    const { uuid } = this.workspaceRef(workspace);
+    const key = newOidcKey();
+    this.oidcKeys.set(uuid, [key, ...(this.oidcKeys.get(uuid) ?? [])]);
+    return key;
+  }
+
+  /**
+   * `BITBUCKET_STEP_OIDC_TOKEN` for a step of a seeded pipeline, with the claims Bitbucket puts in one:
+   * `iss`, `aud`, `sub` (`{repository}[:{environment}]:{step}`), `iat`, `exp`, `accountUuid`,
+   * `workspaceUuid`, `repositoryUuid`, `pipelineUuid`, `stepUuid`, `deploymentEnvironmentUuid` for a
+   * deployment step and `branchName` for a branch's pipeline. Bitbucket signs RS256; this fake signs
+   * ES256 (P-256 keys are made in a millisecond), which the gate accepts the same way.
+   */
+  async mintStepToken(repo: FakeRepository, options: StepTokenOptions): Promise<string> {
+    const pipeline = repo.pipelines?.find((p) => p.uuid === options.pipeline);
+    if (!pipeline) throw new Error(`fake Bitbucket has no pipeline ${options.pipeline} in ${repo.slug}`);
+    const workspace = this.workspaceRef(repo.workspace.uuid);
+    const [key] = this.signingKeys(workspace.uuid);
+    const step = options.step ?? `{${randomUUID()}}`;
+    const issuedAt = Math.floor((options.now ?? new Date()).getTime() / 1000);
+    const claims = {
+      // The workspace's account, as Bitbucket names it; not the person who started the pipeline.
+      accountUuid: workspace.uuid,
+      workspaceUuid: workspace.uuid,
+      repositoryUuid: repo.uuid,
+      pipelineUuid: pipeline.uuid,
+      stepUuid: step,
+      ...(options.environment ? { deploymentEnvironmentUuid: options.environment } : {}),
+      ...(pipeline.ref?.type === 'branch' ? { branchName: pipeline.ref.name } : {}),
+      ...options.claims,
+    };
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid: key!.kid, typ: 'JWT' })
+      .setIssuer(options.issuer ?? this.oidcIssuer(workspace.uuid))
+      .setAudience(options.audience ?? `ari:cloud:bitbucket::workspace/${workspace.uuid.replace(/[{}]/g, '')}`)
+      .setSubject(`${repo.uuid}${options.environment ? `:${options.environment}` : ''}:${step}`)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(issuedAt + (options.ttlSeconds ?? 3600))
+      .sign(options.signWith ?? createPrivateKey({ key: key!.privateJwk as any, format: 'jwk' }));
+  }
+
+  /** The workspace's keys, newest first, making its first on first use. */
+  private signingKeys(workspace: string): FakeOidcKey[] {
+    const keys = this.oidcKeys.get(workspace);
+    if (keys?.length) return keys;
+    const made = [newOidcKey()];
+    this.oidcKeys.set(workspace, made);
+    return made;
+  }
+
+  /** A workspace by UUID or slug, from those added or those the repositories name. */
+  private workspaceRef(id: string): { uuid: string; slug: string } {
+    const found = this.workspaces.find((w) => w.uuid === id || w.slug === id) ?? this.repositories.map((r) => r.workspace).find((w) => w.uuid === id || w.slug === id);
+    if (!found) throw new BitbucketHttpError(404, `Workspace ${id} not found`);
+    return { uuid: found.uuid, slug: found.slug };
   }
 
   /** Answers one request. `caller` is the account the platform acts as for `asUser()` calls. */
@@ -229,6 +371,11 @@ export class FakeBitbucket {
     }
     if (method === 'GET' && parts[1] === 'workspaces' && parts[3] === 'members' && parts.length === 5) {
       return { status: 200, json: this.membership(parts[2]!, parts[4]!, caller) };
+    }
+    if (method === 'GET' && parts[1] === 'workspaces' && parts.slice(3, 6).join('/') === 'pipelines-config/identity/oidc') {
+      const oidc = parts.slice(6).join('/');
+      if (oidc === '.well-known/openid-configuration') return { status: 200, json: this.openidConfiguration(parts[2]!) };
+      if (oidc === 'keys.json') return { status: 200, json: this.oidcKeySet(parts[2]!) };
     }
     if (parts[1] !== 'repositories' || parts.length < 4) throw new BitbucketHttpError(404, 'Resource not found');
     const repo = this.findRepository(parts[2]!, parts[3]!);
@@ -261,6 +408,12 @@ export class FakeBitbucket {
     }
     if (method === 'GET' && rest[0] === 'commit' && rest.length === 2) {
       return { status: 200, json: this.commitJson(repo, rest[1]!) };
+    }
+    if (method === 'GET' && rest[0] === 'pipelines' && rest.length === 2) {
+      return { status: 200, json: this.pipelineJson(repo, rest[1]!) };
+    }
+    if (method === 'GET' && rest[0] === 'environments' && rest.length === 2) {
+      return { status: 200, json: this.environmentJson(repo, rest[1]!) };
     }
     if (method === 'POST' && rest[0] === 'commit' && rest[2] === 'statuses' && rest[3] === 'build' && rest.length === 4) {
       return { status: 201, json: this.postStatus(repo, rest[1]!, body) };
@@ -338,6 +491,7 @@ export class FakeBitbucket {
       },
       // Bitbucket names the merge commit abbreviated, like the source commit; null until merged.
       merge_commit: merged ? { hash: merged.slice(0, 12) } : null,
+      closed_by: pr.state !== 'OPEN' && pr.closedBy ? this.account(pr.closedBy) : null,
       participants,
       reviewers: pr.reviewers.map((id) => this.account(id)),
       comment_count: 0,
@@ -477,16 +631,7 @@ export class FakeBitbucket {
   private environmentsPage(repo: FakeRepository, query: URLSearchParams) {
     const { pagelen, page } = paging(query, 10, 100);
     const all = (repo.environments ?? []).map((env, added) => ({ env, added })).sort((a, b) => ENVIRONMENT_TYPE_RANK[a.env.type] - ENVIRONMENT_TYPE_RANK[b.env.type] || a.added - b.added);
-    const values = all.slice((page - 1) * pagelen, page * pagelen).map(({ env }, i) => ({
-      type: 'deployment_environment',
-      uuid: env.uuid,
-      name: env.name,
-      slug: env.name.toLowerCase().replace(/[^a-z0-9]+/g, '-'),
-      rank: (page - 1) * pagelen + i,
-      hidden: false,
-      environment_type: { type: 'deployment_environment_type', name: env.type, rank: ENVIRONMENT_TYPE_RANK[env.type] },
-      category: { name: env.type },
-    }));
+    const values = all.slice((page - 1) * pagelen, page * pagelen).map(({ env }, i) => environmentShape(env, (page - 1) * pagelen + i));
     const base = `${API}/repositories/${repo.workspace.slug}/${repo.slug}/environments?pagelen=${pagelen}`;
     return {
       pagelen,
@@ -550,6 +695,61 @@ export class FakeBitbucket {
     (repo.merges ??= []).push({ pullRequest: pr.id, strategy, commit: pr.commits[pr.commits.length - 1]!.hash, mergeCommit: pr.mergeCommit });
   }
 
+  /** `GET …/pipelines/{uuid}` (`pipeline`), by the braced UUID. */
+  private pipelineJson(repo: FakeRepository, uuid: string) {
+    const pipeline = repo.pipelines?.find((p) => p.uuid === uuid);
+    if (!pipeline) throw new BitbucketHttpError(404, `Pipeline ${uuid} not found`);
+    const self = `${API}/repositories/${repo.workspace.slug}/${repo.slug}`;
+    const commit = { type: 'commit', hash: pipeline.commit, links: { self: { href: `${self}/commit/${pipeline.commit}` } } };
+    const target = pipeline.ref
+      ? { type: 'pipeline_ref_target', ref_type: pipeline.ref.type, ref_name: pipeline.ref.name, commit, selector: { type: pipeline.ref.type === 'branch' ? 'branches' : 'tags', pattern: pipeline.ref.name } }
+      : { type: 'pipeline_commit_target', commit, selector: { type: 'custom', pattern: 'deploy' } };
+    return {
+      type: 'pipeline',
+      uuid: pipeline.uuid,
+      build_number: pipeline.buildNumber,
+      ...(pipeline.creator ? { creator: this.account(pipeline.creator) } : {}),
+      repository: this.repositoryJson(repo),
+      target,
+      trigger: pipeline.creator ? { type: 'pipeline_trigger_manual' } : { type: 'pipeline_trigger_push' },
+      state: { type: 'pipeline_state_in_progress', name: 'IN_PROGRESS', stage: { type: 'pipeline_state_in_progress_running', name: 'RUNNING' } },
+      created_on: '2026-11-01T09:00:00.000000+00:00',
+      build_seconds_used: 0,
+      links: { self: { href: `${self}/pipelines/${encodeURIComponent(pipeline.uuid)}` } },
+    };
+  }
+
+  /** `GET …/environments/{uuid}` (`deployment_environment`). */
+  private environmentJson(repo: FakeRepository, uuid: string) {
+    const environment = repo.environments?.find((e) => e.uuid === uuid);
+    if (!environment) throw new BitbucketHttpError(404, `Environment ${uuid} not found`);
+    return environmentShape(environment, (repo.environments ?? []).indexOf(environment));
+  }
+
+  /** The workspace's OpenID configuration: its issuer (named by slug) and where its keys are. */
+  private openidConfiguration(workspace: string) {
+    const issuer = this.oidcIssuer(workspace);
+    return {
+      issuer,
+      jwks_uri: `${issuer}/keys.json`,
+      subject_types_supported: ['public'],
+      response_types_supported: ['id_token'],
+      id_token_signing_alg_values_supported: ['ES256'],
+      claims_supported: ['sub', 'aud', 'exp', 'iat', 'iss', 'accountUuid', 'workspaceUuid', 'repositoryUuid', 'pipelineUuid', 'stepUuid', 'deploymentEnvironmentUuid', 'branchName'],
+      scopes_supported: ['openid'],
+    };
+  }
+
+  /** keys.json: the public halves of the workspace's signing keys. */
+  private oidcKeySet(workspace: string) {
+    return {
+      keys: this.signingKeys(this.workspaceRef(workspace).uuid).map(({ kid, privateJwk }) => {
+        const { d: _private, ...publicJwk } = privateJwk;
+        return { ...publicJwk, kid, alg: 'ES256', use: 'sig' };
+      }),
+    };
+  }
+
   /**
    * `GET …/commit/{commit}` (`commit`): a pull request's commit or a merge commit, named by its full hash
    * or a prefix of at least 7 hex digits; 404 for anything else, as for a commit not in the repository.
@@ -560,6 +760,7 @@ export class FakeBitbucket {
       ...pr.commits.map((c) => ({ hash: c.hash, author: c.author, message: c.message, parents: [] as string[] })),
       ...(pr.state === 'MERGED' ? [{ hash: mergeCommitOf(repo, pr)!, author: pr.author, message: `Merged in ${pr.sourceBranch} (pull request #${pr.id})`, parents: [pr.commits[pr.commits.length - 1]!.hash] }] : []),
     ]);
+    known.push(...(repo.commits ?? []).map((c) => ({ hash: c.hash, author: c.author, message: c.message, parents: [] as string[] })));
     const matches = [...new Map(known.filter((c) => c.hash.startsWith(hash)).map((c) => [c.hash, c])).values()];
     if (matches.length !== 1) throw new BitbucketHttpError(404, `Commit ${hash} not found`);
     const commit = matches[0]!;
@@ -575,6 +776,13 @@ export class FakeBitbucket {
       links: { self: { href: `${self}/commit/${commit.hash}` }, html: { href: `https://bitbucket.org/${repo.workspace.slug}/${repo.slug}/commits/${commit.hash}` } },
     };
   }
+}
+
+function newOidcKey(): FakeOidcKey {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const privateJwk = privateKey.export({ format: 'jwk' }) as Record<string, unknown>;
+  const kid = createHash('sha256').update(`${privateJwk.x}.${privateJwk.y}`).digest('hex').slice(0, 32);
+  return { kid, privateJwk };
 }
 
 /** `pagelen` (default `byDefault`, at most `max`) and `page` (from 1); anything else is Bitbucket's 400. */

@@ -1,5 +1,6 @@
 import { webTrigger } from '@forge/api';
 import Resolver from '@forge/resolver';
+import { gateDeployment, type WebTriggerRequest } from './handlers/deploymentGate';
 import { provideDynamicPipeline } from './handlers/dynamicPipelines';
 import { checkMerge } from './handlers/mergeCheck';
 import { consumeReevaluation, onPullRequestEvent, onPushEvent } from './handlers/reevaluate';
@@ -41,3 +42,6 @@ export const dynamicPipelines = (event: unknown, context: unknown) =>
     event,
     context,
   );
+
+/** `deployment-gate` in manifest.yml: the `countersign-deployment-gate` web trigger a Pipelines deployment step calls. */
+export const deploymentGate = (request: WebTriggerRequest, context: unknown) => gateDeployment(deps, request, context);

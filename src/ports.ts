@@ -130,8 +130,11 @@ export interface PipelineFacts {
 
 /** What the deployment gate asks Bitbucket, as the app: never anything a pipeline says of itself. */
 export interface PipelinesPort {
-  /** The workspace's Pipelines OIDC issuer and its published keys, looked up by workspace UUID. */
-  getOidcTrust(workspace: string): Promise<{ issuer: string; keys: JSONWebKeySet }>;
+  /**
+   * The workspace's Pipelines OIDC issuer and its published keys, looked up by workspace UUID. `kid`:
+   * the key a token names; when the keys at hand lack it, they are read again (Bitbucket rotated them).
+   */
+  getOidcTrust(workspace: string, kid?: string): Promise<{ issuer: string; keys: JSONWebKeySet }>;
   getPipeline(workspace: string, repository: string, pipeline: string): Promise<PipelineFacts>;
   /** The account of a commit's author, where Bitbucket maps the author to one. */
   getCommitAuthor(workspace: string, repository: string, commit: string): Promise<string | undefined>;
@@ -303,6 +306,7 @@ export interface Deps {
   deployments: DeploymentStore;
   queue: ReevaluationQueue;
   bitbucket: BitbucketPort;
+  pipelines: PipelinesPort;
   now: () => Date;
   randomToken: () => string;
 }

@@ -44,7 +44,9 @@ describe('manifest.yml', () => {
     const manifest = parse(readFileSync(join(root, 'manifest.yml'), 'utf8'));
     expect(manifest.app.runtime.name).toBe('nodejs22.x');
     expect(manifest.modules['bitbucket:mergeCheck'][0].triggers).toEqual(['on-merge', 'on-code-pushed', 'on-reviewer-status-changed']);
-    expect(Object.keys(manifest.modules).sort()).toEqual(['bitbucket:dynamicPipelinesProvider', 'bitbucket:mergeCheck', 'bitbucket:repoMainMenuPage', 'bitbucket:repoPullRequestCard', 'bitbucket:repoSettingsMenuPage', 'consumer', 'function', 'trigger']);
+    expect(Object.keys(manifest.modules).sort()).toEqual(['bitbucket:dynamicPipelinesProvider', 'bitbucket:mergeCheck', 'bitbucket:repoMainMenuPage', 'bitbucket:repoPullRequestCard', 'bitbucket:repoSettingsMenuPage', 'consumer', 'function', 'trigger', 'webtrigger']);
+    expect(manifest.modules.webtrigger).toEqual([{ key: 'countersign-deployment-gate', function: 'deployment-gate', response: { type: 'dynamic' } }]);
+    expect(manifest.modules.function).toContainEqual({ key: 'deployment-gate', handler: 'index.deploymentGate' });
     expect(manifest.modules.trigger.flatMap((t: { events: string[] }) => t.events).sort()).toEqual([
       'avi:bitbucket:created:pullrequest',
       'avi:bitbucket:fulfilled:pullrequest',

@@ -31,7 +31,8 @@ function requiredScopes(routes: { method: string; path: string }[]): Set<string>
     routes.flatMap((route) => {
       const found = operationFor(route);
       if (!found?.operation) throw new Error(`${route.method.toUpperCase()} ${route.path} is not in Bitbucket's API description`);
-      return found.operation['x-atlassian-oauth2-scopes'].flatMap((s: { scopes: string[] }) => s.scopes);
+      // The Pipelines OIDC discovery documents are public: the description lists no scope for them.
+      return (found.operation['x-atlassian-oauth2-scopes'] ?? []).flatMap((s: { scopes: string[] }) => s.scopes);
     }),
   );
 }
@@ -49,6 +50,11 @@ describe('Bitbucket scopes', () => {
     expect(routes.map((r) => `${r.method} ${r.path}`)).toEqual([
       'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}',
       'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/commits',
+      'get /workspaces/${workspace}/pipelines-config/identity/oidc/.well-known/openid-configuration',
+      'get /workspaces/${workspace}/pipelines-config/identity/oidc/keys.json',
+      'get /repositories/${workspace}/${repository}/pipelines/${pipeline}',
+      'get /repositories/${workspace}/${repository}/commit/${commit}',
+      'get /repositories/${workspace}/${repository}/environments/${environment}',
       'get /repositories/${workspace}/${repository}/commit/${commit}',
       'get /repositories/${workspace}/${repository}/pullrequests',
       'get /repositories/${workspace}/${repository}/environments',
@@ -76,11 +82,14 @@ describe('Bitbucket scopes', () => {
     expect([...needed].sort()).toEqual([...declared].sort());
   });
 
-  it('reads deployment environments with the pipeline scope, the only call that needs it', () => {
-    const environments = routes.filter((r) => r.path.endsWith('/environments'));
-    expect(environments).toHaveLength(1);
-    expect(requiredScopes(environments)).toEqual(new Set(['read:pipeline:bitbucket']));
-    expect([...requiredScopes(routes.filter((r) => !r.path.endsWith('/environments')))]).not.toContain('read:pipeline:bitbucket');
+  it('needs no scope for the Pipelines OIDC discovery documents, and read:pipeline for pipelines and environments, and for nothing else', () => {
+    const oidc = routes.filter((r) => r.path.includes('pipelines-config'));
+    expect(oidc).toHaveLength(2);
+    expect(requiredScopes(oidc)).toEqual(new Set());
+    const pipelines = routes.filter((r) => /\/(pipelines|environments)(\/|$)/.test(r.path));
+    expect(pipelines.length).toBeGreaterThanOrEqual(3);
+    expect(requiredScopes(pipelines)).toEqual(new Set(['read:pipeline:bitbucket']));
+    expect([...requiredScopes(routes.filter((r) => !pipelines.includes(r)))]).not.toContain('read:pipeline:bitbucket');
   });
 
   it('notices a scope removed from the manifest', () => {

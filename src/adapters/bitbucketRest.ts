@@ -1,19 +1,23 @@
 import { asApp, asUser, NeedsAuthenticationError, route, routeFromAbsolute, type RequestProductMethod } from '@forge/api';
-import { RequestError, type MergeStrategy, type PullRequestFacts } from '../core';
-import type { Actor, BitbucketPort, BuildState, DeploymentEnvironment, MergeOutcome, RepositoryPermission } from '../ports';
+import type { JSONWebKeySet } from 'jose';
+import { RequestError, type DeploymentRef, type MergeStrategy, type PullRequestFacts } from '../core';
+import type { Actor, BitbucketPort, BuildState, DeploymentEnvironment, MergeOutcome, PipelineFacts, PipelinesPort, RepositoryPermission } from '../ports';
 
 /**
  * How Bitbucket's 429s and 5xx are retried: exponential backoff from `baseMs` (or the `Retry-After` it
  * asks for), for at most `budgetMs` in all, so a function stays inside Forge's 25 s; then the error is
- * reported. A 202 merge is polled every `pollMs` for at most `mergeBudgetMs`.
+ * reported. A 202 merge is polled every `pollMs` for at most `mergeBudgetMs`. A Pipelines token naming a
+ * key the cached keys lack refetches them at most once per `keyRefetchMs`, so made-up key ids cannot make
+ * every call a Bitbucket read.
  */
 export interface RetryOptions {
   baseMs: number;
   budgetMs: number;
   pollMs: number;
   mergeBudgetMs: number;
+  keyRefetchMs: number;
 }
-export const DEFAULT_RETRY: RetryOptions = { baseMs: 250, budgetMs: 6000, pollMs: 500, mergeBudgetMs: 10000 };
+export const DEFAULT_RETRY: RetryOptions = { baseMs: 250, budgetMs: 6000, pollMs: 500, mergeBudgetMs: 10000, keyRefetchMs: 30_000 };
 
 const COMMITS_PAGE = 100;
 const ENVIRONMENTS_PAGE = 100;
@@ -33,7 +37,20 @@ interface PullRequestJson {
   participants?: { user?: Account }[];
   /** `null` until merged; the hash abbreviated (the API description: `[0-9a-f]{7,}`). */
   merge_commit?: { hash?: string } | null;
+  closed_by?: Account | null;
 }
+
+/** `pipeline`: its target is a `pipeline_ref_target` (branch or tag), a `pipeline_commit_target` (a custom run on a bare commit), or a pull request's. */
+interface PipelineJson {
+  uuid?: string;
+  build_number?: number;
+  creator?: Account | null;
+  target?: { type?: string; ref_type?: string; ref_name?: string; commit?: { hash?: string } | null };
+}
+
+/** How long a workspace's Pipelines issuer and keys are trusted from one read; a token naming a key not among them refetches sooner (`RetryOptions.keyRefetchMs`). */
+export const OIDC_CACHE_MS = 5 * 60_000;
+const ISSUER = /^https:\/\/api\.bitbucket\.org\/2\.0\/workspaces\/[^/]+\/pipelines-config\/identity\/oidc$/;
 
 /** A commit prefix as Bitbucket gives one, or undefined for anything else. */
 function commitPrefix(hash: unknown): string | undefined {
@@ -56,8 +73,10 @@ interface CommitsPage {
  * sees or signs what Bitbucket would not show them) or as the app for the merge check; permission
  * checks are always made as the calling user.
  */
-export class BitbucketRest implements BitbucketPort {
+export class BitbucketRest implements BitbucketPort, PipelinesPort {
   private readonly retry: RetryOptions;
+  /** Per container: each workspace's Pipelines issuer and keys, with when they were read. */
+  private readonly oidc = new Map<string, { trust: Promise<{ issuer: string; keys: JSONWebKeySet }>; at: number }>();
 
   constructor(retry: Partial<RetryOptions> = {}) {
     this.retry = { ...DEFAULT_RETRY, ...retry };
@@ -103,7 +122,75 @@ export class BitbucketRest implements BitbucketPort {
       commitAuthors: [...new Set(commitAccounts.map((u) => u.account_id!))],
       names: Object.fromEntries(accounts.filter((a) => a.account_id && a.display_name).map((a) => [a.account_id!, a.display_name!])),
       ...(mergeCommit ? { mergeCommit } : {}),
+      ...(pr.closed_by?.account_id ? { closedBy: pr.closed_by.account_id } : {}),
     };
+  }
+
+  /**
+   * The workspace's Pipelines OIDC issuer (its OpenID configuration) and published keys (`keys.json`),
+   * by workspace UUID, as the app; kept for `OIDC_CACHE_MS`. A `kid` the cached keys lack (Bitbucket
+   * rotated them) refetches, at most once per `keyRefetchMs`. A failed read is not kept.
+   */
+  async getOidcTrust(workspace: string, kid?: string): Promise<{ issuer: string; keys: JSONWebKeySet }> {
+    const now = Date.now();
+    const cached = this.oidc.get(workspace);
+    if (cached && now - cached.at < OIDC_CACHE_MS) {
+      const trust = await cached.trust;
+      const known = kid === undefined || trust.keys.keys.some((k) => k.kid === kid);
+      if (known || now - cached.at < this.retry.keyRefetchMs) return trust;
+    }
+    const trust = this.readOidcTrust(workspace);
+    this.oidc.set(workspace, { trust, at: now });
+    trust.catch(() => {
+      if (this.oidc.get(workspace)?.trust === trust) this.oidc.delete(workspace);
+    });
+    return trust;
+  }
+
+  private async readOidcTrust(workspace: string): Promise<{ issuer: string; keys: JSONWebKeySet }> {
+    const app = asApp().requestBitbucket;
+    const [configuration, keys] = await Promise.all([
+      getJson<{ issuer?: unknown }>(app, route`/2.0/workspaces/${workspace}/pipelines-config/identity/oidc/.well-known/openid-configuration`, this.retry),
+      getJson<{ keys?: unknown }>(app, route`/2.0/workspaces/${workspace}/pipelines-config/identity/oidc/keys.json`, this.retry),
+    ]);
+    if (typeof configuration.issuer !== 'string' || !ISSUER.test(configuration.issuer) || !Array.isArray(keys.keys)) {
+      throw new RequestError('BITBUCKET_ERROR', "Bitbucket did not publish this workspace's Pipelines OIDC issuer and keys in the form Countersign expects; run the step again, and check that OpenID Connect is enabled for Pipelines.");
+    }
+    return { issuer: configuration.issuer, keys: { keys: keys.keys.filter((k): k is JSONWebKeySet['keys'][number] => typeof k === 'object' && k !== null) } };
+  }
+
+  /** `GET …/pipelines/{uuid}` as the app: the commit it runs on, its branch or tag, who started it. */
+  async getPipeline(workspace: string, repository: string, pipeline: string): Promise<PipelineFacts> {
+    const found = await getJson<PipelineJson>(asApp().requestBitbucket, route`/2.0/repositories/${workspace}/${repository}/pipelines/${pipeline}`, this.retry);
+    const commit = found.target?.commit?.hash;
+    if (typeof commit !== 'string' || !/^[0-9a-f]{40}$/.test(commit)) {
+      throw new RequestError('BITBUCKET_ERROR', `Bitbucket did not say which commit pipeline ${pipeline} runs on; run the step again.`);
+    }
+    const ref = refOf(found.target);
+    return {
+      uuid: found.uuid ?? pipeline,
+      commit,
+      ...(typeof found.build_number === 'number' ? { buildNumber: found.build_number } : {}),
+      ...(ref ? { ref } : {}),
+      ...(found.creator?.account_id ? { creator: found.creator.account_id } : {}),
+    };
+  }
+
+  /** `GET …/commit/{commit}` as the app: `author.user.account_id`, absent when Bitbucket maps the author to no account. */
+  async getCommitAuthor(workspace: string, repository: string, commit: string): Promise<string | undefined> {
+    const found = await getJson<{ author?: { user?: Account } }>(asApp().requestBitbucket, route`/2.0/repositories/${workspace}/${repository}/commit/${commit}`, this.retry);
+    return found.author?.user?.account_id;
+  }
+
+  /** `GET …/environments/{uuid}` as the app; undefined when the repository has no such environment (404). */
+  async getEnvironment(workspace: string, repository: string, environment: string): Promise<{ uuid: string; name: string } | undefined> {
+    try {
+      const found = await getJson<{ uuid?: string; name?: string }>(asApp().requestBitbucket, route`/2.0/repositories/${workspace}/${repository}/environments/${environment}`, this.retry);
+      return { uuid: found.uuid ?? environment, name: typeof found.name === 'string' && found.name ? found.name : environment };
+    } catch (error) {
+      if (error instanceof RequestError && error.code === 'NOT_FOUND') return undefined;
+      throw error;
+    }
   }
 
   /** `GET …/commit/{commit}` as the app: the full hash of an abbreviated one (Bitbucket accepts a prefix there). */
@@ -221,6 +308,13 @@ export class BitbucketRest implements BitbucketPort {
   }
 }
 
+/** A pipeline's branch or tag; none for a run on a bare commit, a pull request's, or a ref kind Git has no more (`named_branch`, `bookmark`). */
+function refOf(target: PipelineJson['target']): DeploymentRef | undefined {
+  if (target?.type !== 'pipeline_ref_target' || typeof target.ref_name !== 'string' || !target.ref_name) return undefined;
+  if (target.ref_type === 'branch' || target.ref_type === 'tag') return { type: target.ref_type, name: target.ref_name };
+  return undefined;
+}
+
 /** A finished merge, with the merge commit the merged pull request (the answer's body) names, if it names one. */
 function merged(pullRequest: unknown): MergeOutcome {
   const hash = commitPrefix((pullRequest as Partial<PullRequestJson> | undefined)?.merge_commit?.hash);
@@ -283,7 +377,7 @@ async function failureReason(response: ProductResponse): Promise<string> {
 async function toBitbucketError(response: Awaited<ReturnType<RequestProductMethod>>): Promise<RequestError> {
   const body = (await response.json().catch(() => undefined)) as { error?: { message?: string } } | undefined;
   const detail = body?.error?.message ?? response.statusText;
-  if (response.status === 404) return new RequestError('NOT_FOUND', `Bitbucket could not find that pull request or repository (${detail}).`);
+  if (response.status === 404) return new RequestError('NOT_FOUND', `Bitbucket could not find that pull request, pipeline or repository (${detail}).`);
   if (response.status === 401 || response.status === 403) {
     return new RequestError('FORBIDDEN', `Bitbucket refused Countersign access (${detail}); check the app's permissions.`);
   }

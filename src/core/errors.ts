@@ -40,7 +40,10 @@ export type RequestCode =
 /** Why a pipeline configuration is refused: it would deploy to a gated environment without passing the gate first. */
 export type PipelineCode = 'GATE_OIDC_OFF' | 'GATE_AUDIENCE' | 'GATE_NO_SCRIPT' | 'GATE_AFTER_SCRIPT' | 'GATE_UNREADABLE';
 
-export type ErrorCode = VerificationCode | PolicyCode | RequestCode | PipelineCode;
+/** Why the deployment gate says no to a genuine step: it is no deployment step, or what the environment's policy still needs. */
+export type DeploymentCode = 'NOT_A_DEPLOYMENT_STEP' | 'REF_NOT_ALLOWED' | 'MERGE_REQUIRED' | 'DEPLOYMENT_REJECTED' | 'APPROVALS_MISSING';
+
+export type ErrorCode = VerificationCode | PolicyCode | RequestCode | PipelineCode | DeploymentCode;
 
 export class CountersignError extends Error {
   readonly code: ErrorCode;
@@ -76,6 +79,13 @@ export class RequestError extends CountersignError {
 /** A pipeline configuration that would let a deployment to a gated environment skip Countersign's gate. */
 export class PipelineRefusal extends CountersignError {
   constructor(code: PipelineCode, message: string) {
+    super(code, message);
+  }
+}
+
+/** The deployment gate's refusal of a genuine pipeline step. */
+export class DeploymentRefusal extends CountersignError {
+  constructor(code: DeploymentCode, message: string) {
     super(code, message);
   }
 }

@@ -11,6 +11,7 @@ import type { Deps } from '../ports';
 export function productionDeps(overrides: Partial<Pick<Deps, 'now' | 'randomToken'>> & { retry?: Partial<RetryOptions> } = {}): Deps {
   const { retry, ...rest } = overrides;
   const store = new KvsStore();
+  const bitbucket = new BitbucketRest(retry);
   return {
     gate: store,
     keys: store,
@@ -19,7 +20,8 @@ export function productionDeps(overrides: Partial<Pick<Deps, 'now' | 'randomToke
     reevaluation: store,
     deployments: store,
     queue: new ForgeQueue(),
-    bitbucket: new BitbucketRest(retry),
+    bitbucket,
+    pipelines: bitbucket,
     now: () => new Date(),
     randomToken: () => randomToken(),
     ...rest,

@@ -5,7 +5,8 @@
  * where the fakes would have forgiven it.
  */
 import { handler, mergeCheck } from '../../src/index';
-import { aRule, PEOPLE, REPOSITORY, WORKSPACE, World } from '../fixtures/world';
+import { aRule, commitHash, PEOPLE, REPOSITORY, WORKSPACE, World } from '../fixtures/world';
+import { anEnvironment, GATE_AUDIENCE, PRODUCTION, saveEnvironments, seedEnvironments } from '../fixtures/deployments';
 
 interface WireCall {
   descriptor: { type: string; provider?: string; remote?: string; accountId?: string };
@@ -101,5 +102,41 @@ describe('production wiring over __forge_fetch__', () => {
     const keys = wire.filter((c) => c.descriptor.type === 'kvs').flatMap((c) => (Array.isArray(c.body) ? c.body.map((i: any) => i.key) : [c.body?.key])).filter(Boolean);
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) expect(key).toMatch(/^[a-zA-Z0-9:._\s\-#]+$/);
+  });
+
+  it('runs the deployment gate on the web trigger: the OIDC documents, the pipeline, the commit and the environment read as the app, storage in one batch', async () => {
+    const release = commitHash('release');
+    seedEnvironments(world);
+    world.host.bitbucket.seedCommit(world.repo, { hash: release, author: PEOPLE.author, message: 'Release' });
+    const pipeline = world.host.bitbucket.seedPipeline(world.repo, { commit: release, ref: { type: 'tag', name: 'v1.0.0' }, creator: PEOPLE.dave });
+    await saveEnvironments(world, [anEnvironment()]);
+    // src/index.ts reads the real clock.
+    const token = await world.host.bitbucket.mintStepToken(world.repo, { pipeline: pipeline.uuid, environment: PRODUCTION, audience: GATE_AUDIENCE, now: new Date() });
+    // A fresh container: the module's store keeps the app secrets it read from an earlier test's storage.
+    let deploymentGate!: typeof import('../../src/index').deploymentGate;
+    jest.isolateModules(() => {
+      ({ deploymentGate } = require('../../src/index'));
+    });
+    wire.length = 0;
+    const response = await deploymentGate(
+      { method: 'POST', headers: { authorization: [`Bearer ${token}`], 'content-type': ['application/json'] }, body: JSON.stringify({ commit: release }), path: '/', queryParameters: {} },
+      { installContext },
+    );
+    expect(response).toMatchObject({ statusCode: 403, headers: { 'Content-Type': ['application/json'] } });
+    expect(JSON.parse(response.body)).toMatchObject({ allowed: false, code: 'APPROVALS_MISSING', request: { state: 'pending' } });
+
+    const bitbucket = wire.filter((c) => c.descriptor.remote === 'bitbucket');
+    const repo = `/2.0/repositories/${WORKSPACE}/${REPOSITORY}`;
+    expect(bitbucket.map((c) => [c.descriptor.type, c.descriptor.provider, c.method, c.path])).toEqual([
+      ['fpp', 'app', 'GET', `/2.0/workspaces/${WORKSPACE}/pipelines-config/identity/oidc/.well-known/openid-configuration`],
+      ['fpp', 'app', 'GET', `/2.0/workspaces/${WORKSPACE}/pipelines-config/identity/oidc/keys.json`],
+      ['fpp', 'app', 'GET', `${repo}/pipelines/${pipeline.uuid}`],
+      ['fpp', 'app', 'GET', `${repo}/commit/${release}`],
+      ['fpp', 'app', 'GET', `${repo}/environments/${PRODUCTION}`],
+    ]);
+    const kvs = wire.filter((c) => c.descriptor.type === 'kvs');
+    expect(kvs.filter((c) => c.path === '/api/v1/batch/get').length).toBeGreaterThanOrEqual(1);
+    // The request opened in one transaction with its ledger entry.
+    expect(kvs.filter((c) => c.path === '/api/v1/transaction')).toHaveLength(1);
   });
 });

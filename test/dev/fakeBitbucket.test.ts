@@ -1,3 +1,4 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { BitbucketHttpError, FakeBitbucket } from '../../dev/fakeBitbucket';
 import { DEMO, generatedMember, LARGE_DEMO_MEMBERS, seedDemo } from '../../host/demo';
 
@@ -137,5 +138,86 @@ describe('fake Bitbucket: deployment environments', () => {
     expect((copy.handle('GET', path, undefined, admin).json as any).values.map((e: any) => e.name)).toEqual(['Staging', 'Production']);
     copy.repositories[0]!.environments = undefined;
     expect(copy.handle('GET', path, undefined, admin).json).toMatchObject({ size: 0, values: [] });
+  });
+});
+
+/** Pipelines, environments, closed_by and the Pipelines OIDC issuer, in the shapes of Bitbucket's API description. */
+describe('fake Bitbucket: pipelines and their OIDC issuer', () => {
+  const WS = '{11111111-1111-4111-8111-111111111111}';
+  const bb = new FakeBitbucket();
+  bb.addUser({ accountId: '557058:dave', displayName: 'Dave', uuid: '{00000000-0000-4000-8000-00000000000d}' });
+  const repo = bb.addRepository({ uuid: '{22222222-2222-4222-8222-222222222222}', slug: 'payments', workspace: { uuid: WS, slug: 'acme' }, permissions: {} });
+  const commit = 'c'.repeat(40);
+  const tagged = bb.seedPipeline(repo, { commit, ref: { type: 'tag', name: 'v1.0.0' }, creator: '557058:dave', buildNumber: 7 });
+  const bare = bb.seedPipeline(repo, { commit });
+  bb.addEnvironment(repo, { uuid: '{55555555-5555-4555-8555-555555555555}', name: 'Production', type: 'Production' });
+  bb.seedCommit(repo, { hash: commit, author: '557058:dave', message: 'Release' });
+  const get = (path: string) => bb.handle('GET', path, undefined, undefined).json as any;
+
+  it('answers a pipeline by UUID: a tag or branch as a pipeline_ref_target, a bare commit as a pipeline_commit_target', () => {
+    expect(get(`/2.0/repositories/${encodeURIComponent(WS)}/payments/pipelines/${encodeURIComponent(tagged.uuid)}`)).toMatchObject({
+      type: 'pipeline',
+      uuid: tagged.uuid,
+      build_number: 7,
+      creator: { type: 'user', account_id: '557058:dave' },
+      target: { type: 'pipeline_ref_target', ref_type: 'tag', ref_name: 'v1.0.0', commit: { type: 'commit', hash: commit }, selector: { type: 'tags' } },
+    });
+    const plain = get(`/2.0/repositories/acme/payments/pipelines/${bare.uuid}`);
+    expect(plain.target).toMatchObject({ type: 'pipeline_commit_target', commit: { hash: commit } });
+    expect(plain.target).not.toHaveProperty('ref_name');
+    expect(plain).not.toHaveProperty('creator');
+    expect(() => bb.handle('GET', '/2.0/repositories/acme/payments/pipelines/{00000000-0000-4000-8000-000000000000}', undefined, undefined)).toThrow(BitbucketHttpError);
+  });
+
+  it('answers an environment by UUID (deployment_environment) and 404 for one the repository lacks', () => {
+    expect(get('/2.0/repositories/acme/payments/environments/{55555555-5555-4555-8555-555555555555}')).toMatchObject({ type: 'deployment_environment', uuid: '{55555555-5555-4555-8555-555555555555}', name: 'Production' });
+    expect(() => get('/2.0/repositories/acme/payments/environments/{44444444-4444-4444-8444-444444444444}')).toThrow(BitbucketHttpError);
+  });
+
+  it("answers a seeded commit with its author's account", () => {
+    expect(get(`/2.0/repositories/acme/payments/commit/${commit}`)).toMatchObject({ type: 'commit', hash: commit, author: { user: { account_id: '557058:dave' } } });
+  });
+
+  it('names who closed a merged pull request (closed_by), and nobody for an open one', () => {
+    const pr = bb.addPullRequest(repo, { id: 9, title: 'x', author: '557058:dave', sourceBranch: 'f', targetBranch: 'main', state: 'OPEN', reviewers: [], commits: [{ hash: commit, author: '557058:dave', message: 'x' }], closedBy: '557058:dave' });
+    expect(get('/2.0/repositories/acme/payments/pullrequests/9').closed_by).toBeNull();
+    pr.state = 'MERGED';
+    expect(get('/2.0/repositories/acme/payments/pullrequests/9').closed_by).toMatchObject({ account_id: '557058:dave' });
+  });
+
+  it('publishes the workspace issuer (named by slug) and its keys at the real paths, by UUID or slug, and mints step tokens they verify', async () => {
+    const issuer = 'https://api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc';
+    const configuration = get(`/2.0/workspaces/${encodeURIComponent(WS)}/pipelines-config/identity/oidc/.well-known/openid-configuration`);
+    expect(configuration).toMatchObject({ issuer, jwks_uri: `${issuer}/keys.json` });
+    const keys = get('/2.0/workspaces/acme/pipelines-config/identity/oidc/keys.json');
+    expect(keys.keys).toEqual([expect.objectContaining({ kty: 'EC', crv: 'P-256', kid: expect.any(String), use: 'sig' })]);
+    expect(keys.keys[0]).not.toHaveProperty('d');
+
+    const now = new Date('2026-11-22T10:00:00Z');
+    const token = await bb.mintStepToken(repo, { pipeline: tagged.uuid, step: '{66666666-6666-4666-8666-666666666666}', environment: '{55555555-5555-4555-8555-555555555555}', audience: 'countersign-deployment-gate', now });
+    const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(keys), { issuer, audience: 'countersign-deployment-gate', currentDate: now });
+    expect(protectedHeader).toMatchObject({ alg: 'ES256', kid: keys.keys[0].kid });
+    expect(payload).toEqual({
+      iss: issuer,
+      aud: 'countersign-deployment-gate',
+      sub: '{22222222-2222-4222-8222-222222222222}:{55555555-5555-4555-8555-555555555555}:{66666666-6666-4666-8666-666666666666}',
+      iat: now.getTime() / 1000,
+      exp: now.getTime() / 1000 + 3600,
+      accountUuid: WS,
+      workspaceUuid: WS,
+      repositoryUuid: repo.uuid,
+      pipelineUuid: tagged.uuid,
+      stepUuid: '{66666666-6666-4666-8666-666666666666}',
+      deploymentEnvironmentUuid: '{55555555-5555-4555-8555-555555555555}',
+    });
+  });
+
+  it('keeps the old key beside the new one after a rotation, signs with the new one, and keeps both through exportState', async () => {
+    const [old] = get('/2.0/workspaces/acme/pipelines-config/identity/oidc/keys.json').keys;
+    const fresh = bb.rotateOidcKey('acme');
+    expect(get('/2.0/workspaces/acme/pipelines-config/identity/oidc/keys.json').keys.map((k: any) => k.kid)).toEqual([fresh.kid, old.kid]);
+    const copy = new FakeBitbucket();
+    copy.importState(JSON.parse(JSON.stringify(bb.exportState())));
+    expect(copy.handle('GET', '/2.0/workspaces/acme/pipelines-config/identity/oidc/keys.json', undefined, undefined).json).toEqual(get('/2.0/workspaces/acme/pipelines-config/identity/oidc/keys.json'));
   });
 });

@@ -1,0 +1,241 @@
+import { decodeProtectedHeader } from 'jose';
+import * as z from 'zod/mini';
+import {
+  checkedDeploymentApproval,
+  DEPLOYMENT_GATE_AUDIENCE,
+  DeploymentRefusal,
+  deploymentId,
+  evaluateDeployment,
+  FullCommitHash,
+  hasIntactHash,
+  isCountersignError,
+  RequestError,
+  shortCommit,
+  VerificationError,
+  verifyPipelinesToken,
+  type DeploymentAllowance,
+  type DeploymentCode,
+  type DeploymentFacts,
+  type DeploymentRequest,
+  type DeploymentSubject,
+  type DeploymentVerdict,
+  type MergedCommit,
+  type PipelinesIdentity,
+} from '../core';
+import type { DeploymentState, Deps, PipelineFacts } from '../ports';
+import { workspaceOfInstallation } from './requests';
+import { toFailure } from './result';
+
+/** What Forge hands a web trigger: header names as the caller sent them, each with its values. */
+export interface WebTriggerRequest {
+  method?: string;
+  headers?: Record<string, string[] | undefined>;
+  body?: string;
+  path?: string;
+  queryParameters?: Record<string, string[]>;
+}
+
+export interface WebTriggerResponse {
+  statusCode: number;
+  headers: Record<string, string[]>;
+  body: string;
+}
+
+/** The gate's request body is `{"commit":"<40 hex>"}`; anything much longer is not one. */
+const MAX_BODY = 1024;
+const GateBody = z.strictObject({ commit: FullCommitHash });
+const InvocationContext = z.looseObject({ installContext: z.string() });
+
+/**
+ * A Pipelines deployment step asks "may this commit deploy to my environment?" with its OIDC token.
+ * The token is checked against the installation's workspace's issuer; what the step says of itself
+ * beyond the commit is never used: the pipeline, the commit's author and the environment are read
+ * from Bitbucket as the app, with the deployment's stored state, in one round. Answers 200/403 with
+ * the verdict, 401 for any token problem, 503 when storage or Bitbucket cannot answer (fail closed).
+ */
+export async function gateDeployment(deps: Deps, request: WebTriggerRequest, context: unknown): Promise<WebTriggerResponse> {
+  try {
+    const workspace = installedWorkspace(context);
+    const step = await verifyStep(deps, workspace, bearerToken(request.headers));
+    if (!step.environment) {
+      throw new DeploymentRefusal('NOT_A_DEPLOYMENT_STEP', 'This token is from a step that deploys nowhere; call the gate from the `deployment:` step itself, as its first command.');
+    }
+    const subject: DeploymentSubject = { kind: 'deployment', workspace, repository: step.repository, environment: step.environment, commit: commitOf(request) };
+    const { pipeline, facts, state } = await readDeployment(deps, subject, step.pipeline);
+    const verdict = evaluateDeployment({ policy: state.policy, facts, approvals: state.approvals.map(({ signer, record }) => checkedDeploymentApproval(signer, record, state.revokedKeys)) });
+    if (!verdict.gated) return answer(200, { allowed: true, gated: false, message: verdict.message, approvedBy: [], request: null });
+
+    const at = deps.now().toISOString();
+    const pending = state.request ?? (await openRequest(deps, subject, pipeline, facts, state.merge, at));
+    if (!verdict.pass) {
+      return answer(403, { allowed: false, code: refusalCode(verdict), message: verdict.message, missing: verdict.missing, request: requestSummary(pending) });
+    }
+    const allowed = allowance(verdict, state, facts);
+    await deps.deployments.recordDeploymentAllowed(subject.repository, deploymentId(subject), pipeline.uuid, at, {
+      type: 'deployment.allowed',
+      subject,
+      pipeline: pipeline.uuid,
+      ...(step.step ? { step: step.step } : {}),
+      verdict: allowed,
+    });
+    return answer(200, {
+      allowed: true,
+      gated: true,
+      message: verdict.message,
+      approvedBy: verdict.approvedBy.map((accountId) => ({ accountId, name: verdict.names[accountId] ?? null })),
+      request: requestSummary({ ...pending, state: 'allowed', allowedAt: pending.allowedAt ?? at }),
+    });
+  } catch (error) {
+    return failure(error);
+  }
+}
+
+function installedWorkspace(context: unknown): string {
+  const parsed = InvocationContext.safeParse(context);
+  const workspace = parsed.success ? workspaceOfInstallation(parsed.data.installContext) : undefined;
+  if (!workspace) throw new RequestError('NOT_AUTHENTICATED', 'Countersign is not installed in a Bitbucket workspace it recognises; reinstall the app.');
+  return workspace;
+}
+
+/** The one `Authorization: Bearer …` header, whatever the case of its name. */
+function bearerToken(headers: WebTriggerRequest['headers']): string {
+  const values = Object.entries(headers ?? {}).flatMap(([name, value]) => (name.toLowerCase() === 'authorization' ? (Array.isArray(value) ? value : [value]) : []));
+  const match = values.length === 1 && typeof values[0] === 'string' ? /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(values[0]) : null;
+  if (!match) throw new RequestError('NOT_AUTHENTICATED', 'Send the step\'s OIDC token as `Authorization: Bearer $BITBUCKET_STEP_OIDC_TOKEN` (run the step with `oidc: true`).');
+  return match[1]!;
+}
+
+async function verifyStep(deps: Deps, workspace: string, token: string): Promise<PipelinesIdentity> {
+  const trust = await deps.pipelines.getOidcTrust(workspace, keyIdOf(token));
+  return verifyPipelinesToken(token, { ...trust, audience: DEPLOYMENT_GATE_AUDIENCE, workspace, now: deps.now() });
+}
+
+/** The token's `kid`, to refetch the workspace's keys if Bitbucket rotated them; the token is not trusted for anything else here. */
+function keyIdOf(token: string): string | undefined {
+  try {
+    const { kid } = decodeProtectedHeader(token);
+    return typeof kid === 'string' ? kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function commitOf(request: WebTriggerRequest): string {
+  if (request.method?.toUpperCase() !== 'POST') throw new RequestError('INVALID_INPUT', 'The gate takes a POST with `{"commit":"$BITBUCKET_COMMIT"}`.');
+  const body = typeof request.body === 'string' && request.body.length <= MAX_BODY ? parseJson(request.body) : undefined;
+  const parsed = GateBody.safeParse(body);
+  if (!parsed.success) throw new RequestError('INVALID_INPUT', 'The gate takes a JSON body `{"commit":"$BITBUCKET_COMMIT"}` naming the full 40-hex commit to deploy.');
+  return parsed.data.commit;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One round of I/O: the pipeline, the commit's author, the environment and the stored deployment.
+ * The pipeline's commit is checked first, so a step naming another commit hears that, not what
+ * Bitbucket said of the commit it named.
+ */
+async function readDeployment(deps: Deps, subject: DeploymentSubject, pipelineUuid: string): Promise<{ pipeline: PipelineFacts; facts: DeploymentFacts; state: DeploymentState }> {
+  const { workspace, repository, environment, commit } = subject;
+  const [pipeline, author, found, state] = await Promise.allSettled([
+    deps.pipelines.getPipeline(workspace, repository, pipelineUuid),
+    deps.pipelines.getCommitAuthor(workspace, repository, commit),
+    deps.pipelines.getEnvironment(workspace, repository, environment),
+    deps.deployments.loadDeployment(repository, { environment, commit }),
+  ]);
+  const read = <T>(result: PromiseSettledResult<T>): T => {
+    if (result.status === 'rejected') throw result.reason;
+    return result.value;
+  };
+  const facts = read(pipeline);
+  if (facts.commit !== commit) {
+    throw new VerificationError('WRONG_COMMIT', `This pipeline runs on commit ${shortCommit(facts.commit)}, not ${shortCommit(commit)}; send $BITBUCKET_COMMIT from the deployment step.`);
+  }
+  const stored = read(state);
+  if (stored.policy && !(await hasIntactHash(stored.policy))) {
+    throw new RequestError('STORAGE_ERROR', 'The stored policy does not match its hash; an admin should review and save the policy again.');
+  }
+  const env = read(found);
+  if (!env) throw new RequestError('NOT_FOUND', `The repository has no deployment environment ${environment}; it may have been deleted.`);
+  const commitAuthor = read(author);
+  const merge = stored.merge;
+  return {
+    pipeline: facts,
+    state: stored,
+    facts: {
+      environment: { uuid: env.uuid, name: env.name },
+      commit,
+      ...(facts.ref ? { ref: facts.ref } : {}),
+      ...(commitAuthor ? { commitAuthor } : {}),
+      ...(facts.creator ? { pipelineStarter: facts.creator } : {}),
+      ...(merge ? { merge: { pullRequest: merge.pullRequest, gated: merge.gated, pass: merge.pass, ...(merge.merger ? { merger: merge.merger } : {}) } } : {}),
+    },
+  };
+}
+
+/** Opens the deployment's pending request, or reads the one a racing call opened. */
+async function openRequest(deps: Deps, subject: DeploymentSubject, pipeline: PipelineFacts, facts: DeploymentFacts, merge: MergedCommit | undefined, at: string): Promise<DeploymentRequest> {
+  const fields: Omit<DeploymentRequest, 'entry' | 'state' | 'allowedAt'> = {
+    id: deploymentId(subject),
+    environment: subject.environment,
+    environmentName: (facts.environment.name ?? subject.environment).slice(0, 100),
+    commit: subject.commit,
+    pipeline: pipeline.uuid,
+    requestedAt: at,
+    ...(facts.ref ? { ref: facts.ref } : {}),
+    ...(pipeline.buildNumber !== undefined ? { buildNumber: pipeline.buildNumber } : {}),
+    ...(facts.commitAuthor ? { commitAuthor: facts.commitAuthor } : {}),
+    ...(facts.pipelineStarter ? { pipelineStarter: facts.pipelineStarter } : {}),
+    ...(merge ? { merge } : {}),
+  };
+  const { request } = await deps.deployments.openDeploymentRequest(subject.repository, fields, { type: 'deployment.requested', subject, request: fields });
+  return request;
+}
+
+/** What the `deployment.allowed` entry keeps: the verdict's message and policy, the facts, and each counted decision with its ledger entry. */
+function allowance(verdict: DeploymentVerdict, state: DeploymentState, facts: DeploymentFacts): DeploymentAllowance {
+  const records = new Map(state.approvals.map((a) => [a.signer, a.record]));
+  return {
+    gated: verdict.gated,
+    message: verdict.message,
+    policy: verdict.policy ?? null,
+    facts,
+    counted: [...verdict.approvedBy].sort().map((signer) => {
+      const record = records.get(signer)!;
+      return { signer, keyId: record.keyId, decision: record.decision, seq: record.seq, entry: record.entry };
+    }),
+  };
+}
+
+/** One code for the first thing the verdict says is missing, in the order a person would fix them. */
+function refusalCode(verdict: DeploymentVerdict): DeploymentCode {
+  if (!verdict.refAllowed) return 'REF_NOT_ALLOWED';
+  if (verdict.merge === 'missing' || verdict.merge === 'unmet') return 'MERGE_REQUIRED';
+  if (verdict.rejectedBy.length) return 'DEPLOYMENT_REJECTED';
+  return 'APPROVALS_MISSING';
+}
+
+function requestSummary(request: DeploymentRequest) {
+  const { id, state, environment, environmentName, commit, pipeline, requestedAt, allowedAt } = request;
+  return { id, state, environment, environmentName, commit, pipeline, requestedAt, ...(allowedAt ? { allowedAt } : {}) };
+}
+
+/** Token problems are 401; bad input and a genuine step's refusals 403; anything Countersign could not find out is 503 (run the step again). */
+function failure(error: unknown): WebTriggerResponse {
+  const { code, message } = toFailure(error);
+  if (code === 'NOT_AUTHENTICATED') return answer(401, { allowed: false, code, message });
+  if (isCountersignError(error) && ['INVALID_INPUT', 'WRONG_COMMIT', 'NOT_A_DEPLOYMENT_STEP', 'NOT_FOUND'].includes(code)) {
+    return answer(403, { allowed: false, code, message, missing: [message], request: null });
+  }
+  return answer(503, { allowed: false, code, message: `Countersign could not decide, so the deployment is blocked: ${message}` });
+}
+
+function answer(statusCode: number, body: unknown): WebTriggerResponse {
+  return { statusCode, headers: { 'Content-Type': ['application/json'] }, body: JSON.stringify(body) };
+}
