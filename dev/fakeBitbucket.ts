@@ -82,6 +82,16 @@ export interface FakeRepository {
    * status on the head commit, the latest of each key, to be SUCCESSFUL, and at least one.
    */
   requirePassingBuilds?: boolean;
+  /** Pipelines runs, as `GET …/pipelines/{uuid}` answers them (the commit and ref each runs for). */
+  pipelines?: FakePipeline[];
+}
+
+export interface FakePipeline {
+  uuid: string;
+  commit: string;
+  buildNumber: number;
+  ref?: { type: 'branch' | 'tag'; name: string };
+  creator?: string;
 }
 
 export interface BuildsVerdict {
@@ -239,6 +249,9 @@ export class FakeBitbucket {
     if (method === 'GET' && rest[0] === 'pullrequests' && rest[2] === 'merge' && rest[3] === 'task-status' && rest.length === 5) {
       return this.taskStatus(repo, this.findPullRequest(repo, rest[1]!), rest[4]!);
     }
+    if (method === 'GET' && rest[0] === 'pipelines' && rest.length === 2) {
+      return { status: 200, json: this.pipelineJson(repo, rest[1]!) };
+    }
     if (method === 'GET' && rest[0] === 'commit' && rest.length === 2) {
       return { status: 200, json: this.commitJson(repo, rest[1]!) };
     }
@@ -250,6 +263,23 @@ export class FakeBitbucket {
 
   pushCommit(repo: FakeRepository, prId: number, commit: FakeCommit): void {
     this.findPullRequest(repo, String(prId)).commits.push(commit);
+  }
+
+  /** `GET …/pipelines/{pipeline_uuid}` (`pipeline`): the run, with the commit and ref it is for. */
+  private pipelineJson(repo: FakeRepository, uuid: string) {
+    const run = repo.pipelines?.find((p) => p.uuid === uuid);
+    if (!run) throw new BitbucketHttpError(404, `Pipeline ${uuid} not found`);
+    return {
+      type: 'pipeline',
+      uuid: run.uuid,
+      build_number: run.buildNumber,
+      ...(run.creator ? { creator: this.account(run.creator) } : {}),
+      target: {
+        type: 'pipeline_ref_target',
+        ...(run.ref ? { ref_type: run.ref.type, ref_name: run.ref.name } : {}),
+        commit: { type: 'commit', hash: run.commit },
+      },
+    };
   }
 
   private findRepository(workspace: string, repoSlug: string): FakeRepository {

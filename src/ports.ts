@@ -280,6 +280,8 @@ export interface BitbucketPort {
   mergePullRequest(workspace: string, repository: string, pullRequest: number, strategy: MergeStrategy): Promise<MergeOutcome>;
   /** The full 40-hex hash of a commit named by a prefix (as Bitbucket abbreviates them), read as the app; no call when it is already full. */
   resolveCommit(workspace: string, repository: string, commit: string): Promise<string>;
+  /** The full 40-hex commit a pipeline runs for, read as the app; undefined when Bitbucket knows no such pipeline. */
+  getPipelineCommit(workspace: string, repository: string, pipeline: string): Promise<string | undefined>;
 }
 
 /** `mergeCommit`: the commit the merge wrote, as the merge's answer names it (possibly abbreviated), when it names one. */

@@ -46,10 +46,13 @@ describe('manifest.yml', () => {
     expect(manifest.modules['bitbucket:mergeCheck'][0].triggers).toEqual(['on-merge', 'on-code-pushed', 'on-reviewer-status-changed']);
     expect(Object.keys(manifest.modules).sort()).toEqual(['bitbucket:dynamicPipelinesProvider', 'bitbucket:mergeCheck', 'bitbucket:repoMainMenuPage', 'bitbucket:repoPullRequestCard', 'bitbucket:repoSettingsMenuPage', 'consumer', 'function', 'trigger']);
     expect(manifest.modules.trigger.flatMap((t: { events: string[] }) => t.events).sort()).toEqual([
+      'avi:bitbucket:completed:deployment',
       'avi:bitbucket:created:pullrequest',
       'avi:bitbucket:fulfilled:pullrequest',
+      'avi:bitbucket:pending:deployment',
       'avi:bitbucket:push:repository',
       'avi:bitbucket:rejected:pullrequest',
+      'avi:bitbucket:started:deployment',
       'avi:bitbucket:updated:pullrequest',
       'avi:bitbucket:updated:pullrequest-reviewer-status',
     ]);
@@ -62,6 +65,7 @@ describe('manifest.yml', () => {
   "write:pullrequest:bitbucket",
   "read:workspace:bitbucket",
   "read:user:bitbucket",
+  "read:pipeline:bitbucket",
 ]
 `);
   });

@@ -110,6 +110,15 @@ export class BitbucketRest implements BitbucketPort {
     return found.hash;
   }
 
+  async getPipelineCommit(workspace: string, repository: string, pipeline: string): Promise<string | undefined> {
+    const response = await send(() => asApp().requestBitbucket(route`/2.0/repositories/${workspace}/${repository}/pipelines/${pipeline}`, { headers: { Accept: 'application/json' } }), this.retry);
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw await toBitbucketError(response);
+    const hash = ((await response.json()) as { target?: { commit?: { hash?: unknown } } }).target?.commit?.hash;
+    if (typeof hash !== 'string' || !commitPrefix(hash)) throw new RequestError('BITBUCKET_ERROR', `Bitbucket did not say which commit pipeline ${pipeline} runs for; try again.`);
+    return this.resolveCommit(workspace, repository, hash);
+  }
+
   async listOpenPullRequests(workspace: string, repository: string): Promise<number[]> {
     const app = asApp().requestBitbucket;
     const ids: number[] = [];
