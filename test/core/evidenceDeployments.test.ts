@@ -69,6 +69,25 @@ describe('deployments in an evidence bundle', () => {
     });
   });
 
+  describe('keys used only for deployments', () => {
+    it("are in the export's key roster, as keys of merge decisions are", () => {
+      const header = JSON.parse(lines[0]!);
+      const roster = JSON.parse(Buffer.from(header.keys.roster.payload, 'base64').toString());
+      const carol = find('deployment.decision.accepted', (e) => e.signer === PEOPLE.carol).event as Event;
+      expect(entries.some((e) => e.event.type === 'decision.accepted' && (e.event as Event).signer === PEOPLE.carol)).toBe(false);
+      expect(roster.keys).toContainEqual(expect.objectContaining({ accountId: PEOPLE.carol, keyId: carol.keyId }));
+    });
+
+    it('fail KEY_UNKNOWN when their enrolment is neither in the ledger nor in the roster', async () => {
+      const enrolment = find('key.enrolled', (e) => e.accountId === PEOPLE.carol).seq;
+      const decision = find('deployment.decision.accepted', (e) => e.signer === PEOPLE.carol).seq;
+      const report = await forged((list) => {
+        list.splice(at(enrolment), 1);
+      });
+      expectProblem(report, decision - 1, 'KEY_UNKNOWN', /whose enrolment is neither in this ledger nor named by the key roster/);
+    });
+  });
+
   describe('tampering', () => {
     it('a deployment decision envelope changed: the approver signature fails', async () => {
       const seq = find('deployment.decision.accepted', (e) => e.signer === PEOPLE.alice).seq;
