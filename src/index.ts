@@ -2,6 +2,7 @@ import { webTrigger } from '@forge/api';
 import Resolver from '@forge/resolver';
 import { gateDeployment, type WebTriggerRequest } from './handlers/deploymentGate';
 import { provideDynamicPipeline } from './handlers/dynamicPipelines';
+import { onDeploymentEvent } from './handlers/deploymentEvents';
 import { checkMerge } from './handlers/mergeCheck';
 import { consumeReevaluation, onPullRequestEvent, onPushEvent } from './handlers/reevaluate';
 import { resolverFunctions } from './handlers/resolvers';
@@ -25,6 +26,9 @@ export const pullRequestEvents = (event: unknown) => onPullRequestEvent(deps, ev
 
 /** `push-events` in manifest.yml: `avi:bitbucket:push:repository`. */
 export const pushEvents = (event: unknown) => onPushEvent(deps, event);
+
+/** `deployment-events` in manifest.yml: `avi:bitbucket:{pending,started,completed}:deployment`. */
+export const deploymentEvents = (event: unknown) => onDeploymentEvent(deps, event);
 
 /** `reevaluate-consumer` in manifest.yml: one queued re-evaluation (an `@forge/events` AsyncEvent). */
 export const reevaluateConsumer = (event: unknown) => consumeReevaluation(deps, event);

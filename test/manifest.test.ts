@@ -48,10 +48,13 @@ describe('manifest.yml', () => {
     expect(manifest.modules.webtrigger).toEqual([{ key: 'countersign-deployment-gate', function: 'deployment-gate', response: { type: 'dynamic' } }]);
     expect(manifest.modules.function).toContainEqual({ key: 'deployment-gate', handler: 'index.deploymentGate' });
     expect(manifest.modules.trigger.flatMap((t: { events: string[] }) => t.events).sort()).toEqual([
+      'avi:bitbucket:completed:deployment',
       'avi:bitbucket:created:pullrequest',
       'avi:bitbucket:fulfilled:pullrequest',
+      'avi:bitbucket:pending:deployment',
       'avi:bitbucket:push:repository',
       'avi:bitbucket:rejected:pullrequest',
+      'avi:bitbucket:started:deployment',
       'avi:bitbucket:updated:pullrequest',
       'avi:bitbucket:updated:pullrequest-reviewer-status',
     ]);

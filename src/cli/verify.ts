@@ -6,15 +6,19 @@ import { nodeCryptoSuite } from './nodeCrypto';
 /**
  * `countersign verify <bundle> [--json] [--app-key <key id>]…`: checks an evidence bundle offline and
  * says what holds. Exit 0 when everything holds, 1 when a problem was found, 2 when the input cannot be
- * read as a bundle (or the command line is wrong). The bundle is streamed: memory does not grow with it.
+ * read as a bundle (or the command line is wrong), 3 when the bundle is genuine but records a control that
+ * failed (a deployment flagged as run without Countersign's approval). The bundle is streamed: memory
+ * does not grow with it.
  */
 export const USAGE = `Usage: countersign verify <bundle.jsonl | -> [--json] [--app-key <key id>]...
 
 Checks a Countersign evidence bundle: the ledger's chain and app signatures, every approver's
-signature and key, each decision against the policy version in force, and every merge's quorum.
+signature and key, each decision against the policy version in force, every merge's quorum, and
+every deployment the gate allowed (re-run, with the merge -> deploy chain).
   --json             print the report as JSON (for machines)
   --app-key <id>     the app key id you trust (from the app's getLedgerKey); may be repeated
-Exit status: 0 everything holds, 1 problems found, 2 the input could not be read.`;
+Exit status: 0 everything holds, 1 problems found, 2 the input could not be read,
+3 the bundle holds but records deployments made without Countersign's approval.`;
 
 export interface CliIo {
   stdout: { write(text: string): unknown; isTTY?: boolean };
@@ -91,7 +95,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const report = await verifier.finish();
   bar?.clear();
   io.stdout.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : describe(report, args.file));
-  return report.ok ? 0 : 1;
+  return exitCode(report);
+}
+
+/** Problems (the evidence does not hold) outrank findings (it holds, and shows a control that failed). */
+export function exitCode(report: EvidenceReport): number {
+  if (report.problems.length || report.moreProblems) return 1;
+  return report.findings.length || report.counts.flagged ? 3 : 0;
 }
 
 function unreadable(io: CliIo, args: Args, error: string): number {
@@ -104,12 +114,28 @@ function unreadable(io: CliIo, args: Args, error: string): number {
 export function describe(report: EvidenceReport, file: string): string {
   const out: string[] = [];
   const c = report.counts;
-  out.push(`${report.ok ? 'VERIFIED' : 'FAILED'}  ${file}`);
+  const intact = report.problems.length === 0 && report.moreProblems === 0;
+  out.push(`${report.ok ? 'VERIFIED' : intact ? 'FLAGGED' : 'FAILED'}  ${file}`);
   out.push(`  ledger ${report.ledger}, app key ${report.appKeys.join(', ')}`);
   out.push(`  ${report.entries} entries: ${c.decisions} decisions, ${c.keys} key enrolments, ${c.revocations} revocations, ${c.policies} policy versions, ${c.merges} merges (${c.bypassed} bypassed), ${c.autoMerges} auto-merges`);
+  if (c.deploymentDecisions || c.deployments || c.deploymentReports) {
+    out.push(`  deployments: ${c.deploymentDecisions} decisions, ${c.deployments} allowed by the gate, ${c.deploymentReports} reports from Bitbucket (${c.flagged} flagged)`);
+  }
   if (report.head) out.push(`  head: seq ${report.head.seq}, ${report.head.hash} (compare it with the head the app shows: a cut tail is otherwise a shorter, valid ledger)`);
   for (const m of report.merges) {
     out.push(`  merge  #${m.pullRequest} at ${m.commit.slice(0, 7)} (entry ${m.seq}, ${m.type}): quorum ${m.pass ? 'met' : 'not met'}, ${m.reproduced ? 're-run agrees' : 're-run disagrees'}`);
+  }
+  for (const d of report.deployments) {
+    if (d.type === 'deployment.allowed') {
+      const chain = d.chain === 'met' ? ', merge -> deploy chain holds' : d.chain === 'broken' ? ', merge -> deploy chain broken' : '';
+      out.push(`  deploy ${d.commit.slice(0, 7)} to ${d.environment} (entry ${d.seq}, allowed): ${d.reproduced ? 're-run agrees' : 're-run disagrees'}${chain}`);
+    } else {
+      out.push(`  deploy ${d.commit.slice(0, 7)} to ${d.environment} (entry ${d.seq}, ${d.state}${d.outcome ? ` ${d.outcome}` : ''}): ${d.flagged ? 'FLAGGED, ran without approval' : d.allowed ? 'allowed' : 'not allowed'}`);
+    }
+  }
+  if (report.findings.length) {
+    out.push('', `Findings (${c.flagged}): the evidence holds, and shows controls that failed:`);
+    for (const f of report.findings) out.push(`  entry ${f.seq} (line ${f.line})  ${f.code}  ${f.message}`);
   }
   if (report.problems.length) {
     out.push('', `Problems (${report.problems.length + report.moreProblems}):`);

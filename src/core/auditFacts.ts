@@ -57,6 +57,19 @@ export function auditFacts(recorded: unknown): AuditFacts {
     case 'automerge.attempted':
     case 'automerge.failed':
       return { ...shown, pullRequest: event.subject?.pullRequest ?? null, commit: event.subject?.commit ?? null };
+    case 'deployment.decision.accepted':
+      return { ...shown, who: event.signer, people: strings([event.signer]), commit: event.subject?.commit ?? null, decision: event.decision, keyId: event.keyId };
+    case 'deployment.requested':
+      return { ...shown, people: strings([event.request?.pipelineStarter, event.request?.commitAuthor]), commit: event.subject?.commit ?? null };
+    case 'deployment.allowed':
+      return {
+        ...shown,
+        people: strings([...(event.verdict?.counted ?? []).map((c) => c?.signer), event.verdict?.facts?.pipelineStarter, event.verdict?.facts?.commitAuthor]),
+        commit: event.subject?.commit ?? null,
+        policyVersion: event.verdict?.policy?.version ?? null,
+      };
+    case 'deployment.reported':
+      return { ...shown, commit: event.subject?.commit ?? null };
     default:
       return shown;
   }

@@ -6,6 +6,7 @@ import type { DeploymentSubject, PullRequestSubject } from './subject';
 import type { DeploymentRequest } from './deploymentRequest';
 import type { MergeRecord } from './reevaluation';
 import type { DeploymentFacts } from './deploymentGate';
+import type { DeploymentReportState } from './deploymentReport';
 
 /** The ledger for events that belong to no repository the caller may write to (a repository's ledger is named by its UUID). */
 export const INSTALLATION_LEDGER = 'installation';
@@ -52,7 +53,7 @@ export type LedgerEventOf =
   /** The gate said yes to a pipeline: what it judged on and whose approvals counted (their envelopes are ledger entries `entry`). */
   | { type: 'deployment.allowed'; subject: DeploymentSubject; pipeline: string; step?: string; verdict: DeploymentAllowance }
   /** Bitbucket reported a deployment's progress; `allowed` says whether the gate had said yes to this commit and environment. */
-  | { type: 'deployment.reported'; subject: DeploymentSubject; state: 'pending' | 'started' | 'completed'; outcome?: string; pipeline?: string; deployment?: string; allowed: boolean; flagged: boolean };
+  | { type: 'deployment.reported'; subject: DeploymentSubject; state: DeploymentReportState; outcome?: string; pipeline?: string; deployment?: string; allowed: boolean; flagged: boolean };
 
 /** What a `deployment.allowed` entry keeps of the gate's answer: enough to re-run it offline. */
 export interface DeploymentAllowance {

@@ -10,8 +10,14 @@ import { hasIntactHash, Policy } from './policy';
 import { RepeatedPublicJwk, type PublicJwk } from './publicKey';
 import { evaluateQuorum } from './quorum';
 import { revocationId } from './records';
-import { readFacts } from './statementSchema';
+import { readDeploymentFacts, readFacts } from './statementSchema';
 import type { DecisionFacts } from './statement';
+import { checkedDeploymentApproval, type DeploymentApprovalRecord } from './deploymentRequest';
+import { evaluateDeployment, type CheckedDeploymentApproval, type DeploymentFacts } from './deploymentGate';
+import { deploymentFlagged } from './deploymentReport';
+import type { DeploymentDecisionFacts } from './deploymentStatement';
+import { environmentPolicyFor } from './environmentPolicy';
+import { deploymentId, shortCommit } from './subject';
 import type { Envelope } from './dsse';
 
 /**
@@ -135,7 +141,24 @@ export type EvidenceProblemCode =
   | 'WRONG_REPOSITORY'
   | 'MERGE_POLICY'
   | 'MERGE_VERDICT'
-  | 'MERGE_COUNTED';
+  | 'MERGE_COUNTED'
+  | 'DEPLOY_VERDICT'
+  | 'DEPLOY_COUNTED'
+  | 'DEPLOY_CHAIN'
+  | 'DEPLOY_REPORT';
+
+/**
+ * Control failures the ledger records truthfully: the bundle is genuine, but what it shows did not hold.
+ * `DEPLOYMENT_FLAGGED`: a deployment to a gated environment completed without the gate's yes.
+ */
+export type EvidenceFindingCode = 'DEPLOYMENT_FLAGGED';
+
+export interface EvidenceFinding {
+  seq: number;
+  line: number;
+  code: EvidenceFindingCode;
+  message: string;
+}
 
 /** Things worth a reader's attention that do not make the bundle fail. */
 export type EvidenceNoticeCode = 'MERGE_BYPASSED' | 'KEY_NOT_IN_BUNDLE' | 'KEY_REVOCATION_CLOSE' | 'UNKNOWN_EVENT' | 'APP_KEY_NOT_PINNED';
@@ -166,7 +189,22 @@ export interface MergeOutcome {
   reproduced: boolean;
 }
 
+/** A deployment the ledger records: an allowance (re-run) or a progress report from Bitbucket. */
+export type DeploymentOutcome =
+  | {
+      seq: number;
+      type: 'deployment.allowed';
+      environment: string;
+      commit: string;
+      /** Whether re-running the gate over the bundle's decisions, revocations and policy allowed it too. */
+      reproduced: boolean;
+      /** The merge -> deploy chain: `met` when a counted merge in the ledger wrote the commit, `not-required` when the policy does not ask. */
+      chain: 'met' | 'not-required' | 'broken';
+    }
+  | { seq: number; type: 'deployment.reported'; environment: string; commit: string; state: string; outcome?: string; allowed: boolean; flagged: boolean };
+
 export interface EvidenceReport {
+  /** Everything holds: no problem and no finding. */
   ok: boolean;
   format: typeof EVIDENCE_FORMAT;
   version: number;
@@ -175,9 +213,27 @@ export interface EvidenceReport {
   entries: number;
   head?: LedgerHead;
   /** `keyEvents`: entries of other ledgers (in the header's key section) that enrol or revoke a key used here. */
-  counts: { decisions: number; keys: number; revocations: number; policies: number; merges: number; bypassed: number; autoMerges: number; keyEvents: number };
+  counts: {
+    decisions: number;
+    keys: number;
+    revocations: number;
+    policies: number;
+    merges: number;
+    bypassed: number;
+    autoMerges: number;
+    keyEvents: number;
+    /** Deployment approvals and rejections, gate allowances (`deployments`), Bitbucket's reports, and reports flagged. */
+    deploymentDecisions: number;
+    deployments: number;
+    deploymentReports: number;
+    flagged: number;
+  };
   /** Each merge, in ledger order, up to `maxProblems` of them (`counts.merges` counts them all). */
   merges: MergeOutcome[];
+  /** Each deployment allowance and report, in ledger order, up to `maxProblems` of them. */
+  deployments: DeploymentOutcome[];
+  /** Control failures (flagged deployments), up to `maxProblems`; `counts.flagged` counts them all. */
+  findings: EvidenceFinding[];
   problems: EvidenceProblem[];
   /** Problems beyond `maxProblems`, counted but not listed. */
   moreProblems: number;
@@ -254,6 +310,53 @@ const MergeEvent = z.object({
 });
 const AutoMerge = z.object({ type: z.enum(['automerge.attempted', 'automerge.failed']), subject: Subject, strategy: z.optional(z.string()) });
 
+const DeploymentSubjectSchema = z.object({ kind: z.literal('deployment'), workspace: BitbucketUuid, repository: BitbucketUuid, environment: BitbucketUuid, commit: FullCommitHash });
+const DeploymentDecisionAccepted = z.object({
+  type: z.literal('deployment.decision.accepted'),
+  subject: DeploymentSubjectSchema,
+  signer: AccountId,
+  keyId: KeyId,
+  decision: z.enum(['approve', 'reject']),
+  publicKey: RepeatedPublicJwk,
+  envelope: EnvelopeShape,
+});
+const DeploymentRequested = z.object({
+  type: z.literal('deployment.requested'),
+  subject: DeploymentSubjectSchema,
+  request: z.object({ id: z.string(), environment: BitbucketUuid, commit: FullCommitHash, pipeline: BitbucketUuid, requestedAt: UtcTimestamp }),
+});
+const DeploymentFactsSchema = z.object({
+  environment: z.object({ uuid: BitbucketUuid, name: z.optional(z.string()) }),
+  commit: FullCommitHash,
+  ref: z.optional(z.object({ type: z.enum(['branch', 'tag']), name: z.string() })),
+  commitAuthor: z.optional(AccountId),
+  pipelineStarter: z.optional(AccountId),
+  merge: z.optional(z.object({ pullRequest: z.int(), gated: z.boolean(), pass: z.boolean(), merger: z.optional(AccountId), entry: z.optional(z.int()) })),
+});
+const DeploymentAllowed = z.object({
+  type: z.literal('deployment.allowed'),
+  subject: DeploymentSubjectSchema,
+  pipeline: BitbucketUuid,
+  step: z.optional(z.string()),
+  verdict: z.object({
+    gated: z.boolean(),
+    message: z.string(),
+    policy: z.nullable(z.object({ version: z.int(), hash: z.string() })),
+    facts: DeploymentFactsSchema,
+    counted: z.array(z.object({ signer: AccountId, keyId: KeyId, decision: z.enum(['approve', 'reject']), seq: z.int(), entry: z.nullable(z.int()) })),
+  }),
+});
+const DeploymentReported = z.object({
+  type: z.literal('deployment.reported'),
+  subject: DeploymentSubjectSchema,
+  state: z.enum(['pending', 'started', 'completed']),
+  outcome: z.optional(z.string()),
+  pipeline: z.optional(z.string()),
+  deployment: z.optional(z.string()),
+  allowed: z.boolean(),
+  flagged: z.boolean(),
+});
+
 const SCHEMAS: Record<string, z.ZodMiniType> = {
   'decision.accepted': DecisionAccepted,
   'key.enrolled': KeyEnrolled,
@@ -264,10 +367,26 @@ const SCHEMAS: Record<string, z.ZodMiniType> = {
   'merge.bypassed': MergeEvent,
   'automerge.attempted': AutoMerge,
   'automerge.failed': AutoMerge,
+  'deployment.decision.accepted': DeploymentDecisionAccepted,
+  'deployment.requested': DeploymentRequested,
+  'deployment.allowed': DeploymentAllowed,
+  'deployment.reported': DeploymentReported,
 };
 
 /** Every event this version knows, read by its schema above; the one the `type` names is the one tried. */
-const KnownEvent = z.discriminatedUnion('type', [DecisionAccepted, KeyEnrolled, KeyRenamed, KeyRevoked, PolicySaved, MergeEvent, AutoMerge]);
+const KnownEvent = z.discriminatedUnion('type', [
+  DecisionAccepted,
+  KeyEnrolled,
+  KeyRenamed,
+  KeyRevoked,
+  PolicySaved,
+  MergeEvent,
+  AutoMerge,
+  DeploymentDecisionAccepted,
+  DeploymentRequested,
+  DeploymentAllowed,
+  DeploymentReported,
+]);
 export type KnownLedgerEvent = z.infer<typeof KnownEvent>;
 
 /**
@@ -325,6 +444,23 @@ interface Prepared {
    * that key's id is its thumbprint, and what the verified statement says.
    */
   decision?: { event: z.infer<typeof DecisionAccepted>; verified: boolean; thumbprintMatches: boolean; facts: DecisionFacts | undefined };
+  /** The same for a deployment decision. */
+  deploymentDecision?: { event: z.infer<typeof DeploymentDecisionAccepted>; verified: boolean; thumbprintMatches: boolean; facts: DeploymentDecisionFacts | undefined };
+}
+
+/** What the re-run of a deployment allowance reads of a decision in force (the latest per signer). */
+interface StoredDeploymentDecision {
+  record: DeploymentApprovalRecord;
+}
+
+/** A merge as the merge -> deploy chain reads it, by the commit it wrote. */
+interface MergedCommitState {
+  seq: number;
+  pullRequest: number;
+  gated: boolean;
+  pass: boolean;
+  /** A `merge.recorded`, gated, passing and reproduced: a merge that counts. */
+  counted: boolean;
 }
 
 const DEFAULT_MAX_PROBLEMS = 1000;
@@ -353,10 +489,33 @@ export class EvidenceVerifier {
   private readonly decisions = new Map<number, Map<string, StoredDecision>>();
   private readonly claims = new Map<number, Snapshot>();
   private readonly merges: MergeOutcome[] = [];
+  /**
+   * By `deploymentId`: the latest deployment decision per signer. Kept for the whole bundle (a commit may
+   * be deployed again), so it grows with deployments decided on, as `mergedCommits` grows with merges.
+   */
+  private readonly deploymentDecisions = new Map<string, Map<string, StoredDeploymentDecision>>();
+  private readonly mergedCommits = new Map<string, MergedCommitState>();
+  /** `deploymentId`s the gate allowed, for the reports that follow. */
+  private readonly allowedDeployments = new Set<string>();
+  private readonly deploymentOutcomes: DeploymentOutcome[] = [];
+  private readonly findings: EvidenceFinding[] = [];
   private readonly pending: { line: number; position: number; job: Promise<Prepared> | undefined }[] = [];
   private judged = 0;
   private readonly thumbprints = new Map<string, string>();
-  private readonly counts: EvidenceReport['counts'] = { decisions: 0, keys: 0, revocations: 0, policies: 0, merges: 0, bypassed: 0, autoMerges: 0, keyEvents: 0 };
+  private readonly counts: EvidenceReport['counts'] = {
+    decisions: 0,
+    keys: 0,
+    revocations: 0,
+    policies: 0,
+    merges: 0,
+    bypassed: 0,
+    autoMerges: 0,
+    keyEvents: 0,
+    deploymentDecisions: 0,
+    deployments: 0,
+    deploymentReports: 0,
+    flagged: 0,
+  };
   /** The roster's keys by `revocationId`, with what the entries of other ledgers say of them. */
   private readonly roster = new Map<string, RosterState>();
 
@@ -430,21 +589,37 @@ export class EvidenceVerifier {
   private async prepare(signed: SignedLedgerEntry): Promise<Prepared> {
     const ledger = await this.chain.prepare(signed);
     const event = ledger.entry?.event;
-    if (event?.type !== 'decision.accepted') return { ledger };
-    const parsed = DecisionAccepted.safeParse(event);
-    if (!parsed.success) return { ledger };
-    // The approver's signature, against the key the entry says it was checked with; which key that
-    // should have been is decided in order, when the entry is judged.
-    // DecisionAccepted has read the envelope with EnvelopeShape already.
-    const payload = await verifyReadEnvelopeEcdsa(parsed.data.envelope, parsed.data.publicKey, parsed.data.keyId, this.options.suite);
-    const { x, y } = parsed.data.publicKey;
+    if (event?.type === 'decision.accepted') {
+      const parsed = DecisionAccepted.safeParse(event);
+      if (!parsed.success) return { ledger };
+      const { payload, thumbprintMatches } = await this.checkEnvelope(parsed.data);
+      const facts = payload && readFacts(parsed.data.envelope, payload);
+      return { ledger, decision: { event: parsed.data, verified: payload !== undefined, thumbprintMatches, facts } };
+    }
+    if (event?.type === 'deployment.decision.accepted') {
+      const parsed = DeploymentDecisionAccepted.safeParse(event);
+      if (!parsed.success) return { ledger };
+      const { payload, thumbprintMatches } = await this.checkEnvelope(parsed.data);
+      const facts = payload && readDeploymentFacts(parsed.data.envelope, payload);
+      return { ledger, deploymentDecision: { event: parsed.data, verified: payload !== undefined, thumbprintMatches, facts } };
+    }
+    return { ledger };
+  }
+
+  /**
+   * The approver's signature, against the key the entry says it was checked with (which key that should
+   * have been is decided in order, when the entry is judged), and whether the key id is its thumbprint.
+   * The schema has read the envelope with EnvelopeShape already.
+   */
+  private async checkEnvelope(event: { envelope: Envelope; publicKey: PublicJwk; keyId: string }): Promise<{ payload: Uint8Array<ArrayBuffer> | undefined; thumbprintMatches: boolean }> {
+    const payload = await verifyReadEnvelopeEcdsa(event.envelope, event.publicKey, event.keyId, this.options.suite);
+    const { x, y } = event.publicKey;
     let thumbprint = this.thumbprints.get(`${x}.${y}`);
     if (thumbprint === undefined) {
-      thumbprint = await keyIdOf(parsed.data.publicKey);
+      thumbprint = await keyIdOf(event.publicKey);
       if (this.thumbprints.size < 4096) this.thumbprints.set(`${x}.${y}`, thumbprint);
     }
-    const facts = payload && readFacts(parsed.data.envelope, payload);
-    return { ledger, decision: { event: parsed.data, verified: payload !== undefined, thumbprintMatches: thumbprint === parsed.data.keyId, facts } };
+    return { payload, thumbprintMatches: thumbprint === event.keyId };
   }
 
   /** Judges the oldest pending entry. */
@@ -489,7 +664,8 @@ export class EvidenceVerifier {
         });
       }
     }
-    const ok = this.problems.length === 0 && this.moreProblems === 0;
+    const intact = this.problems.length === 0 && this.moreProblems === 0;
+    const ok = intact && this.counts.flagged === 0;
     return {
       ok,
       format: EVIDENCE_FORMAT,
@@ -497,9 +673,11 @@ export class EvidenceVerifier {
       ledger: this.header.ledger,
       appKeys: this.header.appKeys.map((k) => k.keyId),
       entries: this.index,
-      ...(ok && head ? { head } : {}),
+      ...(intact && head ? { head } : {}),
       counts: { ...this.counts },
       merges: [...this.merges],
+      deployments: [...this.deploymentOutcomes],
+      findings: [...this.findings],
       problems: [...this.problems],
       moreProblems: this.moreProblems,
       notices: [...this.notices],
@@ -598,7 +776,8 @@ export class EvidenceVerifier {
       return;
     }
     // A decision was read when it was prepared; reading it again would cost as much as checking it.
-    const parsed = prepared.decision ? { success: true as const, data: prepared.decision.event } : schema.safeParse(entry.event);
+    const read = prepared.decision?.event ?? prepared.deploymentDecision?.event;
+    const parsed = read ? { success: true as const, data: read } : schema.safeParse(entry.event);
     if (!parsed.success) {
       fail('MALFORMED_EVENT', `Entry ${seq}'s ${entry.event.type} event is not well formed: ${z.prettifyError(parsed.error).split('\n').slice(0, 2).join(' ')}`);
       return;
@@ -626,6 +805,14 @@ export class EvidenceVerifier {
       case 'automerge.attempted':
       case 'automerge.failed':
         return this.autoMerge(parsed.data as z.infer<typeof AutoMerge>, entry);
+      case 'deployment.decision.accepted':
+        return this.deploymentDecisionAccepted(parsed.data as z.infer<typeof DeploymentDecisionAccepted>, entry, line, fail, prepared.deploymentDecision);
+      case 'deployment.requested':
+        return this.deploymentRequested(parsed.data as z.infer<typeof DeploymentRequested>, seq, fail);
+      case 'deployment.allowed':
+        return this.deploymentAllowed(parsed.data as z.infer<typeof DeploymentAllowed>, entry, fail);
+      case 'deployment.reported':
+        return this.deploymentReported(parsed.data as z.infer<typeof DeploymentReported>, entry, line, fail);
     }
   }
 
@@ -683,9 +870,19 @@ export class EvidenceVerifier {
     else this.keys.set(id, { publicKey: { kty: 'EC', crv: 'P-256', x: '', y: '' }, enrolled: 0, revoked: seq });
   }
 
-  private async decisionAccepted(event: z.infer<typeof DecisionAccepted>, entry: LedgerEntry, line: number, fail: Fail, checked: Prepared['decision']): Promise<void> {
+  /**
+   * Whether the key a decision carries may sign it at its entry: enrolled (here, or in another ledger the
+   * roster names) as that public key, not revoked before, and the approver's signature verifies with it.
+   * One judgement for merge and deployment decisions alike.
+   */
+  private keyUsable(
+    event: { signer: string; keyId: string; publicKey: PublicJwk },
+    entry: LedgerEntry,
+    line: number,
+    fail: Fail,
+    checked: { verified: boolean; thumbprintMatches: boolean },
+  ): boolean {
     const { seq } = entry;
-    this.counts.decisions++;
     const id = revocationId(event.signer, event.keyId);
     const key = this.keys.get(id);
     const rostered = this.roster.get(id);
@@ -694,34 +891,34 @@ export class EvidenceVerifier {
     if ((!key || key.enrolled === 0) && elsewhere) {
       if (elsewhere.publicKey.x !== event.publicKey.x || elsewhere.publicKey.y !== event.publicKey.y) {
         fail('KEY_MISMATCH', `Entry ${seq}'s decision by ${event.signer} was checked against a public key other than the one enrolled as ${event.keyId} at ${elsewhere.where}.`);
-        return;
+        return false;
       }
       if (elsewhere.at - at > CROSS_LEDGER_SKEW_MS) {
         fail('KEY_TIME', `Entry ${seq} accepts a decision by ${event.signer} at ${entry.at}, signed with key ${event.keyId} before it was enrolled (${elsewhere.where}, at ${new Date(elsewhere.at).toISOString()}).`);
-        return;
+        return false;
       }
     } else if (!key || key.enrolled === 0) {
       if (!checked?.thumbprintMatches) {
         fail('KEY_ID', `Entry ${seq}'s decision names key ${event.keyId}, which is not the thumbprint of the public key it carries.`);
-        return;
+        return false;
       }
       if (!rostered) {
         fail('KEY_UNKNOWN', `Entry ${seq} accepts a decision by ${event.signer} signed with key ${event.keyId}, whose enrolment is neither in this ledger nor named by the key roster: nothing says the key was ever enrolled or not revoked.`);
-        return;
+        return false;
       }
       this.keyKnown({ accountId: event.signer, keyId: event.keyId }, seq, line, 'used');
     } else if (key.publicKey.x !== event.publicKey.x || key.publicKey.y !== event.publicKey.y) {
       fail('KEY_MISMATCH', `Entry ${seq}'s decision by ${event.signer} was checked against a public key other than the one enrolled as ${event.keyId} at entry ${key.enrolled}.`);
-      return;
+      return false;
     }
     if (key?.revoked !== undefined && key.revoked < seq) {
       fail('KEY_REVOKED', `Entry ${seq} accepts a decision by ${event.signer} signed with key ${event.keyId}, which was revoked at entry ${key.revoked}.`);
-      return;
+      return false;
     }
     const revokedElsewhere = rostered?.revokedElsewhere;
     if (revokedElsewhere && at - revokedElsewhere.at > CROSS_LEDGER_SKEW_MS) {
       fail('KEY_REVOKED', `Entry ${seq} accepts a decision by ${event.signer} at ${entry.at}, signed with key ${event.keyId}, which was revoked everywhere at ${new Date(revokedElsewhere.at).toISOString()} (${revokedElsewhere.where}).`);
-      return;
+      return false;
     }
     if (revokedElsewhere && at - revokedElsewhere.at > -CROSS_LEDGER_SKEW_MS) {
       this.notice({
@@ -731,10 +928,17 @@ export class EvidenceVerifier {
         message: `Entry ${seq}: key ${event.keyId} of ${event.signer} was revoked everywhere at ${new Date(revokedElsewhere.at).toISOString()} (${revokedElsewhere.where}), within a minute of this decision at ${entry.at}; which came first cannot be told from two ledgers' times.`,
       });
     }
-    if (!checked?.verified) {
+    if (!checked.verified) {
       fail('APPROVER_SIGNATURE', `Entry ${seq}: the approver's signature by ${event.signer} (key ${event.keyId}) does not verify over the statement it carries.`);
-      return;
+      return false;
     }
+    return true;
+  }
+
+  private async decisionAccepted(event: z.infer<typeof DecisionAccepted>, entry: LedgerEntry, line: number, fail: Fail, checked: Prepared['decision']): Promise<void> {
+    const { seq } = entry;
+    this.counts.decisions++;
+    if (!checked || !this.keyUsable(event, entry, line, fail, checked)) return;
     const facts = checked.facts;
     const s = event.subject;
     const matches =
@@ -769,6 +973,177 @@ export class EvidenceVerifier {
     pr.set(event.signer, { record });
   }
 
+  private deploymentDecisionAccepted(event: z.infer<typeof DeploymentDecisionAccepted>, entry: LedgerEntry, line: number, fail: Fail, checked: Prepared['deploymentDecision']): void {
+    const { seq } = entry;
+    this.counts.deploymentDecisions++;
+    if (!checked || !this.keyUsable(event, entry, line, fail, checked)) return;
+    const facts = checked.facts;
+    const s = event.subject;
+    const matches =
+      facts &&
+      facts.signer === event.signer &&
+      facts.keyId === event.keyId &&
+      facts.decision === event.decision &&
+      facts.subject.workspace === s.workspace &&
+      facts.subject.repository === s.repository &&
+      facts.subject.environment === s.environment &&
+      facts.subject.commit === s.commit;
+    if (!facts || !matches) {
+      fail('STATEMENT_MISMATCH', `Entry ${seq}: the signed deployment statement does not say what the entry records (signer, key, decision, environment or commit differ).`);
+      return;
+    }
+    // The deployments page signs under the version it shows; any version this ledger saved before is one a signer could have seen.
+    if (!this.policies.has(facts.policy)) {
+      fail('POLICY_NOT_IN_FORCE', `Entry ${seq}: ${event.signer} signed the deployment of ${shortCommit(s.commit)} under policy ${facts.policy}, which no earlier entry of this ledger saved.`);
+      return;
+    }
+    if (!isTimely(facts.issuedAt, new Date(entry.at))) {
+      fail('STATEMENT_TIME', `Entry ${seq}: the deployment statement was issued at ${facts.issuedAt}, too far from its acceptance at ${entry.at}.`);
+      return;
+    }
+    const record: DeploymentApprovalRecord = { decision: facts.decision, commit: s.commit, environment: s.environment, policy: facts.policy, keyId: facts.keyId, issuedAt: facts.issuedAt, seq, entry: seq };
+    const id = deploymentId(s);
+    let decided = this.deploymentDecisions.get(id);
+    if (!decided) this.deploymentDecisions.set(id, (decided = new Map()));
+    decided.set(event.signer, { record });
+  }
+
+  private deploymentRequested(event: z.infer<typeof DeploymentRequested>, seq: number, fail: Fail): void {
+    const { request, subject } = event;
+    if (request.commit !== subject.commit || request.environment !== subject.environment || request.id !== deploymentId(subject)) {
+      fail('MALFORMED_EVENT', `Entry ${seq}'s deployment request names environment ${request.environment} and commit ${shortCommit(request.commit)}, not the deployment the entry is about.`);
+    }
+  }
+
+  /**
+   * A gate's yes, re-run offline: the policy in force, the facts it recorded and the decisions in force
+   * for this environment and commit (revocations as of this entry) must allow it with the core's own
+   * `evaluateDeployment`; what it counted must be those decisions; and where the environment asks for a
+   * merged pull request, a counted merge earlier in the ledger must have written this very commit.
+   */
+  private deploymentAllowed(event: z.infer<typeof DeploymentAllowed>, entry: LedgerEntry, fail: Fail): void {
+    const { seq } = entry;
+    const { subject, verdict } = event;
+    this.counts.deployments++;
+    const id = deploymentId(subject);
+    this.allowedDeployments.add(id);
+    const outcome: Extract<DeploymentOutcome, { type: 'deployment.allowed' }> = { seq, type: 'deployment.allowed', environment: subject.environment, commit: subject.commit, reproduced: false, chain: 'not-required' };
+    if (this.deploymentOutcomes.length < this.maxProblems) this.deploymentOutcomes.push(outcome);
+    const where = `Entry ${seq} (deployment.allowed, ${shortCommit(subject.commit)} to ${verdict.facts.environment.name ?? subject.environment})`;
+
+    const facts = verdict.facts;
+    if (facts.commit !== subject.commit || facts.environment.uuid !== subject.environment) {
+      fail('DEPLOY_VERDICT', `${where}: the facts it judged on are about environment ${facts.environment.uuid} and commit ${shortCommit(facts.commit)}, not this deployment.`);
+      return;
+    }
+    const policy = this.policy;
+    if ((verdict.policy?.hash ?? null) !== (policy?.hash ?? null) || (verdict.policy?.version ?? null) !== (policy?.version ?? null)) {
+      fail('DEPLOY_VERDICT', `${where}: the gate judged under ${verdict.policy ? `policy version ${verdict.policy.version}` : 'no policy'}, but the version in force was ${policy ? `${policy.version} (${policy.hash})` : 'none'}.`);
+      return;
+    }
+
+    const environmentPolicy = environmentPolicyFor(policy?.environments, subject.environment);
+    if (facts.merge || environmentPolicy?.requireMergedPullRequest) {
+      const merged = this.mergedCommits.get(subject.commit);
+      const claimed = facts.merge;
+      const problem = !claimed
+        ? `the environment requires a merged pull request, but the gate recorded none for ${shortCommit(subject.commit)}`
+        : !merged
+          ? `it relies on pull request #${claimed.pullRequest} having merged ${shortCommit(subject.commit)}, but no earlier merge in this ledger wrote that commit`
+          : merged.pullRequest !== claimed.pullRequest || (claimed.entry !== undefined && claimed.entry !== merged.seq)
+            ? `it relies on pull request #${claimed.pullRequest}${claimed.entry !== undefined ? ` (entry ${claimed.entry})` : ''}, but the merge that wrote ${shortCommit(subject.commit)} is pull request #${merged.pullRequest} at entry ${merged.seq}`
+            : environmentPolicy?.requireMergedPullRequest && !merged.counted
+              ? `the merge that wrote ${shortCommit(subject.commit)} (entry ${merged.seq}, pull request #${merged.pullRequest}) was bypassed, not gated or not reproduced, so it does not meet the requirement`
+              : claimed.gated !== merged.gated || claimed.pass !== merged.pass
+                ? `it records the merge of pull request #${claimed.pullRequest} as ${claimed.pass ? 'meeting' : 'not meeting'} its quorum, but the ledger's merge at entry ${merged.seq} says otherwise`
+                : undefined;
+      if (problem) {
+        outcome.chain = 'broken';
+        fail('DEPLOY_CHAIN', `${where}: the merge -> deploy chain is broken: ${problem}.`);
+        return;
+      }
+      if (environmentPolicy?.requireMergedPullRequest) outcome.chain = 'met';
+    }
+
+    const decided = this.deploymentDecisions.get(id) ?? new Map<string, StoredDeploymentDecision>();
+    const at = Date.parse(entry.at);
+    const rerun = (margin: number) => {
+      const revoked = {
+        has: (key: string) => {
+          if ((this.keys.get(key)?.revoked ?? Number.POSITIVE_INFINITY) < seq) return true;
+          const elsewhere = this.roster.get(key)?.revokedElsewhere;
+          return elsewhere !== undefined && at - elsewhere.at > margin;
+        },
+      };
+      const approvals: CheckedDeploymentApproval[] = [...decided].map(([signer, d]) => checkedDeploymentApproval(signer, d.record, revoked));
+      return evaluateDeployment({ policy, facts: facts as DeploymentFacts, approvals });
+    };
+    // A revocation elsewhere within the skew of this entry may or may not have counted then: it is given the benefit of the doubt.
+    const gate = rerun(CROSS_LEDGER_SKEW_MS);
+    if (gate.gated !== verdict.gated || !gate.pass) {
+      fail('DEPLOY_VERDICT', `${where}: the gate said yes, but re-running it over the bundle's deployment decisions, revocations and policy says no: ${gate.message}`);
+      return;
+    }
+    const approvedBy = new Set(gate.approvedBy);
+    for (const c of verdict.counted) {
+      const latest = decided.get(c.signer)?.record;
+      const same = latest && c.entry !== null && latest.entry === c.entry && latest.keyId === c.keyId && latest.decision === c.decision && (c.decision === 'reject' || approvedBy.has(c.signer));
+      if (!same) {
+        fail(
+          'DEPLOY_COUNTED',
+          `${where}: it counts a decision by ${c.signer}${c.entry !== null ? ` (entry ${c.entry})` : ''} that is not an earlier accepted decision in force for this environment and commit, or does not count when the gate is re-run.`,
+        );
+        return;
+      }
+    }
+    outcome.reproduced = true;
+  }
+
+  /**
+   * Bitbucket's word on a deployment: a flagged one is a finding (a control that failed, told truthfully),
+   * and what the report says of the gate must agree with the ledger's allowances before it.
+   */
+  private deploymentReported(event: z.infer<typeof DeploymentReported>, entry: LedgerEntry, line: number, fail: Fail): void {
+    const { seq } = entry;
+    const { subject } = event;
+    this.counts.deploymentReports++;
+    const name = environmentPolicyFor(this.policy?.environments, subject.environment)?.name ?? subject.environment;
+    if (this.deploymentOutcomes.length < this.maxProblems) {
+      this.deploymentOutcomes.push({
+        seq,
+        type: 'deployment.reported',
+        environment: subject.environment,
+        commit: subject.commit,
+        state: event.state,
+        ...(event.outcome !== undefined ? { outcome: event.outcome } : {}),
+        allowed: event.allowed,
+        flagged: event.flagged,
+      });
+    }
+    const where = `Entry ${seq} (deployment.reported, ${shortCommit(subject.commit)} to ${name} ${event.state})`;
+    const allowedBefore = this.allowedDeployments.has(deploymentId(subject));
+    if (event.allowed && !allowedBefore) {
+      fail('DEPLOY_REPORT', `${where} says the gate had allowed this deployment, but no earlier deployment.allowed entry of this ledger allows ${shortCommit(subject.commit)} to ${name}.`);
+    } else if (event.flagged && event.allowed) {
+      fail('DEPLOY_REPORT', `${where} is flagged as running without the gate's yes, yet says the gate had allowed it.`);
+    } else if (!event.allowed && allowedBefore && event.state === 'completed') {
+      // Only `completed` is held to this: a `started` report may be read while the gate, inside that very step, is answering.
+      fail('DEPLOY_REPORT', `${where} says the gate had not allowed this deployment, but an earlier deployment.allowed entry of this ledger does.`);
+    } else if (!event.flagged && deploymentFlagged({ policy: this.policy, environment: subject.environment, state: event.state, outcome: event.outcome, allowed: event.allowed })) {
+      fail('DEPLOY_REPORT', `${where} completed${event.outcome ? ` (${event.outcome})` : ''} in an environment policy version ${this.policy?.version} gates, without the gate's yes, but is not flagged.`);
+    }
+    if (event.flagged) {
+      this.counts.flagged++;
+      const finding: EvidenceFinding = {
+        seq,
+        line,
+        code: 'DEPLOYMENT_FLAGGED',
+        message: `${where}: commit ${shortCommit(subject.commit)} was deployed to ${name}${event.outcome ? ` (${event.outcome})` : ''} without Countersign's approval${event.pipeline ? ` by pipeline ${event.pipeline}` : ''}${event.deployment ? `, deployment ${event.deployment}` : ''}. Find out who ran it and why.`,
+      };
+      if (this.findings.length < this.maxProblems) this.findings.push(finding);
+    }
+  }
+
   private autoMerge(event: z.infer<typeof AutoMerge>, entry: LedgerEntry): void {
     if (event.type !== 'automerge.attempted') return;
     this.counts.autoMerges++;
@@ -786,6 +1161,9 @@ export class EvidenceVerifier {
     if (this.merges.length < this.maxProblems) this.merges.push(outcome);
     this.decisions.delete(pullRequest);
     this.claims.delete(pullRequest);
+    // Counted only once its verdict is reproduced, below.
+    const merged: MergedCommitState | undefined = event.mergeCommit ? { seq, pullRequest, gated: event.verdict.gated, pass: event.verdict.pass, counted: false } : undefined;
+    if (merged) this.mergedCommits.set(event.mergeCommit!, merged);
 
     if (event.bypassed !== (event.verdict.gated && !event.verdict.pass) || (event.type === 'merge.bypassed') !== event.bypassed) {
       fail('MERGE_VERDICT', `Entry ${seq} is a ${event.type} whose verdict (gated ${event.verdict.gated}, pass ${event.verdict.pass}, bypassed ${event.bypassed}) contradicts itself.`);
@@ -809,6 +1187,7 @@ export class EvidenceVerifier {
       return;
     }
     outcome.reproduced = true;
+    if (merged) merged.counted = event.type === 'merge.recorded' && event.verdict.gated && event.verdict.pass;
     if (event.type === 'merge.bypassed') {
       this.counts.bypassed++;
       this.notice({ seq, line, code: 'MERGE_BYPASSED', message: `Entry ${seq}: pull request #${pullRequest} was merged at ${event.facts.headCommit.slice(0, 7)} while the gate said no (${agreed.message}).` });

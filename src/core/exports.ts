@@ -140,9 +140,9 @@ export function exportedEventOf(entry: LedgerEntry): KnownLedgerEvent | undefine
   return read.kind === 'known' ? read.event : undefined;
 }
 
-/** The Sigstore bundle of a `decision.accepted` event, hinted with the key it was verified against; undefined for any other event. */
+/** The Sigstore bundle of a merge or deployment decision, hinted with the key it was verified against; undefined for any other event. */
 export function approvalBundleOf(event: KnownLedgerEvent | undefined): SigstoreDsseBundle | undefined {
-  if (event?.type !== 'decision.accepted') return undefined;
+  if (event?.type !== 'decision.accepted' && event?.type !== 'deployment.decision.accepted') return undefined;
   return sigstoreBundleOf(event.envelope, event.keyId);
 }
 
@@ -406,6 +406,23 @@ export function csvCellsOf(entry: LedgerEntry, hash: string, event: KnownLedgerE
     case 'automerge.attempted':
     case 'automerge.failed':
       Object.assign(row, { pullRequest: e.subject.pullRequest, commit: e.subject.commit, who: 'countersign', decision: e.strategy ?? '' });
+      break;
+    // Deployments have no pull request; the environment goes where the decision is said.
+    case 'deployment.decision.accepted':
+      Object.assign(row, { commit: e.subject.commit, who: e.signer, decision: `${e.decision} deploying to ${e.subject.environment}`, keyId: e.keyId });
+      break;
+    case 'deployment.requested':
+      Object.assign(row, { commit: e.subject.commit, who: 'countersign', decision: `requested for ${e.subject.environment} by pipeline ${e.request.pipeline}` });
+      break;
+    case 'deployment.allowed':
+      Object.assign(row, { commit: e.subject.commit, who: 'countersign', decision: `allowed to ${e.verdict.facts.environment.name ?? e.subject.environment} (${e.verdict.counted.map((c) => c.signer).join(' ')})`, policy: e.verdict.policy?.version ?? null });
+      break;
+    case 'deployment.reported':
+      Object.assign(row, {
+        commit: e.subject.commit,
+        who: 'bitbucket',
+        decision: `${e.state}${e.outcome ? ` ${e.outcome}` : ''} in ${e.subject.environment}${e.flagged ? ' FLAGGED: without approval' : e.allowed ? ' (allowed)' : ''}`,
+      });
       break;
     default:
       break;

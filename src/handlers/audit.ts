@@ -33,6 +33,10 @@ export const AUDIT_EVENT_TYPES = [
   'merge.bypassed',
   'automerge.attempted',
   'automerge.failed',
+  'deployment.requested',
+  'deployment.decision.accepted',
+  'deployment.allowed',
+  'deployment.reported',
 ] as const;
 
 const Day = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD'), z.refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'must be a real date'));
@@ -266,7 +270,7 @@ export function describeEntry(seq: number, signed: SignedLedgerEntry): AuditEntr
   if (!read) return base;
   const facts = auditFacts(read.event);
   const event = read.event as unknown as { type?: string; envelope?: Envelope };
-  return { ...base, ...facts, statement: event.type === 'decision.accepted' ? decodeStatement(event.envelope) : null };
+  return { ...base, ...facts, statement: event.type === 'decision.accepted' || event.type === 'deployment.decision.accepted' ? decodeStatement(event.envelope) : null };
 }
 
 /** The approver's signed statement, as the JSON their envelope carries; null if it does not decode. */

@@ -21,6 +21,10 @@ export const TYPE_LABELS: Record<string, string> = {
   'merge.bypassed': 'Merge (gate bypassed)',
   'automerge.attempted': 'Auto-merge attempted',
   'automerge.failed': 'Auto-merge failed',
+  'deployment.requested': 'Deployment requested',
+  'deployment.decision.accepted': 'Deployment decision',
+  'deployment.allowed': 'Deployment allowed',
+  'deployment.reported': 'Deployment reported',
   unreadable: 'Unreadable entry',
 };
 
@@ -118,7 +122,9 @@ export function AuditPage() {
                       <td>{label(entry.who)}</td>
                       <td>{entry.pullRequest !== null ? `#${entry.pullRequest}` : '—'}</td>
                       <td>{entry.commit ? <code title={entry.commit}>{entry.commit.slice(0, 7)}</code> : '—'}</td>
-                      <td>{brief(entry)}</td>
+                      <td>
+                        {isFlagged(entry) && <span className="lozenge danger">Flagged</span>} {brief(entry)}
+                      </td>
                     </tr>
                     {open === entry.seq && (
                       <tr className="entry-detail" id={`entry-${entry.seq}`}>
@@ -152,6 +158,11 @@ function summary(state: Extract<State, { kind: 'ready' }>, filtered: boolean): s
   return `${count} matching.${reach}`;
 }
 
+/** A deployment Bitbucket reported as run without the gate's yes: a control that failed, shown as such. */
+const isFlagged = (entry: AuditEntry) => entry.type === 'deployment.reported' && (entry.event as { flagged?: unknown } | null)?.flagged === true;
+
+const short = (commit: string | null) => (commit ?? '').slice(0, 7);
+
 /** One line of what the entry says. */
 function brief(entry: AuditEntry): string {
   const event = (entry.event ?? {}) as Record<string, any>;
@@ -171,6 +182,16 @@ function brief(entry: AuditEntry): string {
       return `${event.mergedBy === 'countersign' ? 'By Countersign' : 'In Bitbucket'}${event.bypassed ? ', while the gate said no' : ''}`;
     case 'automerge.failed':
       return String(event.reason ?? '');
+    case 'deployment.requested':
+      return `Deploying ${short(entry.commit)} to ${event.request?.environmentName ?? 'an environment'} waits for approval`;
+    case 'deployment.decision.accepted':
+      return `${entry.decision === 'reject' ? 'Rejected' : 'Approved'} deploying ${short(entry.commit)}`;
+    case 'deployment.allowed':
+      return `Gate allowed ${short(entry.commit)} to ${event.verdict?.facts?.environment?.name ?? 'its environment'}`;
+    case 'deployment.reported':
+      return event.flagged
+        ? `Deployment of ${short(entry.commit)} ${event.state} without Countersign's approval`
+        : `Deployment of ${short(entry.commit)} ${event.state}${event.outcome ? ` (${event.outcome})` : ''}${event.allowed ? ', allowed' : ''}`;
     default:
       return '';
   }

@@ -4,6 +4,8 @@ import type { AuditEntry } from '../../../src/handlers/audit';
 export function EntryDetail({ entry, label }: { entry: AuditEntry; label: (id: string | null) => string }) {
   const statement = entry.statement as { subject?: { name?: string; digest?: Record<string, string> }[]; predicateType?: string; predicate?: Record<string, unknown> } | null;
   const predicate = statement?.predicate ?? {};
+  const event = entry.event as { flagged?: unknown; state?: unknown } | null;
+  const flagged = entry.type === 'deployment.reported' && event?.flagged === true;
   const rows: [string, string | undefined][] = [
     ['Entry', `#${entry.seq}`],
     ['Recorded at', entry.at ?? 'unreadable'],
@@ -22,6 +24,11 @@ export function EntryDetail({ entry, label }: { entry: AuditEntry; label: (id: s
   return (
     <div className="stack" data-testid="entry-detail">
       <h2>Entry #{entry.seq}</h2>
+      {flagged && (
+        <div className="banner danger" role="alert">
+          This deployment {String(event?.state ?? 'ran')} in an environment Countersign gates without Countersign's approval: the gate never allowed commit {entry.commit?.slice(0, 7)} there.
+        </div>
+      )}
       <Fields rows={rows} />
       {statement && (
         <section className="stack" aria-label="Signed statement">
