@@ -20,6 +20,7 @@ export * from './pullRequest';
 export * from './quorum';
 export * from './deploymentGate';
 export * from './deploymentRequest';
+export * from './deploymentAssessment';
 export * from './records';
 export * from './statement';
 export * from './deploymentStatement';
