@@ -114,4 +114,18 @@ describe('the deployments page', () => {
     await production().getByTestId('cannot-sign').getByText('You are not in an approver group for this environment', { exact: false }).waitFor();
     await lb.screenshotPage('deployments-approved');
   });
+
+  it('moves it to "Recently allowed" once the gate let it through, and says nothing is waiting', async () => {
+    const subject = { kind: 'deployment' as const, workspace: DEMO.workspace.uuid, repository: DEMO.repository.uuid, environment: PRODUCTION, commit };
+    const verdict = { gated: true, message: 'allowed', policy: null, facts: { environment: { uuid: PRODUCTION }, commit }, counted: [] };
+    await new KvsStore().recordDeploymentAllowed(DEMO.repository.uuid, deploymentId({ environment: PRODUCTION, commit }), PIPELINE, new Date().toISOString(), { type: 'deployment.allowed', subject, pipeline: PIPELINE, verdict });
+    await open();
+    await page().getByTestId('no-pending').getByText('No deployment is waiting for approval.').waitFor();
+    const row = page().getByTestId('recent-deployment');
+    expect(await row.count()).toBe(1);
+    const text = await row.innerText();
+    expect(text).toContain('Production');
+    expect(text).toContain(commit.slice(0, 7));
+    expect(text).toMatch(/Riley Park, Sam Ortiz|Sam Ortiz, Riley Park/);
+  });
 });
