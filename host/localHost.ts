@@ -11,7 +11,7 @@ import { ForgeHost } from '../dev/forgeHost';
 import { manifestEntities } from '../dev/manifestEntities';
 import { DEMO, demoCommit, seedDemo, type DemoSize } from './demo';
 import { EventPump, pullRequestEvent, pushEvent } from './events';
-import { appFrame, auditPage, buildsList, indexPage, pullRequestPage, settingsPage, type AppName, type PageContext, type Theme } from './pages';
+import { appFrame, auditPage, buildsList, deploymentsPage, indexPage, pullRequestPage, settingsPage, type AppName, type PageContext, type Theme } from './pages';
 import { loadState, saveState } from './state';
 
 export interface LocalHostOptions {
@@ -32,6 +32,7 @@ const MODULES = {
   'pr-card': { moduleKey: 'countersign-pr-card', type: 'bitbucket:repoPullRequestCard' },
   settings: { moduleKey: 'countersign-settings', type: 'bitbucket:repoSettingsMenuPage' },
   audit: { moduleKey: 'countersign-audit', type: 'bitbucket:repoMainMenuPage' },
+  deployments: { moduleKey: 'countersign-deployments', type: 'bitbucket:repoMainMenuPage' },
 } as const;
 
 /** API calls that change nothing, after which the state file is not written again (the PR page polls one). */
@@ -234,6 +235,7 @@ export class LocalHost {
     }
     if (parts[2] === 'admin' && parts[3] === 'countersign') return html(settingsPage(session, repo));
     if (parts[2] === 'countersign-audit' && parts.length === 3) return html(auditPage(session, repo));
+    if (parts[2] === 'countersign-deployments' && parts.length === 3) return html(deploymentsPage(session, repo));
     throw new HttpError(404, `Nothing at ${url.pathname}`);
   }
 

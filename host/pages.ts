@@ -2,7 +2,7 @@ import { latestStatuses, type FakeBitbucket, type FakePullRequest, type FakeRepo
 
 export type Theme = 'light' | 'dark';
 
-export type AppName = 'pr-card' | 'settings' | 'audit';
+export type AppName = 'pr-card' | 'settings' | 'audit' | 'deployments';
 
 export interface PageContext {
   bitbucket: FakeBitbucket;
@@ -53,7 +53,7 @@ export function indexPage(ctx: PageContext): string {
       const prs = [...repo.pullRequests.values()]
         .map((pr) => `<li><a href="${prPath(repo, pr.id)}">#${pr.id} ${esc(pr.title)}</a> <span class="lozenge">${pr.state}</span> <span class="subtle">${esc(pr.sourceBranch)} → ${esc(pr.targetBranch)}</span></li>`)
         .join('');
-      return `<section class="panel"><h2>${esc(repo.workspace.slug)} / ${esc(repo.slug)}</h2><p><a href="${settingsPath(repo)}">Repository settings → Countersign</a> · <a href="${auditPath(repo)}">Countersign audit log</a></p><h3>Pull requests</h3><ul>${prs}</ul></section>`;
+      return `<section class="panel"><h2>${esc(repo.workspace.slug)} / ${esc(repo.slug)}</h2><p><a href="${settingsPath(repo)}">Repository settings → Countersign</a> · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a></p><h3>Pull requests</h3><ul>${prs}</ul></section>`;
     })
     .join('');
   return layout(ctx, 'Repositories', `<main class="page"><h1>Repositories</h1>${repos}</main>`);
@@ -70,6 +70,11 @@ export function settingsPath(repo: FakeRepository): string {
 /** Where Bitbucket puts an app's repository main menu page (`bitbucket:repoMainMenuPage`). */
 export function auditPath(repo: FakeRepository): string {
   return `/${repo.workspace.slug}/${repo.slug}/countersign-audit`;
+}
+
+/** The deployments page, another repository main menu page. */
+export function deploymentsPath(repo: FakeRepository): string {
+  return `/${repo.workspace.slug}/${repo.slug}/countersign-deployments`;
 }
 
 const BUILD_TONE: Record<string, string> = { SUCCESSFUL: 'success', FAILED: 'danger', STOPPED: 'warning', INPROGRESS: 'info' };
@@ -114,7 +119,7 @@ export function pullRequestPage(ctx: PageContext, repo: FakeRepository, pr: Fake
         <label class="switch" title="${admin ? 'Merge then needs every build on the head commit to pass, instead of the merge check' : 'Only repository admins can change this'}"><input type="checkbox" role="switch" id="require-builds"${required ? ' checked' : ''}${admin ? '' : ' disabled'}> Require passing builds</label>
       </section>`;
   const body = `<main class="page pr" data-workspace="${esc(repo.workspace.uuid)}" data-repository="${esc(repo.uuid)}" data-pull-request="${pr.id}" data-state="${pr.state}">
-  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Pull requests · <a href="${auditPath(repo)}">Countersign audit log</a></nav>
+  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Pull requests · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a></nav>
   <div class="pr-head">
     <div>
       <h1>${esc(pr.title)} <span class="subtle">#${pr.id}</span></h1>
@@ -143,7 +148,7 @@ export function pullRequestPage(ctx: PageContext, repo: FakeRepository, pr: Fake
 
 export function settingsPage(ctx: PageContext, repo: FakeRepository): string {
   const body = `<main class="page settings-page">
-  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Repository settings · <a href="${auditPath(repo)}">Countersign audit log</a></nav>
+  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Repository settings · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a></nav>
   <div class="settings-layout">
     <nav class="settings-nav" aria-label="Repository settings"><ul class="plain"><li>Repository details</li><li>Branch restrictions</li><li aria-current="page"><strong>Countersign</strong></li></ul></nav>
     <iframe title="Countersign settings" class="forge-app wide" sandbox="${SANDBOX}" src="${esc(ctx.frameSrc('settings', repo))}"></iframe>
@@ -154,10 +159,18 @@ export function settingsPage(ctx: PageContext, repo: FakeRepository): string {
 
 export function auditPage(ctx: PageContext, repo: FakeRepository): string {
   const body = `<main class="page settings-page">
-  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Countersign audit log · <a href="${settingsPath(repo)}">Repository settings → Countersign</a></nav>
+  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Countersign audit log · <a href="${settingsPath(repo)}">Repository settings → Countersign</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a></nav>
   <iframe title="Countersign audit log" class="forge-app wide" sandbox="${SANDBOX}" src="${esc(ctx.frameSrc('audit', repo))}"></iframe>
 </main>`;
   return layout(ctx, 'Countersign audit log', body);
+}
+
+export function deploymentsPage(ctx: PageContext, repo: FakeRepository): string {
+  const body = `<main class="page settings-page">
+  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Countersign deployments · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${settingsPath(repo)}">Repository settings → Countersign</a></nav>
+  <iframe title="Countersign deployments" class="forge-app wide" sandbox="${SANDBOX}" src="${esc(ctx.frameSrc('deployments', repo))}"></iframe>
+</main>`;
+  return layout(ctx, 'Countersign deployments', body);
 }
 
 /** The app's built index.html with the fake bridge and the frame's context put in ahead of the bundle. */

@@ -1,4 +1,5 @@
-import type { DraftValidation, EnvironmentPolicyInput, KeyRecord, Policy, PublicJwk, RuleInput, SubmittedDecision, Verdict, AppPublicJwk } from './core';
+import type { DraftValidation, EnvironmentPolicyInput, KeyRecord, Policy, PublicJwk, RuleInput, SubmittedDecision, SubmittedDeploymentDecision, Verdict, AppPublicJwk, DeploymentVerdict } from './core';
+import type { DeploymentsPage } from './handlers/deployments';
 import type { AuditPage } from './handlers/audit';
 import type { ExportPage } from './handlers/exports';
 import type { PanelState } from './handlers/panel';
@@ -24,6 +25,8 @@ export interface Contract {
     answer: ExportPage;
   };
   getAuditPage: { payload: { cursor?: string; pullRequest?: number; person?: string; type?: string; from?: string; to?: string }; answer: AuditPage };
+  getDeployments: { payload: void; answer: DeploymentsPage };
+  submitDeploymentDecision: { payload: SubmittedDeploymentDecision; answer: { verdict: DeploymentVerdict } };
 }
 
 export type FunctionName = keyof Contract;

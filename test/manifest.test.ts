@@ -81,4 +81,12 @@ describe('manifest.yml', () => {
     // index.handler is resolverFunctions' definitions: every function in the contract, these two among them.
     expect(Object.keys(resolverFunctions({} as Deps))).toEqual(expect.arrayContaining(['getAuditPage', 'exportEvidence', 'getLedgerKey']));
   });
+
+  it('lets the deployments page call getDeployments and submitDeploymentDecision through the same resolver, from its own resource', () => {
+    const manifest = parse(readFileSync(join(root, 'manifest.yml'), 'utf8'));
+    const page = manifest.modules['bitbucket:repoMainMenuPage'].find((m: { key: string }) => m.key === 'countersign-deployments');
+    expect(page).toEqual({ key: 'countersign-deployments', title: 'Countersign deployments', resource: 'deployments', resolver: { function: 'resolver' } });
+    expect(manifest.resources).toContainEqual({ key: 'deployments', path: 'static/deployments/build' });
+    expect(Object.keys(resolverFunctions({} as Deps))).toEqual(expect.arrayContaining(['getDeployments', 'submitDeploymentDecision']));
+  });
 });

@@ -14,12 +14,23 @@ export type VerificationCode =
   | 'WRONG_WORKSPACE'
   | 'WRONG_REPOSITORY'
   | 'WRONG_PULL_REQUEST'
+  | 'WRONG_ENVIRONMENT'
   | 'WRONG_COMMIT'
   | 'WRONG_TARGET'
   | 'POLICY_CHANGED'
   | 'STATEMENT_TIME';
 
-export type PolicyCode = 'SELF_APPROVAL' | 'COMMIT_AUTHOR' | 'NOT_ELIGIBLE' | 'NOT_GATED' | 'PR_NOT_OPEN';
+export type PolicyCode =
+  | 'SELF_APPROVAL'
+  | 'COMMIT_AUTHOR'
+  | 'NOT_ELIGIBLE'
+  | 'NOT_GATED'
+  | 'PR_NOT_OPEN'
+  /** A deployment approval by the person who merged the commit's pull request, or who started its pipeline. */
+  | 'DEPLOY_MERGER'
+  | 'DEPLOY_STARTER'
+  /** The deployment was already allowed: nothing is waiting for a signature. */
+  | 'DEPLOYMENT_NOT_PENDING';
 
 export type RequestCode =
   | 'INVALID_INPUT'

@@ -21,6 +21,7 @@ export * from './quorum';
 export * from './deploymentGate';
 export * from './deploymentRequest';
 export * from './deploymentReport';
+export * from './deploymentAssessment';
 export * from './records';
 export * from './statement';
 export * from './deploymentStatement';

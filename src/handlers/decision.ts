@@ -59,7 +59,7 @@ export async function submitDecision(deps: Deps, payload: unknown, context: unkn
  * A name is a courtesy, not a check: if Bitbucket does not answer, or answers for another account,
  * the decision is kept without one and shown by participant name or account ID.
  */
-async function signerNameOf(deps: Deps, accountId: string): Promise<string | undefined> {
+export async function signerNameOf(deps: Deps, accountId: string): Promise<string | undefined> {
   try {
     const me = await deps.bitbucket.getMyAccount();
     return me.accountId === accountId ? cleanDisplayName(me.displayName) : undefined;

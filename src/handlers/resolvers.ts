@@ -2,6 +2,7 @@ import type { Answer, FunctionName } from '../contract';
 import type { Deps } from '../ports';
 import { getAuditPage } from './audit';
 import { submitDecision } from './decision';
+import { getDeployments, submitDeploymentDecision } from './deployments';
 import { exportEvidence } from './exports';
 import { enrollKey, renameKey, revokeKey } from './keys';
 import { getPanelState } from './panel';
@@ -30,5 +31,7 @@ export function resolverFunctions(deps: Deps): Resolvers {
     getLedgerKey: () => toResult(() => deps.ledger.appPublicKey()),
     exportEvidence: (req) => toResult(() => exportEvidence(deps, req.payload, req.context)),
     getAuditPage: (req) => toResult(() => getAuditPage(deps, req.payload, req.context)),
+    getDeployments: (req) => toResult(() => getDeployments(deps, req.context)),
+    submitDeploymentDecision: (req) => toResult(() => submitDeploymentDecision(deps, req.payload, req.context)),
   };
 }

@@ -4,8 +4,8 @@ import { bundleSizes, BUNDLE_BUDGET_GZIP_BYTES } from '../../bench/bundleSizes';
 describe('Custom UI bundles', () => {
   const sizes = bundleSizes();
 
-  it('builds the three apps the manifest names', () => {
-    expect(sizes.map((s) => s.app).sort()).toEqual(['audit', 'pr-card', 'settings']);
+  it('builds the four apps the manifest names', () => {
+    expect(sizes.map((s) => s.app).sort()).toEqual(['audit', 'deployments', 'pr-card', 'settings']);
   });
 
   it.each(sizes.map((s) => [s.app, s.gzipped]))('keeps %s within the gzipped budget (%d bytes)', (_app, gzipped) => {
@@ -20,7 +20,7 @@ async function bundledModules(app: string): Promise<string[]> {
 }
 
 describe('what the apps leave out', () => {
-  it.each(['audit', 'pr-card', 'settings'])('bundles no zod into %s: the backend reads and checks what the apps send', async (app) => {
+  it.each(['audit', 'deployments', 'pr-card', 'settings'])('bundles no zod into %s: the backend reads and checks what the apps send', async (app) => {
     expect((await bundledModules(app)).filter((path) => path.includes('node_modules/zod/'))).toEqual([]);
   });
 
@@ -28,5 +28,11 @@ describe('what the apps leave out', () => {
     const modules = await bundledModules('pr-card');
     expect(modules).toEqual(expect.arrayContaining(['src/core/dsse.ts', 'src/core/statement.ts', 'src/core/ecdsaDer.ts']));
     expect(modules.filter((path) => /^src\/core\/(dsseVerify|statementSchema|publicKey|formats|policy|assessment|records)\.ts$/.test(path))).toEqual([]);
+  });
+
+  it('signs deployments with the schema-free core modules only', async () => {
+    const modules = await bundledModules('deployments');
+    expect(modules).toEqual(expect.arrayContaining(['src/core/dsse.ts', 'src/core/deploymentStatement.ts', 'src/core/ecdsaDer.ts']));
+    expect(modules.filter((path) => /^src\/core\/(dsseVerify|statementSchema|publicKey|formats|policy|assessment|deploymentAssessment|records)\.ts$/.test(path))).toEqual([]);
   });
 });
