@@ -111,8 +111,8 @@ export interface DeploymentStore {
   recordDeploymentAllowed(repository: string, deployment: string, pipeline: string, at: string, event: LedgerEventOf): Promise<boolean>;
   /** Whether the gate said yes to this environment and commit, for any pipeline. */
   wasAllowed(repository: string, deployment: string): Promise<boolean>;
-  /** The repository's deployment requests, newest first (at most `limit`). */
-  listDeploymentRequests(repository: string, limit: number): Promise<DeploymentRequest[]>;
+  /** The repository's deployment requests in one state, newest first (at most `limit`, up to one query page of 20): one KVS query. */
+  listDeploymentRequests(repository: string, state: DeploymentRequest['state'], limit: number): Promise<DeploymentRequest[]>;
   /** Appends a deployment event Bitbucket reported, once per (deployment, state) however often it is delivered; false if already there. */
   recordDeploymentReport(repository: string, key: string, at: string, event: LedgerEventOf): Promise<boolean>;
 }

@@ -68,9 +68,9 @@ export const storageKeys = {
   mergedCommit: (repository: string, commit: string) => `mergedcommit:${bareUuid(repository)}:${commit}`,
   /** A deployment's one request (`deploymentId`: environment and commit), sealed. */
   deploymentRequest: (repository: string, deployment: string) => `deployrequest:${bareUuid(repository)}:${deployment}`,
-  /** A copy of each request for the deployments page, newest first by key (`order` counts down with time). */
-  deploymentListing: (repository: string, order: string, deployment: string) => `deploylist:${bareUuid(repository)}:${order}:${deployment}`,
-  deploymentListingOf: (repository: string) => `deploylist:${bareUuid(repository)}:`,
+  /** A copy of each request for the deployments page, under its state (moved when allowed), newest first by key (`order` counts down with time). */
+  deploymentListing: (repository: string, state: string, order: string, deployment: string) => `deploylist:${bareUuid(repository)}:${state}:${order}:${deployment}`,
+  deploymentListingOf: (repository: string, state: string) => `deploylist:${bareUuid(repository)}:${state}:`,
   deploymentBucket: (repository: string, deployment: string, bucket: number) => `deployapprovals:${bareUuid(repository)}:${deployment}:${bucket}`,
   deploymentBucketOf: (signer: string) => bucketOf(signer, DEPLOYMENT_BUCKETS),
   /** Present once the gate said yes to a pipeline for a deployment. */

@@ -139,6 +139,8 @@ interface Write {
   ttlSeconds?: number;
   /** Writes nothing: the transaction only requires `conditions` to hold on `key`. */
   checkOnly?: true;
+  /** Deletes `key` instead of writing `value`. */
+  remove?: true;
 }
 
 const MAX_WRITE_ATTEMPTS = 60;
@@ -417,7 +419,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       }
       const request: DeploymentRequest = { ...fields, state: 'pending', entry: head.seq };
       outcome = { request, opened: true };
-      return [await sealedWrite(seal, key, undefined, request), { key: storageKeys.deploymentListing(repository, listingOrder(request.requestedAt), request.id), value: request }];
+      return [await sealedWrite(seal, key, undefined, request), { key: storageKeys.deploymentListing(repository, 'pending', listingOrder(request.requestedAt), request.id), value: request }];
     });
     return outcome!;
   }
@@ -464,7 +466,12 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       const current = found(requestKey) as VersionedDocument<DeploymentRequest> | undefined;
       if (current && current.document.state !== 'allowed') {
         const request: DeploymentRequest = { ...current.document, state: 'allowed', allowedAt: at };
-        writes.push(await sealedWrite(seal, requestKey, current, request), { key: storageKeys.deploymentListing(repository, listingOrder(request.requestedAt), request.id), value: request });
+        const order = listingOrder(request.requestedAt);
+        writes.push(
+          await sealedWrite(seal, requestKey, current, request),
+          { key: storageKeys.deploymentListing(repository, 'pending', order, request.id), value: undefined, remove: true },
+          { key: storageKeys.deploymentListing(repository, 'allowed', order, request.id), value: request },
+        );
       }
       return writes;
     });
@@ -481,8 +488,8 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     return doc.document.state === 'allowed';
   }
 
-  async listDeploymentRequests(repository: string, limit: number): Promise<DeploymentRequest[]> {
-    const query = kvs.query().where('key', { condition: 'BEGINS_WITH', values: [storageKeys.deploymentListingOf(repository)] }).limit(Math.min(Math.max(limit, 1), QUERY_PAGE));
+  async listDeploymentRequests(repository: string, state: DeploymentRequest['state'], limit: number): Promise<DeploymentRequest[]> {
+    const query = kvs.query().where('key', { condition: 'BEGINS_WITH', values: [storageKeys.deploymentListingOf(repository, state)] }).limit(Math.min(Math.max(limit, 1), QUERY_PAGE));
     const page = await storage(() => query.getMany<unknown>());
     return page.results.flatMap(({ value }) => {
       const parsed = DeploymentRequest.safeParse(value);
@@ -1017,7 +1024,9 @@ async function transact(writes: Write[]): Promise<void> {
     const entity = w.entityName ? ({ entityName: w.entityName, conditions: w.conditions } as Parameters<typeof tx.set>[2]) : undefined;
     tx = w.checkOnly
       ? tx.check(w.key, entity as Parameters<typeof tx.check>[1])
-      : tx.set(w.key, w.value, entity, w.ttlSeconds ? { ttl: { value: w.ttlSeconds, unit: 'SECONDS' } } : undefined);
+      : w.remove
+        ? tx.delete(w.key, entity as Parameters<typeof tx.delete>[1])
+        : tx.set(w.key, w.value, entity, w.ttlSeconds ? { ttl: { value: w.ttlSeconds, unit: 'SECONDS' } } : undefined);
   }
   await tx.execute();
 }

@@ -24,11 +24,10 @@ import { signerNameOf } from './decision';
 import { callerOf, parsePayload, type Caller } from './requests';
 
 /**
- * The newest requests are read from the listing (one KVS query page, 20 at most), and of them at most
- * `SHOWN_PENDING` waiting and `SHOWN_RECENT` allowed ones are judged, each one `loadDeployment`: so a
- * page load costs a bounded number of storage calls however long the repository's history.
+ * The newest waiting and the newest allowed requests are read from their listings (one KVS query each),
+ * and at most `SHOWN_PENDING` waiting and `SHOWN_RECENT` allowed ones are judged, each one
+ * `loadDeployment`: a page load costs a bounded number of storage calls however long the history.
  */
-export const LISTED_REQUESTS = 20;
 export const SHOWN_PENDING = 10;
 export const SHOWN_RECENT = 10;
 
@@ -64,7 +63,7 @@ export interface DeploymentsPage {
   environments: { uuid: string; name: string }[];
   pending: DeploymentView[];
   recent: DeploymentView[];
-  /** Whether older requests may exist than those read (the listing was full), or more wait than are shown. */
+  /** Whether more deployments wait than are shown. */
   truncated: boolean;
   me: { accountId: string; keys: { keyId: string; label: string; revoked: boolean }[] };
 }
@@ -72,14 +71,14 @@ export interface DeploymentsPage {
 /** The repository's deployment requests waiting for signatures, and the latest allowed, each judged as the gate would now. */
 export async function getDeployments(deps: Deps, context: unknown): Promise<DeploymentsPage> {
   const caller = callerOf(context);
-  const [permission, listed, myKeys] = await Promise.all([
+  const [permission, waiting, allowed, myKeys] = await Promise.all([
     deps.bitbucket.getMyPermission(caller.workspace, caller.repository),
-    deps.deployments.listDeploymentRequests(caller.repository, LISTED_REQUESTS),
+    deps.deployments.listDeploymentRequests(caller.repository, 'pending', SHOWN_PENDING + 1),
+    deps.deployments.listDeploymentRequests(caller.repository, 'allowed', SHOWN_RECENT),
     deps.keys.listKeys(caller.accountId),
   ]);
   mayRead(permission);
-  const waiting = listed.filter((r) => r.state === 'pending');
-  const shown = [...waiting.slice(0, SHOWN_PENDING), ...listed.filter((r) => r.state === 'allowed').slice(0, SHOWN_RECENT)];
+  const shown = [...waiting.slice(0, SHOWN_PENDING), ...allowed];
   const states = await Promise.all(shown.map((r) => deps.deployments.loadDeployment(caller.repository, r)));
   const now = deps.now();
   const views = await Promise.all(shown.map((request, i) => viewOf(deps, caller, request, states[i]!, now)));
@@ -92,7 +91,7 @@ export async function getDeployments(deps: Deps, context: unknown): Promise<Depl
     environments: (policy?.environments ?? []).map((e) => ({ uuid: e.environment, name: e.name })),
     pending: views.filter((v) => v.state === 'pending'),
     recent: views.filter((v) => v.state === 'allowed'),
-    truncated: listed.length >= LISTED_REQUESTS || waiting.length > SHOWN_PENDING,
+    truncated: waiting.length > SHOWN_PENDING,
     me: { accountId: caller.accountId, keys: myKeys.map((k) => ({ keyId: k.keyId, label: k.label, revoked: revoked?.has(revocationId(caller.accountId, k.keyId)) ?? false })) },
   };
 }

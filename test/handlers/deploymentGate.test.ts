@@ -335,7 +335,7 @@ describe('deployment gate', () => {
       expect(answers.map((a) => a.status)).toEqual(Array(10).fill(403));
       expect(new Set(answers.map((a) => a.body.request.id)).size).toBe(1);
       expect((await deploymentEvents(world)).filter((e) => e.type === 'deployment.requested')).toHaveLength(1);
-      expect(await world.deps.deployments.listDeploymentRequests(REPOSITORY, 10)).toHaveLength(1);
+      expect(await world.deps.deployments.listDeploymentRequests(REPOSITORY, 'pending', 10)).toHaveLength(1);
     });
   });
 });

@@ -86,6 +86,19 @@ describe('the deployments page', () => {
       expect(event).toMatchObject({ type: 'deployment.decision.accepted', signer: PEOPLE.alice, keyId: alice.keyId, decision: 'approve', publicKey: alice.publicKey, subject: { kind: 'deployment', environment: PRODUCTION, workspace: WORKSPACE } });
     });
 
+    it('still shows a request waiting since before many newer ones were allowed', async () => {
+      const oldest = await openRequest(world, { commit: commitHash('waiting-long') });
+      for (let i = 0; i < 25; i++) {
+        world.clock = new Date(world.clock.getTime() + 60_000);
+        const request = await openRequest(world, { commit: commitHash(`n${i}`) });
+        await allow(world, request.id, request.commit);
+      }
+      const page = await deploymentsPage(world, PEOPLE.alice);
+      expect(page.pending.map((v) => v.id)).toEqual([oldest.id]);
+      expect(page.truncated).toBe(false);
+      expect(page.recent[0]!.commit).toBe(commitHash('n24'));
+    });
+
     it(`shows at most ${SHOWN_PENDING} pending and ${SHOWN_RECENT} allowed requests, at a storage cost that does not grow with history`, async () => {
       for (let i = 0; i < 30; i++) {
         world.clock = new Date(world.clock.getTime() + 60_000);
@@ -101,12 +114,12 @@ describe('the deployments page', () => {
       expect(page.pending.map((v) => v.commit)).toEqual(Array.from({ length: SHOWN_PENDING }, (_, i) => commitHash(`r${29 - 2 * i}`)));
       expect(page.recent.map((v) => v.commit)).toEqual(Array.from({ length: SHOWN_RECENT }, (_, i) => commitHash(`r${28 - 2 * i}`)));
       expect(page.recent[0]!.allowedAt).not.toBeNull();
-      // One listing query and her key list (a query); one batch per shown request (policy, request, merge
-      // index, 20 buckets and the revocation index); one challenge written per pending request she may sign.
-      expect(world.host.calls.kvs.filter((c) => c.endsWith('/query'))).toHaveLength(2);
+      // A listing query per state and her key list (a query); one batch per shown request (policy, request,
+      // merge index, 8 buckets and the revocation index); one challenge written per pending request she may sign.
+      expect(world.host.calls.kvs.filter((c) => c.endsWith('/query'))).toHaveLength(3);
       expect(world.host.calls.kvs.filter((c) => c.endsWith('/batch/get'))).toHaveLength(SHOWN_PENDING + SHOWN_RECENT);
       expect(world.host.calls.kvs.filter((c) => c.endsWith('/entity/set'))).toHaveLength(SHOWN_PENDING);
-      expect(world.host.calls.kvs).toHaveLength(2 + SHOWN_PENDING + SHOWN_RECENT + SHOWN_PENDING);
+      expect(world.host.calls.kvs).toHaveLength(3 + SHOWN_PENDING + SHOWN_RECENT + SHOWN_PENDING);
       expect(world.host.calls.bitbucket).toHaveLength(1);
     });
   });

@@ -77,7 +77,7 @@ export function DeploymentsPage() {
             ))}
           </ul>
         )}
-        {data.truncated && <p className="small subtle">Only the newest deployment requests are shown here; older ones are in the audit log.</p>}
+        {data.truncated && <p className="small subtle">More deployments are waiting than are shown here: these are the newest; the audit page lists them all.</p>}
       </section>
       <Recent views={data.recent} name={name} />
     </main>
