@@ -341,23 +341,33 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
    * decides a signer's position (`seq`), never the time a device wrote into the statement.
    */
   async recordDecision(args: DecisionWrite): Promise<ChallengeOutcome> {
-    const { repository, pullRequest, signer, challenge } = args;
-    const bucketKey = storageKeys.approvalBucket(repository, pullRequest, storageKeys.approvalBucketOf(signer));
+    const bucketKey = storageKeys.approvalBucket(args.repository, args.pullRequest, storageKeys.approvalBucketOf(args.signer));
+    return this.recordPosition(args, bucketKey, "This pull request's stored signatures were changed outside Countersign; nothing was stored. Contact your administrator.");
+  }
+
+  /**
+   * A decision as its signer's position in `bucketKey`, with the challenge it spends and its ledger
+   * entry, in one transaction (a pull request's or a deployment's: the same write).
+   */
+  private async recordPosition(
+    args: Pick<DecisionWrite, 'repository' | 'signer' | 'event' | 'at' | 'challenge'> & { record: { keyId: string } },
+    bucketKey: string,
+    tampered: string,
+  ): Promise<ChallengeOutcome> {
+    const { repository, signer, challenge } = args;
     const [challengeKey, used, conditions] = consumption(challenge.value, challenge.claim);
     const { seal } = await this.appSecrets();
     const revocationKey = storageKeys.revocation(signer, args.record.keyId);
     const keyUseKey = storageKeys.keyUse(repository, signer, args.record.keyId);
     const committed = await this.commit(repository, args.at, args.event, [bucketKey, revocationKey], async (found, head) => {
-      const current = found(bucketKey) as VersionedDocument<ApprovalsDocument> | undefined;
-      if (!(await openSealed(seal, bucketKey, current)).intact) {
-        throw new RequestError('STORAGE_ERROR', "This pull request's stored signatures were changed outside Countersign; nothing was stored. Contact your administrator.");
-      }
+      const current = found(bucketKey) as VersionedDocument<Record<string, unknown>> | undefined;
+      if (!(await openSealed(seal, bucketKey, current)).intact) throw new RequestError('STORAGE_ERROR', tampered);
       // A revocation that landed after the checks were made: the transaction below re-checks this record.
       const revocations = found(revocationKey) as VersionedDocument<RevocationsDocument> | undefined;
       if (revocations?.document.some((r) => r.repository === undefined || r.repository === repository)) {
         throw new VerificationError('KEY_REVOKED', 'This key was revoked while you were signing; enrol a new key on this device to sign.');
       }
-      const document: ApprovalsDocument = { ...current?.document, [signer]: { ...args.record, seq: (current?.version ?? 0) + 1, entry: head.seq } };
+      const document = { ...current?.document, [signer]: { ...args.record, seq: (current?.version ?? 0) + 1, entry: head.seq } };
       return [
         { key: revocationKey, value: undefined, entityName: DOCUMENT_ENTITY, conditions: versionIs(revocations?.version ?? 0), checkOnly: true },
         await sealedWrite(seal, bucketKey, current, document),
@@ -369,6 +379,7 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     if (committed) return { consumed: true };
     return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)) };
   }
+
 
   // ——— Deployments ———
 
@@ -425,32 +436,10 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
   }
 
   async recordDeploymentDecision(args: DeploymentDecisionWrite): Promise<ChallengeOutcome> {
-    const { repository, deployment, signer, challenge } = args;
-    const bucketKey = storageKeys.deploymentBucket(repository, deployment, storageKeys.deploymentBucketOf(signer));
-    const [challengeKey, used, conditions] = consumption(challenge.value, challenge.claim);
-    const { seal } = await this.appSecrets();
-    const revocationKey = storageKeys.revocation(signer, args.record.keyId);
-    const keyUseKey = storageKeys.keyUse(repository, signer, args.record.keyId);
-    const committed = await this.commit(repository, args.at, args.event, [bucketKey, revocationKey], async (found, head) => {
-      const current = found(bucketKey) as VersionedDocument<Record<string, DeploymentApprovalRecord>> | undefined;
-      if (!(await openSealed(seal, bucketKey, current)).intact) {
-        throw new RequestError('STORAGE_ERROR', "This deployment's stored signatures were changed outside Countersign; nothing was stored. Contact your administrator.");
-      }
-      const revocations = found(revocationKey) as VersionedDocument<RevocationsDocument> | undefined;
-      if (revocations?.document.some((r) => r.repository === undefined || r.repository === repository)) {
-        throw new VerificationError('KEY_REVOKED', 'This key was revoked while you were signing; enrol a new key on this device to sign.');
-      }
-      const document = { ...current?.document, [signer]: { ...args.record, seq: (current?.version ?? 0) + 1, entry: head.seq } };
-      return [
-        { key: revocationKey, value: undefined, entityName: DOCUMENT_ENTITY, conditions: versionIs(revocations?.version ?? 0), checkOnly: true },
-        await sealedWrite(seal, bucketKey, current, document),
-        { key: challengeKey, value: used, entityName: CHALLENGE_ENTITY, conditions, ttlSeconds: challenge.ttlSeconds },
-        { key: keyUseKey, value: { accountId: signer, keyId: args.record.keyId } satisfies KeyUse },
-      ];
-    }, async () => isUsableChallenge(await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)), challenge.claim));
-    if (committed) return { consumed: true };
-    return { consumed: false, found: await storage(() => kvs.entity<ChallengeRecord>(CHALLENGE_ENTITY).get(challengeKey)) };
+    const bucketKey = storageKeys.deploymentBucket(args.repository, args.deployment, storageKeys.deploymentBucketOf(args.signer));
+    return this.recordPosition(args, bucketKey, "This deployment's stored signatures were changed outside Countersign; nothing was stored. Contact your administrator.");
   }
+
 
   /** Once per pipeline: the allowance's ledger entry, its marker, and the request (with its listing copy) marked allowed. */
   async recordDeploymentAllowed(repository: string, deployment: string, pipeline: string, at: string, event: LedgerEventOf): Promise<boolean> {

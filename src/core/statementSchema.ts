@@ -11,6 +11,9 @@ export const DecisionSchema = z.enum(['approve', 'reject']);
 
 const PolicyHash = z.string().check(z.regex(/^sha256:[0-9a-f]{64}$/, 'must be a policy hash'));
 
+/** An in-toto subject list of exactly one commit. */
+const StatementSubject = z.tuple([z.strictObject({ name: z.string().check(z.maxLength(300)), digest: z.strictObject({ gitCommit: FullCommitHash }) })]);
+
 export const PullRequestApproval = z.strictObject({
   workspace: BitbucketUuid,
   repository: BitbucketUuid,
@@ -28,7 +31,7 @@ export const PullRequestApproval = z.strictObject({
 export const DecisionStatementSchema = z
   .strictObject({
     _type: z.literal(IN_TOTO_STATEMENT_TYPE),
-    subject: z.tuple([z.strictObject({ name: z.string().check(z.maxLength(300)), digest: z.strictObject({ gitCommit: FullCommitHash }) })]),
+    subject: StatementSubject,
     predicateType: z.literal(PULL_REQUEST_APPROVAL),
     predicate: PullRequestApproval,
   })
@@ -53,7 +56,7 @@ export const DeploymentApproval = z.strictObject({
 export const DeploymentStatementSchema = z
   .strictObject({
     _type: z.literal(IN_TOTO_STATEMENT_TYPE),
-    subject: z.tuple([z.strictObject({ name: z.string().check(z.maxLength(300)), digest: z.strictObject({ gitCommit: FullCommitHash }) })]),
+    subject: StatementSubject,
     predicateType: z.literal(DEPLOYMENT_APPROVAL),
     predicate: DeploymentApproval,
   })
