@@ -11,6 +11,7 @@
  * 4. Events: a product event to the status posted (time, Bitbucket and KVS calls per event), a
  *    duplicate, a decision through the queue, and a policy save fanning out over 500 open pull requests.
  * 5. The Custom UI bundles, gzipped.
+ * 5b. The deployment gate: calls and critical path per call (bench/deploymentGate.ts).
  * 6. The audit page on 100,000 ledger entries: first and next page, unfiltered and filtered (bench/auditPage.ts).
  */
 import { spawnSync } from 'node:child_process';
@@ -23,6 +24,7 @@ import { aRule, commitHash, PEOPLE, REPOSITORY, World } from '../test/fixtures/w
 import { auditFigures } from './auditPage';
 import { evidenceFigures } from './evidenceScale';
 import { bundleSizes, BUNDLE_BUDGET_GZIP_BYTES } from './bundleSizes';
+import { deploymentGateFigures } from './deploymentGate';
 
 const RUNS = 7;
 /** Fresh containers measured for the cold figure, whose median is reported: one first call alone swings by ±10 ms here. */
@@ -224,6 +226,7 @@ async function main() {
   coldStart(hundred);
   await concurrentAppends();
   await eventFigures();
+  await deploymentGateFigures(budget);
   bundles();
   await auditFigures(budget);
   await evidenceFigures(budget);
