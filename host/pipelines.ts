@@ -154,7 +154,7 @@ export class PipelinesStandIn {
     const request = { workspace: repo.workspace.uuid, repository: repo.uuid, trigger: 'push', pipelines_configuration: parse(this.demoConfiguration) as unknown };
     const answer = await dynamicPipelines(request, { installContext: installContextOf(repo) });
     if ('error' in answer) return { source: this.demoConfiguration, error: answer.error };
-    return { source: this.demoConfiguration, yaml: stringify(answer.pipelines_configuration, { lineWidth: 0 }) };
+    return { source: this.demoConfiguration, yaml: stringify(answer.pipelines_configuration, { lineWidth: 0, aliasDuplicateObjects: false }) };
   }
 }
 

@@ -177,6 +177,7 @@
       var gate = step.gate;
       var allowed = gate && gate.status === 200;
       box.className = 'gate-answer merge-result ' + (!gate ? 'warning' : allowed ? 'success' : 'danger');
+      box.dataset.pipeline = String(step.pipeline.buildNumber);
       var ref = step.ref.type + ' ' + step.ref.name;
       var title = !gate
         ? 'Pipeline #' + step.pipeline.buildNumber + ' deployed ' + step.commit.slice(0, 7) + ' (' + ref + ') without asking Countersign.'
