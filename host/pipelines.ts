@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { parse, stringify } from 'yaml';
 import { bareUuid, DEPLOYMENT_GATE_AUDIENCE } from '../src/core';
 import { deploymentGate, dynamicPipelines } from '../src/index';
-import type { FakeDeployment, FakeEnvironment, FakeRepository } from '../dev/fakeBitbucket';
+import { mergeCommitOf, type FakeDeployment, type FakeEnvironment, type FakeRepository } from '../dev/fakeBitbucket';
 import type { ForgeHost } from '../dev/forgeHost';
 import type { Delivery, EventPump, ProductEvent } from './events';
 import { deploymentEvent } from './events';
@@ -69,9 +69,13 @@ export class PipelinesStandIn {
     private readonly demoConfiguration: string,
   ) {}
 
-  /** The commit a branch is at: where the last merge into it left it, else the commit it was seeded with. */
+  /**
+   * The commit a branch is at: where the last merge into it left it, else the commit it was seeded with.
+   * A state file written before the host kept heads has neither: a pull request merged into it stands in.
+   */
   branchHead(repo: FakeRepository, branch: string): string {
-    const head = repo.heads?.[branch];
+    const merged = [...repo.pullRequests.values()].filter((pr) => pr.state === 'MERGED' && pr.targetBranch === branch).at(-1);
+    const head = repo.heads?.[branch] ?? (merged && mergeCommitOf(repo, merged));
     if (!head) throw new PipelinesError(409, `The branch ${branch} has no commit the local host knows of; merge a pull request into it first.`);
     return head;
   }

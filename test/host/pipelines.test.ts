@@ -58,13 +58,15 @@ describe("the local host's Pipelines", () => {
       expect((await fetch(`${url}/2.0/workspaces/nobody/pipelines-config/identity/oidc/keys.json`)).status).toBe(404);
     });
 
-    it('keeps its keys in the state file: a token minted in one run verifies against the keys the next run serves', async () => {
+    it('keeps its keys, tags and deployments in the state file: a token minted in one run verifies against the keys the next run serves', async () => {
       let url = await start();
       const before = await (await fetch(`${url}${OIDC}/keys.json`)).json();
       const repo = host!.forge.bitbucket.repositories[0]!;
       const pipeline = host!.forge.bitbucket.seedPipeline(repo, { commit: repo.heads!.main!, ref: { type: 'branch', name: 'main' } });
       const token = await host!.forge.bitbucket.mintStepToken(repo, { pipeline: pipeline.uuid, environment: staging.uuid, audience: DEPLOYMENT_GATE_AUDIENCE });
-      await post(url, '/host/api/session', { theme: 'light' }, admin.accountId); // any change writes the state file
+      // A deploy that skips the gate (so this run's app never caches the keys) leaves a tag, a pipeline and a deployment behind.
+      const deployed = await run(url, jordan.accountId, production.uuid, { type: 'tag', name: 'v1.0.0' }, false);
+      expect(deployed.json.deployed).toBe(true);
       await host!.close();
 
       url = await start();
@@ -72,6 +74,9 @@ describe("the local host's Pipelines", () => {
       expect(after).toEqual(before);
       const { payload } = await jwtVerify(token, createLocalJWKSet(after), { issuer: `https://api.bitbucket.org${OIDC}`, audience: DEPLOYMENT_GATE_AUDIENCE });
       expect(payload).toMatchObject({ pipelineUuid: pipeline.uuid, deploymentEnvironmentUuid: staging.uuid });
+      const html = await (await fetch(`${url}/acme/payments/pipelines`, { headers: { cookie: `cs_user=${jordan.accountId}` } })).text();
+      expect(html).toContain(`Production: <code>${deployed.json.commit.slice(0, 7)}</code> (tag v1.0.0), deployed by Jordan Lee`);
+      expect(host!.forge.bitbucket.repositories[0]!.tags).toEqual([{ name: 'v1.0.0', commit: deployed.json.commit }]);
     });
   });
 
