@@ -56,6 +56,17 @@ export interface FakePipeline {
   creator?: string;
 }
 
+/** A deployment step's run, as Bitbucket keeps it under the environment (`deployment`). */
+export interface FakeDeployment {
+  uuid: string;
+  environment: string;
+  pipeline: string;
+  commit: string;
+  state: 'PENDING' | 'IN_PROGRESS' | 'COMPLETED';
+  /** A completed deployment's outcome. */
+  status?: 'SUCCESSFUL' | 'FAILED' | 'STOPPED';
+}
+
 /** One of a workspace's Pipelines OIDC signing keys (the private half as a JWK, so the host can keep it on disk). */
 export interface FakeOidcKey {
   kid: string;
@@ -138,6 +149,12 @@ export interface FakeRepository {
   /** Commits beyond the pull requests' (say, a tagged release on `main`), for `GET …/commit/{commit}`. */
   commits?: FakeCommit[];
   pipelines?: FakePipeline[];
+  /** Tags, each pointing at a commit (full hash). */
+  tags?: { name: string; commit: string }[];
+  /** The head commit of each branch the fake has seen move: a pull request merged into it sets it. */
+  heads?: Record<string, string>;
+  /** Deployments to the environments, oldest first: which commit reached which environment, by which pipeline. */
+  deployments?: FakeDeployment[];
   /** When set, build status posts fail with this HTTP status, as during a Bitbucket incident. */
   failStatusesWith?: number;
   /** Merges through the API, in order: pull request, strategy, the head commit merged and the commit the merge wrote. */
@@ -268,6 +285,15 @@ export class FakeBitbucket {
   seedCommit(repo: FakeRepository, commit: FakeCommit): FakeCommit {
     (repo.commits ??= []).push(commit);
     return commit;
+  }
+
+  /** A tag on `commit`; naming an existing tag moves nothing (a tag points where it was made). */
+  addTag(repo: FakeRepository, name: string, commit: string): { name: string; commit: string } {
+    const found = repo.tags?.find((t) => t.name === name);
+    if (found) return found;
+    const tag = { name, commit };
+    (repo.tags ??= []).push(tag);
+    return tag;
   }
 
   /** A pipeline run; `uuid` and `buildNumber` are made up when not given. */
@@ -692,6 +718,7 @@ export class FakeBitbucket {
   private completeMerge(repo: FakeRepository, pr: FakePullRequest, strategy: string): void {
     pr.state = 'MERGED';
     pr.mergeCommit = mergeCommitOf(repo, pr, strategy);
+    (repo.heads ??= {})[pr.targetBranch] = pr.mergeCommit!;
     (repo.merges ??= []).push({ pullRequest: pr.id, strategy, commit: pr.commits[pr.commits.length - 1]!.hash, mergeCommit: pr.mergeCommit });
   }
 

@@ -26,6 +26,10 @@ export class ForgeHost {
   latency: { kvs?: number; bitbucket?: number } = {};
   /** Accounts that have not yet allowed the app to act as them: their asUser() calls get the consent prompt. */
   readonly awaitingConsent = new Set<string>();
+  /** The URL `webTrigger.getUrl(moduleKey)` answers for each web trigger; by default a Forge-shaped one per key. */
+  readonly webTriggerUrls = new Map<string, string>();
+  /** Whether `install()` put in the runtime global (so `uninstall()` takes out only its own). */
+  private installedRuntime = false;
 
   constructor(
     readonly kvs: FakeKvs,
@@ -39,10 +43,17 @@ export class ForgeHost {
 
   install(): void {
     (globalThis as any).__forge_fetch__ = (descriptor: any, path: string, init: RequestInit = {}) => this.fetch(descriptor, path, init);
+    // `@forge/api`'s web trigger calls read the app's ids and report metrics through the runtime global.
+    if (!(globalThis as any).__forge_runtime__) {
+      (globalThis as any).__forge_runtime__ = FORGE_RUNTIME;
+      this.installedRuntime = true;
+    }
   }
 
   uninstall(): void {
     delete (globalThis as any).__forge_fetch__;
+    if (this.installedRuntime) delete (globalThis as any).__forge_runtime__;
+    this.installedRuntime = false;
   }
 
   resetCalls(): void {
@@ -56,6 +67,13 @@ export class ForgeHost {
     return principal.run(accountId, fn);
   }
 
+  /** The one platform query the app makes: `createWebTriggerUrl`, answered from `webTriggerUrls`. */
+  private graphql(body: { query?: string; variables?: { input?: { triggerKey?: string } } } | undefined): unknown {
+    const key = body?.variables?.input?.triggerKey;
+    if (!body?.query?.includes('createWebTriggerUrl') || typeof key !== 'string') return { errors: [{ message: 'ForgeHost answers only createWebTriggerUrl' }] };
+    return { data: { createWebTriggerUrl: { url: this.webTriggerUrls.get(key) ?? `https://countersign-local.hello.atlassian-dev.net/x1/${key}` } } };
+  }
+
   private async fetch(descriptor: any, path: string, init: RequestInit): Promise<Response> {
     const service = descriptor?.type === 'kvs' ? 'kvs' : descriptor?.remote === 'stargate' ? 'queue' : 'bitbucket';
     const delay = ((service === 'queue' ? this.latency.kvs : this.latency[service]) ?? this.latencyMs) / 2;
@@ -65,6 +83,10 @@ export class ForgeHost {
         this.calls.kvs.push(path);
         const body = init.body ? JSON.parse(String(init.body)) : undefined;
         return jsonResponse(200, this.kvs.handle(path, body));
+      }
+      // `webTrigger.getUrl` asks the platform's GraphQL API, as the app.
+      if (descriptor?.type === 'fpp' && descriptor.remote === 'stargate' && descriptor.provider === 'app' && path === '/graphql') {
+        return jsonResponse(200, this.graphql(init.body ? JSON.parse(String(init.body)) : undefined));
       }
       // `@forge/events` posts to the platform as the app, over the stargate remote.
       if (descriptor?.type === 'fpp' && descriptor.remote === 'stargate' && descriptor.provider === 'app') {
@@ -93,6 +115,15 @@ export class ForgeHost {
     }
   }
 }
+
+const FORGE_RUNTIME = {
+  appContext: { appId: 'countersign-local', environmentId: 'development' },
+  contextAri: 'ari:cloud:bitbucket::workspace/local',
+  metrics: {
+    counter: () => ({ incr: () => undefined }),
+    timing: () => ({ measure: () => ({ stop: () => undefined }) }),
+  },
+};
 
 function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return new Response(body === undefined ? null : JSON.stringify(body), {

@@ -19,6 +19,40 @@ export const DEMO = {
   },
 } as const;
 
+/**
+ * The demo repository's `bitbucket-pipelines.yml`, as a team writes it without Countersign: the host's
+ * Pipelines page shows it and what the dynamic pipelines provider makes of it.
+ */
+export const DEMO_PIPELINES_YML = `image: atlassian/default-image:4
+
+definitions:
+  steps:
+    - step: &build
+        name: Build and test
+        script:
+          - npm ci
+          - npm test
+
+pipelines:
+  branches:
+    main:
+      - step: *build
+      - step:
+          name: Deploy to staging
+          deployment: staging
+          script:
+            - ./deploy.sh staging
+  tags:
+    'v*':
+      - step: *build
+      - step:
+          name: Deploy to production
+          deployment: production
+          trigger: manual
+          script:
+            - ./deploy.sh production
+`;
+
 export function demoCommit(seed: string): string {
   return createHash('sha1').update(seed).digest('hex');
 }
@@ -62,6 +96,9 @@ export function seedDemo(bitbucket: FakeBitbucket, size: DemoSize = 'standard'):
       [reader.accountId]: 'read',
     },
   });
+  // Where main is before any pull request merges into it: the commit a deploy of main or a new tag starts from.
+  bitbucket.seedCommit(repo, { hash: demoCommit('main-initial'), author: admin.accountId, message: 'Start the payments service' });
+  repo.heads = { main: demoCommit('main-initial') };
   bitbucket.addEnvironment(repo, { ...DEMO.environments.staging });
   bitbucket.addEnvironment(repo, { ...DEMO.environments.production });
   bitbucket.addPullRequest(repo, {

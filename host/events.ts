@@ -1,4 +1,4 @@
-import type { FakeBitbucket, FakePullRequest, FakeRepository } from '../dev/fakeBitbucket';
+import type { FakeBitbucket, FakeDeployment, FakePullRequest, FakeRepository } from '../dev/fakeBitbucket';
 import type { FakeQueue } from '../dev/fakeQueue';
 
 /** The Bitbucket product events Countersign's `trigger` modules subscribe to (manifest.yml). */
@@ -8,6 +8,7 @@ export type PullRequestEventType =
   | 'avi:bitbucket:fulfilled:pullrequest'
   | 'avi:bitbucket:rejected:pullrequest';
 export const PUSH_EVENT = 'avi:bitbucket:push:repository';
+export type DeploymentEventType = 'avi:bitbucket:pending:deployment' | 'avi:bitbucket:started:deployment' | 'avi:bitbucket:completed:deployment';
 
 /** Who caused an event: a user, or the app itself (its own merge). */
 export type Actor = { type: 'user'; accountId: string } | { type: 'app' };
@@ -18,11 +19,15 @@ export type Actor = { type: 'user'; accountId: string } | { type: 'app' };
  * pull request.
  */
 export interface ProductEvent {
-  eventType: PullRequestEventType | typeof PUSH_EVENT;
+  eventType: PullRequestEventType | typeof PUSH_EVENT | DeploymentEventType;
   actor: Actor;
   workspace: { uuid: string };
   repository: { uuid: string };
   pullrequest?: { id: number; source: { commit: { hash: string } } };
+  /** A deployment event's: the pipeline, the deployment (with its outcome once completed) and its environment; no commit. */
+  pipeline?: { uuid: string };
+  deployment?: { uuid: string; state: string; status?: string };
+  environment?: { uuid: string; name: string };
 }
 
 export interface EventHandlers {
@@ -30,6 +35,8 @@ export interface EventHandlers {
   pullRequest: (event: unknown) => Promise<unknown>;
   /** `push-events`: `avi:bitbucket:push:repository`. */
   push: (event: unknown) => Promise<unknown>;
+  /** `deployment-events`: `avi:bitbucket:{pending,started,completed}:deployment`. */
+  deployment: (event: unknown) => Promise<unknown>;
 }
 
 /** What was delivered, for tests and for looking back: the event (or queued request) and what its handler returned. */
@@ -54,6 +61,20 @@ export function pullRequestEvent(eventType: PullRequestEventType, repo: FakeRepo
 
 export function pushEvent(repo: FakeRepository, actor: Actor): ProductEvent {
   return { eventType: PUSH_EVENT, actor, workspace: { uuid: repo.workspace.uuid }, repository: { uuid: repo.uuid } };
+}
+
+/** A deployment event, thin as Bitbucket sends it: ids, the environment's name, the deployment's state (and outcome once completed). */
+export function deploymentEvent(repo: FakeRepository, deployment: FakeDeployment, environment: { uuid: string; name: string }, actor: Actor): ProductEvent {
+  const eventType: DeploymentEventType = deployment.state === 'PENDING' ? 'avi:bitbucket:pending:deployment' : deployment.state === 'IN_PROGRESS' ? 'avi:bitbucket:started:deployment' : 'avi:bitbucket:completed:deployment';
+  return {
+    eventType,
+    actor,
+    workspace: { uuid: repo.workspace.uuid },
+    repository: { uuid: repo.uuid },
+    pipeline: { uuid: deployment.pipeline },
+    deployment: { uuid: deployment.uuid, state: deployment.state, ...(deployment.status ? { status: deployment.status } : {}) },
+    environment: { uuid: environment.uuid, name: environment.name },
+  };
 }
 
 /**
@@ -120,7 +141,7 @@ export class EventPump {
     while (this.started && (this.outbox.length > 0 || this.queue.pending.length > 0)) {
       const before = this.states();
       const product = this.outbox.shift();
-      if (product) await this.deliver('trigger', product, () => (product.pullrequest ? this.handlers.pullRequest(product) : this.handlers.push(product)));
+      if (product) await this.deliver('trigger', product, () => this.handlerFor(product)(product));
       else {
         const queued = this.queue.pending.shift()!;
         await this.deliver('consumer', queued, () => this.queue.consumerFor(queued.queueName)(queued));
@@ -132,6 +153,11 @@ export class EventPump {
         console.error('Local host: could not save its state after delivering an event.', error);
       }
     }
+  }
+
+  private handlerFor(event: ProductEvent): (event: unknown) => Promise<unknown> {
+    if (event.deployment) return this.handlers.deployment;
+    return event.pullrequest ? this.handlers.pullRequest : this.handlers.push;
   }
 
   private async deliver(kind: Delivery['kind'], event: unknown, call: () => Promise<unknown>): Promise<void> {

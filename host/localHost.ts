@@ -4,14 +4,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join, resolve, sep } from 'node:path';
 import { bareUuid } from '../src/core';
 import { REEVALUATION_QUEUE } from '../src/adapters/forgeQueue';
-import { handler, mergeCheck, pullRequestEvents, pushEvents, reevaluateConsumer } from '../src/index';
+import { deploymentEvents, handler, mergeCheck, pullRequestEvents, pushEvents, reevaluateConsumer } from '../src/index';
 import type { FakeRepository } from '../dev/fakeBitbucket';
-import { BitbucketHttpError, buildsVerdict } from '../dev/fakeBitbucket';
+import { BitbucketHttpError, buildsVerdict, mergeCommitOf } from '../dev/fakeBitbucket';
 import { ForgeHost } from '../dev/forgeHost';
 import { manifestEntities } from '../dev/manifestEntities';
-import { DEMO, demoCommit, seedDemo, type DemoSize } from './demo';
+import { DEMO, DEMO_PIPELINES_YML, demoCommit, seedDemo, type DemoSize } from './demo';
 import { EventPump, pullRequestEvent, pushEvent } from './events';
-import { appFrame, auditPage, buildsList, deploymentsPage, indexPage, pullRequestPage, settingsPage, type AppName, type PageContext, type Theme } from './pages';
+import { appFrame, auditPage, buildsList, deploymentsPage, indexPage, pipelinesPage, pullRequestPage, settingsPage, type AppName, type PageContext, type Theme } from './pages';
+import { PipelinesError, PipelinesStandIn, type DeployStepRequest } from './pipelines';
 import { loadState, saveState } from './state';
 
 export interface LocalHostOptions {
@@ -76,13 +77,16 @@ export class LocalHost {
    * consumer, in the background after each action. `await host.events.idle()` waits for it.
    */
   readonly events: EventPump;
+  /** Bitbucket Pipelines, as far as deployments go: deploy steps that ask the real gate, and the real provider's rewrite. */
+  readonly pipelines: PipelinesStandIn;
 
   constructor(private readonly options: LocalHostOptions) {
     this.forge.queue.consumer(REEVALUATION_QUEUE, reevaluateConsumer);
-    this.events = new EventPump(this.forge.bitbucket, this.forge.queue, { pullRequest: pullRequestEvents, push: pushEvents }, () => {
+    this.events = new EventPump(this.forge.bitbucket, this.forge.queue, { pullRequest: pullRequestEvents, push: pushEvents, deployment: deploymentEvents }, () => {
       // A state file deleted meanwhile means "start again": the next request does, so never write the old world back.
       if (existsSync(options.statePath)) saveState(this.forge, options.statePath);
     });
+    this.pipelines = new PipelinesStandIn(this.forge, this.events, DEMO_PIPELINES_YML);
     if (!loadState(this.forge, options.statePath)) {
       seedDemo(this.forge.bitbucket, options.demo);
       saveState(this.forge, options.statePath);
@@ -128,11 +132,13 @@ export class LocalHost {
     this.forge.uninstall();
   }
 
-  /** Back to the demo workspace, as on a first start: every policy, key, signature and pushed commit is gone. */
+  /** Back to the demo workspace, as on a first start: every policy, key, signature, pushed commit and pipeline is gone (the Pipelines OIDC keys stay). */
   reset(): void {
     this.events.clear();
     this.forge.kvs.importState({ plain: [], secret: [], entities: [] });
-    this.forge.bitbucket.importState({ users: [], workspaces: [], repositories: [] });
+    // The workspace's Pipelines signing keys stay, as Bitbucket's would: the app has them cached, and the
+    // next run's step tokens are signed with them.
+    this.forge.bitbucket.importState({ users: [], workspaces: [], repositories: [], oidcKeys: this.forge.bitbucket.exportState().oidcKeys });
     seedDemo(this.forge.bitbucket, this.options.demo);
     this.frames.clear();
     saveState(this.forge, this.options.statePath);
@@ -155,6 +161,15 @@ export class LocalHost {
         res.writeHead(308, { location: `${this.origin}${url.pathname}${url.search}` });
         return void res.end();
       }
+      // The workspace's Pipelines OIDC issuer, on loopback too, so a person can read the keys the gate trusts.
+      if (req.method === 'GET' && isOidcPath(url.pathname)) {
+        try {
+          const { status, json } = this.forge.bitbucket.handle('GET', url.pathname, undefined, undefined);
+          return send(res, status, 'application/json', JSON.stringify(json));
+        } catch (error) {
+          throw error instanceof BitbucketHttpError ? new HttpError(error.status, error.message) : error;
+        }
+      }
       const session = this.session(req);
       if (req.method === 'POST') {
         this.verifyPost(req, session);
@@ -165,7 +180,7 @@ export class LocalHost {
         this.events.kick();
         return send(res, 200, 'application/json', JSON.stringify(answer ?? null));
       }
-      return this.page(url, session, res);
+      return await this.page(url, session, res);
     } catch (error) {
       fail(res, error);
     }
@@ -216,7 +231,7 @@ export class LocalHost {
     if (!session.signedIn && req.url !== '/host/api/session') throw new HttpError(401, 'Pick who to act as first (reload the page).');
   }
 
-  private page(url: URL, session: Session, res: ServerResponse): void {
+  private async page(url: URL, session: Session, res: ServerResponse): Promise<void> {
     if (!session.signedIn) res.setHeader('set-cookie', cookie('cs_user', session.accountId));
     const parts = url.pathname.split('/').filter(Boolean);
     const html = (body: string) => {
@@ -236,6 +251,7 @@ export class LocalHost {
     if (parts[2] === 'admin' && parts[3] === 'countersign') return html(settingsPage(session, repo));
     if (parts[2] === 'countersign-audit' && parts.length === 3) return html(auditPage(session, repo));
     if (parts[2] === 'countersign-deployments' && parts.length === 3) return html(deploymentsPage(session, repo));
+    if (parts[2] === 'pipelines' && parts.length === 3) return html(pipelinesPage(session, repo, this.pipelines.environments(repo), await this.pipelines.providedPipeline(repo)));
     throw new HttpError(404, `Nothing at ${url.pathname}`);
   }
 
@@ -321,6 +337,8 @@ export class LocalHost {
         const { repo, pr } = this.pullRequest(body);
         return { state: pr.state, head: pr.commits.at(-1)!.hash, builds: buildsList(repo, pr) };
       }
+      case '/host/api/pipelines/run':
+        return this.runDeployStep(body, session.accountId);
       case '/host/api/reset':
         this.reset();
         return { ok: true };
@@ -393,6 +411,9 @@ export class LocalHost {
     const merged = check.success && body.confirm === true;
     if (merged) {
       pr.state = 'MERGED';
+      pr.closedBy = accountId;
+      pr.mergeCommit = mergeCommitOf(repo, pr);
+      (repo.heads ??= {})[pr.targetBranch] = pr.mergeCommit!;
       this.events.emit(pullRequestEvent('avi:bitbucket:fulfilled:pullrequest', repo, pr, { type: 'user', accountId }));
     }
     return { merged, gate, check };
@@ -404,8 +425,21 @@ export class LocalHost {
     this.mayWrite(repo, accountId, 'declining');
     if (pr.state !== 'OPEN') throw new HttpError(409, `Pull request #${pr.id} is already ${pr.state.toLowerCase()}.`);
     pr.state = 'DECLINED';
+    pr.closedBy = accountId;
     this.events.emit(pullRequestEvent('avi:bitbucket:rejected:pullrequest', repo, pr, { type: 'user', accountId }));
     return { state: pr.state };
+  }
+
+  /** "Run deploy step" on the Pipelines page: a pipeline started by the acting user, for one environment and ref. */
+  private async runDeployStep(body: { workspace: string; repository: string } & Partial<DeployStepRequest>, accountId: string) {
+    const repo = this.repository(body.workspace, body.repository);
+    this.mayWrite(repo, accountId, 'running a pipeline');
+    if (typeof body.environment !== 'string' || !body.ref || typeof body.gate !== 'boolean') throw new HttpError(400, 'Say which environment, which ref and whether the step runs the gate.');
+    try {
+      return await this.pipelines.runDeployStep(repo, accountId, { environment: body.environment, ref: body.ref, gate: body.gate });
+    } catch (error) {
+      throw error instanceof PipelinesError ? new HttpError(error.status, error.message) : error;
+    }
   }
 
   /** The repository's "Require passing builds" switch: a repository admin's setting, as in Bitbucket. */
@@ -440,6 +474,10 @@ export class LocalHost {
 interface FrameContext {
   context: { accountId: string; workspaceId: string; [field: string]: unknown };
   theme: Theme;
+}
+
+function isOidcPath(path: string): boolean {
+  return /^\/2\.0\/workspaces\/[^/]+\/pipelines-config\/identity\/oidc\/(\.well-known\/openid-configuration|keys\.json)$/.test(path);
 }
 
 function bind(server: Server, port: number, hostname: string): Promise<number> {

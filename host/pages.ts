@@ -1,4 +1,5 @@
 import { latestStatuses, type FakeBitbucket, type FakePullRequest, type FakeRepository } from '../dev/fakeBitbucket';
+import type { EnvironmentView, ProvidedPipeline } from './pipelines';
 
 export type Theme = 'light' | 'dark';
 
@@ -53,7 +54,7 @@ export function indexPage(ctx: PageContext): string {
       const prs = [...repo.pullRequests.values()]
         .map((pr) => `<li><a href="${prPath(repo, pr.id)}">#${pr.id} ${esc(pr.title)}</a> <span class="lozenge">${pr.state}</span> <span class="subtle">${esc(pr.sourceBranch)} → ${esc(pr.targetBranch)}</span></li>`)
         .join('');
-      return `<section class="panel"><h2>${esc(repo.workspace.slug)} / ${esc(repo.slug)}</h2><p><a href="${settingsPath(repo)}">Repository settings → Countersign</a> · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a></p><h3>Pull requests</h3><ul>${prs}</ul></section>`;
+      return `<section class="panel"><h2>${esc(repo.workspace.slug)} / ${esc(repo.slug)}</h2><p><a href="${settingsPath(repo)}">Repository settings → Countersign</a> · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a> · <a href="${pipelinesPath(repo)}">Pipelines</a></p><h3>Pull requests</h3><ul>${prs}</ul></section>`;
     })
     .join('');
   return layout(ctx, 'Repositories', `<main class="page"><h1>Repositories</h1>${repos}</main>`);
@@ -75,6 +76,11 @@ export function auditPath(repo: FakeRepository): string {
 /** The deployments page, another repository main menu page. */
 export function deploymentsPath(repo: FakeRepository): string {
   return `/${repo.workspace.slug}/${repo.slug}/countersign-deployments`;
+}
+
+/** The local host's stand-in for Bitbucket Pipelines' deployments. */
+export function pipelinesPath(repo: FakeRepository): string {
+  return `/${repo.workspace.slug}/${repo.slug}/pipelines`;
 }
 
 const BUILD_TONE: Record<string, string> = { SUCCESSFUL: 'success', FAILED: 'danger', STOPPED: 'warning', INPROGRESS: 'info' };
@@ -119,7 +125,7 @@ export function pullRequestPage(ctx: PageContext, repo: FakeRepository, pr: Fake
         <label class="switch" title="${admin ? 'Merge then needs every build on the head commit to pass, instead of the merge check' : 'Only repository admins can change this'}"><input type="checkbox" role="switch" id="require-builds"${required ? ' checked' : ''}${admin ? '' : ' disabled'}> Require passing builds</label>
       </section>`;
   const body = `<main class="page pr" data-workspace="${esc(repo.workspace.uuid)}" data-repository="${esc(repo.uuid)}" data-pull-request="${pr.id}" data-state="${pr.state}">
-  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Pull requests · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a></nav>
+  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Pull requests · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a> · <a href="${pipelinesPath(repo)}">Pipelines</a></nav>
   <div class="pr-head">
     <div>
       <h1>${esc(pr.title)} <span class="subtle">#${pr.id}</span></h1>
@@ -148,7 +154,7 @@ export function pullRequestPage(ctx: PageContext, repo: FakeRepository, pr: Fake
 
 export function settingsPage(ctx: PageContext, repo: FakeRepository): string {
   const body = `<main class="page settings-page">
-  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Repository settings · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a></nav>
+  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Repository settings · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a> · <a href="${pipelinesPath(repo)}">Pipelines</a></nav>
   <div class="settings-layout">
     <nav class="settings-nav" aria-label="Repository settings"><ul class="plain"><li>Repository details</li><li>Branch restrictions</li><li aria-current="page"><strong>Countersign</strong></li></ul></nav>
     <iframe title="Countersign settings" class="forge-app wide" sandbox="${SANDBOX}" src="${esc(ctx.frameSrc('settings', repo))}"></iframe>
@@ -159,7 +165,7 @@ export function settingsPage(ctx: PageContext, repo: FakeRepository): string {
 
 export function auditPage(ctx: PageContext, repo: FakeRepository): string {
   const body = `<main class="page settings-page">
-  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Countersign audit log · <a href="${settingsPath(repo)}">Repository settings → Countersign</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a></nav>
+  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Countersign audit log · <a href="${settingsPath(repo)}">Repository settings → Countersign</a> · <a href="${deploymentsPath(repo)}">Countersign deployments</a> · <a href="${pipelinesPath(repo)}">Pipelines</a></nav>
   <iframe title="Countersign audit log" class="forge-app wide" sandbox="${SANDBOX}" src="${esc(ctx.frameSrc('audit', repo))}"></iframe>
 </main>`;
   return layout(ctx, 'Countersign audit log', body);
@@ -167,10 +173,66 @@ export function auditPage(ctx: PageContext, repo: FakeRepository): string {
 
 export function deploymentsPage(ctx: PageContext, repo: FakeRepository): string {
   const body = `<main class="page settings-page">
-  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Countersign deployments · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${settingsPath(repo)}">Repository settings → Countersign</a></nav>
+  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Countersign deployments · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${settingsPath(repo)}">Repository settings → Countersign</a> · <a href="${pipelinesPath(repo)}">Pipelines</a></nav>
   <iframe title="Countersign deployments" class="forge-app wide" sandbox="${SANDBOX}" src="${esc(ctx.frameSrc('deployments', repo))}"></iframe>
 </main>`;
   return layout(ctx, 'Countersign deployments', body);
+}
+
+/**
+ * Bitbucket Pipelines' deployments, as far as Countersign goes: each environment with where it stands and
+ * a deploy step to run (the gate's answer shown in place), and the demo's configuration beside what the
+ * dynamic pipelines provider makes of it, the inserted gate highlighted.
+ */
+export function pipelinesPage(ctx: PageContext, repo: FakeRepository, environments: EnvironmentView[], provided: ProvidedPipeline): string {
+  const tags = repo.tags ?? [];
+  const rows = environments
+    .map(({ environment: env, deployed }) => {
+      const id = env.name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+      const byTag = env.type === 'Production';
+      const where = deployed
+        ? `<code>${deployed.commit.slice(0, 7)}</code>${deployed.ref ? ` (${deployed.ref.type} ${esc(deployed.ref.name)})` : ''}${deployed.by ? `, deployed by ${esc(displayName(ctx, deployed.by))}` : ''}`
+        : '<span class="lozenge">Never deployed</span>';
+      return `<section class="panel environment" data-environment="${esc(env.uuid)}" data-name="${esc(env.name)}" aria-label="Environment ${esc(env.name)}">
+    <h2>${esc(env.name)} <span class="subtle">${esc(env.type)}</span></h2>
+    <p data-testid="deployed">${esc(env.name)}: ${where}</p>
+    <div class="deploy-controls">
+      <label>Ref <select class="ref" aria-label="Ref for ${esc(env.name)}"><option value="branch"${byTag ? '' : ' selected'}>branch main</option><option value="tag"${byTag ? ' selected' : ''}>tag</option></select></label>
+      <label>Tag name <input class="tag" aria-label="Tag for ${esc(env.name)}" value="${esc(tags.at(-1)?.name ?? 'v1.0.0')}" size="12" id="tag-${id}"></label>
+      <button type="button" class="primary run-step" data-gate="true">Run deploy step</button>
+      <button type="button" class="run-step small" data-gate="false" title="Simulates a pipeline whose step skips Countersign's gate and deploys anyway">Deploy without the gate (simulates a pipeline that skips Countersign)</button>
+    </div>
+    <div class="gate-answer" role="status" aria-live="polite"></div>
+  </section>`;
+    })
+    .join('');
+  const main = repo.heads?.main;
+  const refs = `<p class="subtle">main is at ${main ? `<code>${main.slice(0, 7)}</code>` : 'no commit yet'}${tags.length ? `; tags: ${tags.map((t) => `<code>${esc(t.name)}</code> → <code>${t.commit.slice(0, 7)}</code>`).join(', ')}` : ''}. A new tag is made at main's head.</p>`;
+  const rewritten =
+    'yaml' in provided
+      ? `<pre class="yaml" data-testid="provided-pipeline">${highlightGate(provided.yaml)}</pre>`
+      : `<div class="merge-result danger" data-testid="provider-refusal"><strong>The provider refuses this pipeline.</strong><p>${esc(provided.error.message)} <code>${esc(provided.error.key)}</code></p></div>`;
+  const body = `<main class="page pipelines" data-workspace="${esc(repo.workspace.uuid)}" data-repository="${esc(repo.uuid)}">
+  <nav class="crumbs"><a href="/">${esc(repo.workspace.slug)}</a> / <a href="/">${esc(repo.slug)}</a> / Pipelines · <a href="${deploymentsPath(repo)}">Countersign deployments</a> · <a href="${auditPath(repo)}">Countersign audit log</a> · <a href="${settingsPath(repo)}">Repository settings → Countersign</a></nav>
+  <h1>Deployments</h1>
+  ${refs}
+  ${rows}
+  <section class="panel" aria-labelledby="pipeline-heading"><h2 id="pipeline-heading">The pipeline, through Countersign's dynamic pipelines provider</h2>
+    <div class="pipeline-columns">
+      <div><h3>bitbucket-pipelines.yml</h3><pre class="yaml" data-testid="source-pipeline">${esc(provided.source)}</pre></div>
+      <div><h3>What Pipelines runs</h3>${rewritten}</div>
+    </div>
+  </section>
+</main>`;
+  return layout(ctx, 'Pipelines', body);
+}
+
+/** The provider's output with the lines it added for the gate marked. */
+function highlightGate(yaml: string): string {
+  return yaml
+    .split('\n')
+    .map((line) => (line.includes('countersign-deployment-gate') ? `<mark data-testid="gate-line">${esc(line)}</mark>` : esc(line)))
+    .join('\n');
 }
 
 /** The app's built index.html with the fake bridge and the frame's context put in ahead of the bundle. */

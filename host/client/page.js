@@ -1,6 +1,6 @@
 // Controls of the local host's own pages: acting user, theme, reset, Merge, Decline, Push a commit,
-// Require passing builds, the PR page's builds kept current, and the host side of the app frames'
-// bridge (their calls, their heights).
+// Require passing builds, the PR page's builds kept current, the Pipelines page's deploy steps (the
+// gate's answer shown in place), and the host side of the app frames' bridge (their calls, their heights).
 (function () {
   var frameOrigin = document.body.dataset.frameOrigin;
   var reloading = false;
@@ -161,5 +161,68 @@
         // The host is restarting, or this page is out of date: the next tick tries again.
       }
     }, 1000);
+  }
+
+  var pipelines = document.querySelector('main.pipelines');
+  if (pipelines) {
+    var line = function (tag, text, testid) {
+      var el = document.createElement(tag);
+      el.textContent = text;
+      if (testid) el.setAttribute('data-testid', testid);
+      return el;
+    };
+    // What the step's log would say: the gate's status and answer, then whether the step deployed.
+    var showStep = function (box, step) {
+      box.innerHTML = '';
+      var gate = step.gate;
+      var allowed = gate && gate.status === 200;
+      box.className = 'gate-answer merge-result ' + (!gate ? 'warning' : allowed ? 'success' : 'danger');
+      box.dataset.pipeline = String(step.pipeline.buildNumber);
+      var ref = step.ref.type + ' ' + step.ref.name;
+      var title = !gate
+        ? 'Pipeline #' + step.pipeline.buildNumber + ' deployed ' + step.commit.slice(0, 7) + ' (' + ref + ') without asking Countersign.'
+        : 'Pipeline #' + step.pipeline.buildNumber + ', ' + ref + ' at ' + step.commit.slice(0, 7) + ': the gate answered ' + gate.status + (allowed ? ' (allowed).' : ' (refused).');
+      box.append(line('strong', title, 'gate-status'));
+      if (gate) {
+        box.append(line('p', gate.body.message || '', 'gate-message'));
+        if (gate.body.code) box.append(line('p', 'Code: ' + gate.body.code, 'gate-code'));
+        var missing = gate.body.missing || [];
+        if (missing.length) {
+          box.append(line('p', 'Missing:'));
+          var list = document.createElement('ul');
+          list.setAttribute('data-testid', 'gate-missing');
+          missing.forEach(function (m) { list.append(line('li', m)); });
+          box.append(list);
+        }
+        var approvers = (gate.body.approvedBy || []).map(function (a) { return a.name || a.accountId; });
+        if (approvers.length) box.append(line('p', 'Approved by ' + approvers.join(', '), 'gate-approved-by'));
+      }
+      box.append(line('p', step.deployed ? 'The step deployed; the environment is marked deployed at ' + step.commit.slice(0, 7) + '.' : 'The gate failed the step: nothing was deployed.', 'step-outcome'));
+      var flagged = step.events.some(function (e) { return e.outcome && e.outcome.flagged; });
+      if (flagged) box.append(line('p', 'Countersign flagged this deployment: it ran without an allowing answer from the gate (see the audit log).', 'step-flagged'));
+    };
+    pipelines.querySelectorAll('section.environment').forEach(function (section) {
+      var box = section.querySelector('.gate-answer');
+      section.querySelectorAll('button.run-step').forEach(function (button) {
+        button.addEventListener('click', async function () {
+          var kind = section.querySelector('select.ref').value;
+          var ref = kind === 'tag' ? { type: 'tag', name: section.querySelector('input.tag').value } : { type: 'branch', name: 'main' };
+          var buttons = section.querySelectorAll('button');
+          buttons.forEach(function (b) { b.disabled = true; });
+          try {
+            var step = await post('/host/api/pipelines/run', { workspace: pipelines.dataset.workspace, repository: pipelines.dataset.repository, environment: section.dataset.environment, ref: ref, gate: button.dataset.gate === 'true' });
+            showStep(box, step);
+            var deployed = section.querySelector('[data-testid="deployed"]');
+            if (step.deployed) deployed.textContent = section.dataset.name + ': ' + step.commit.slice(0, 7) + ' (' + step.ref.type + ' ' + step.ref.name + '), deployed by ' + document.getElementById('acting-user').selectedOptions[0].textContent;
+          } catch (error) {
+            box.className = 'gate-answer merge-result danger';
+            box.innerHTML = '';
+            box.append(line('strong', 'Could not run the step.'), line('p', error.message, 'gate-message'));
+          } finally {
+            buttons.forEach(function (b) { b.disabled = false; });
+          }
+        });
+      });
+    });
   }
 })();

@@ -72,7 +72,7 @@ describe('the deployments page', () => {
     expect(await production().getByTestId('deployment-state').innerText()).toMatch(/waiting/i);
     // Riley has no key on this device yet: the page says so and offers enrolment.
     await page().getByTestId('key-no-key').waitFor();
-    await lb.screenshotPage('deployments-pending');
+    await lb.screenshotPage('deployments-request-pending');
   });
 
   it('tells the commit author why they cannot sign', async () => {
