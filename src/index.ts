@@ -1,4 +1,3 @@
-import { webTrigger } from '@forge/api';
 import Resolver from '@forge/resolver';
 import { gateDeployment, type WebTriggerRequest } from './handlers/deploymentGate';
 import { provideDynamicPipeline } from './handlers/dynamicPipelines';
@@ -34,18 +33,7 @@ export const deploymentEvents = (event: unknown) => onDeploymentEvent(deps, even
 export const reevaluateConsumer = (event: unknown) => consumeReevaluation(deps, event);
 
 /** `dynamic-pipelines` in manifest.yml: the workspace's dynamic pipelines provider, gating deployment steps. */
-export const dynamicPipelines = (event: unknown, context: unknown) =>
-  provideDynamicPipeline(
-    {
-      environments: {
-        environmentsWithPolicy: async (_workspace, repository) =>
-          ((await deps.gate.loadPolicy(repository))?.environments ?? []).map((e) => ({ uuid: e.environment, name: e.name })),
-      },
-      gateUrl: () => webTrigger.getUrl('countersign-deployment-gate'),
-    },
-    event,
-    context,
-  );
+export const dynamicPipelines = (event: unknown, context: unknown) => provideDynamicPipeline(deps, event, context);
 
 /** `deployment-gate` in manifest.yml: the `countersign-deployment-gate` web trigger a Pipelines deployment step calls. */
 export const deploymentGate = (request: WebTriggerRequest, context: unknown) => gateDeployment(deps, request, context);

@@ -307,6 +307,8 @@ export interface Deps {
   queue: ReevaluationQueue;
   bitbucket: BitbucketPort;
   pipelines: PipelinesPort;
+  /** The deployment gate web trigger's URL (`countersign-deployment-gate`), which the pipelines provider writes into gated steps. */
+  gateUrl: () => Promise<string>;
   now: () => Date;
   randomToken: () => string;
 }

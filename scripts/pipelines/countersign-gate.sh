@@ -7,7 +7,10 @@
 #
 # Needs COUNTERSIGN_GATE_URL (a repository or workspace variable), and BITBUCKET_STEP_OIDC_TOKEN
 # and BITBUCKET_COMMIT, which Pipelines sets. --wait keeps asking while the answer is "not yet"
-# (403), every --interval seconds (default 15), until allowed or SECONDS have passed.
+# (403 with code APPROVALS_MISSING, or DEPLOYMENT_REJECTED, which a new approval from the same
+# person can withdraw), every --interval seconds (default 15), until allowed or SECONDS have passed.
+# Any other refusal (wrong commit, ref not allowed, merge required, ...) cannot change by waiting
+# and is final at once.
 #
 # Exit status: 0 allowed; 1 refused (or still refused when --wait ran out); 2 the token was not
 # accepted; 3 anything else (missing variables, network, server errors): it never fails open.
@@ -56,12 +59,21 @@ say() {
   echo "countersign: $1${message:+: $message}"
 }
 
+# The gate's "code", or nothing when the answer has none.
+code_of() {
+  printf '%s' "$answer" | tr -d '\n' | sed -n 's/.*"code"[[:space:]]*:[[:space:]]*"\([A-Z_]*\)".*/\1/p' | head -n 1
+}
+
 waited=0
 while :; do
   ask
   case "$status" in
     200) say "allowed"; exit 0 ;;
     403)
+      case "$(code_of)" in
+        APPROVALS_MISSING | DEPLOYMENT_REJECTED) ;;
+        *) say "refused"; exit 1 ;;
+      esac
       left=$((wait_for - waited))
       if [ "$left" -le 0 ]; then
         say "refused"

@@ -6,10 +6,12 @@ import { DEPLOYMENT_GATE_AUDIENCE } from './pipelinesToken';
  * gates runs the gate first. Bitbucket hands the provider the configuration as JSON (the YAML already
  * parsed, anchors and imports resolved); this works on that shape and returns a new one.
  *
- * A gated deployment step gets `oidc: { audiences: [countersign-deployment-gate] }` (OIDC on, with the
- * gate's audience) and the gate command as the first command of its `script`. A configuration that
- * would let such a step run without passing the gate first is refused instead:
- * - `oidc: false`, or audiences that leave Countersign's out: the step's token would not be for the gate;
+ * A gated deployment step gets OIDC on with Countersign's audience added to what it had (`oidc: true`
+ * or no `oidc` means Bitbucket's default audience for the workspace, which is kept, so the step's other
+ * OIDC trusts, such as AWS or GCP roles, still accept its token) and the gate command as the first
+ * command of its `script`. A configuration that would let such a step run without passing the gate
+ * first is refused instead:
+ * - `oidc: false`, or `audiences` that are not a list: the step's token would not be for the gate;
  * - no `script`: there is nothing to run the gate in front of;
  * - an `after-script`: it runs even when the gate fails, with the environment's deployment variables;
  * - a deployment to a gated environment inside something this does not know how to rewrite.
@@ -23,6 +25,20 @@ export interface GatedEnvironment {
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
+
+/** Where the gate is and whose pipelines these are (the installation's workspace UUID, in braces). */
+export interface GateTarget {
+  gateUrl: string;
+  workspace: string;
+}
+
+/**
+ * The audience Bitbucket puts in a step's token when the step names none (`oidc: true`):
+ * `ari:cloud:bitbucket::workspace/{workspace UUID without braces}`.
+ */
+export function bitbucketDefaultAudience(workspace: string): string {
+  return `ari:cloud:bitbucket::workspace/${workspace.replace(/[{}]/g, '')}`;
+}
 
 /** The prefix of the gate command; `:` is the shell's no-op, so it only names the command in the log. */
 export const GATE_COMMAND_MARK = ': countersign-deployment-gate;';
@@ -58,10 +74,10 @@ export function gateCommand(gateUrl: string): string {
  * Running it on its own output changes nothing. Throws PipelineRefusal (with the step named) for a
  * configuration that would bypass the gate; non-gated environments are left exactly as they were.
  */
-export function gateDeployments(configuration: unknown, environments: GatedEnvironment[], gateUrl: string): unknown {
+export function gateDeployments(configuration: unknown, environments: GatedEnvironment[], target: GateTarget): unknown {
   if (environments.length === 0 || configuration === undefined || configuration === null) return configuration;
   if (!isObject(configuration)) throw unreadable('the configuration is not an object');
-  const gate = { command: gateCommand(gateUrl), isGated: gatedMatcher(environments) };
+  const gate = { command: gateCommand(target.gateUrl), isGated: gatedMatcher(environments), defaultAudience: bitbucketDefaultAudience(target.workspace) };
   // A copy, changed in place: YAML anchors can make one step appear in several places, and a copy
   // keeps them shared, so a shared step is rewritten once (the second visit finds the gate already there).
   const copy = structuredClone(configuration as JsonObject);
@@ -83,6 +99,8 @@ export function gateDeployments(configuration: unknown, environments: GatedEnvir
 interface Gate {
   command: string;
   isGated: (environment: string) => boolean;
+  /** Bitbucket's audience for a step that names none; kept beside Countersign's. */
+  defaultAudience: string;
 }
 
 // Bitbucket matches environment names without regard to case; matching more loosely only gates more.
@@ -132,7 +150,7 @@ function rewriteStep(step: Json, stageEnvironment: string | undefined, gate: Gat
   const environment = [deploymentOf(step.deployment), stageEnvironment].find((e) => e !== undefined && gate.isGated(e));
   if (environment === undefined) return;
   const named = `The step at ${where} deploys to ${environment}, which Countersign gates`;
-  step.oidc = gatedOidc(step.oidc, named);
+  step.oidc = gatedOidc(step.oidc, gate.defaultAudience, named);
   if (!Array.isArray(step.script) || step.script.length === 0) {
     throw new PipelineRefusal('GATE_NO_SCRIPT', `${named}, but it has no script for the gate to run in front of; give it a script.`);
   }
@@ -145,20 +163,24 @@ function rewriteStep(step: Json, stageEnvironment: string | undefined, gate: Gat
   if (step.script[0] !== gate.command) step.script.unshift(gate.command);
 }
 
-function gatedOidc(oidc: Json | undefined, named: string): Json {
-  if (oidc === undefined || oidc === true) return { audiences: [DEPLOYMENT_GATE_AUDIENCE] };
+/**
+ * OIDC on, with Countersign's audience added to the step's: no `oidc`, `oidc: true` or a map without
+ * audiences (an empty list too) means Bitbucket's default audience, which stays first; a list of
+ * audiences keeps its own and gets Countersign's appended unless it already has it.
+ */
+function gatedOidc(oidc: Json | undefined, defaultAudience: string, named: string): Json {
+  const audiences = [defaultAudience, DEPLOYMENT_GATE_AUDIENCE];
+  if (oidc === undefined || oidc === true) return { audiences };
   if (oidc === false) {
     throw new PipelineRefusal('GATE_OIDC_OFF', `${named}, and it turns OIDC off, so the gate cannot tell which step is asking; remove \`oidc: false\`.`);
   }
   if (!isObject(oidc)) throw new PipelineRefusal('GATE_UNREADABLE', `${named}, and its \`oidc\` setting is neither true nor a map; write \`oidc: true\`.`);
-  if (oidc.audiences === undefined) return { ...oidc, audiences: [DEPLOYMENT_GATE_AUDIENCE] };
-  if (!Array.isArray(oidc.audiences) || !oidc.audiences.includes(DEPLOYMENT_GATE_AUDIENCE)) {
-    throw new PipelineRefusal(
-      'GATE_AUDIENCE',
-      `${named}, and its OIDC audiences leave out Countersign's; add ${DEPLOYMENT_GATE_AUDIENCE} to \`oidc: audiences\`.`,
-    );
+  if (oidc.audiences === undefined || (Array.isArray(oidc.audiences) && oidc.audiences.length === 0)) return { ...oidc, audiences };
+  if (!Array.isArray(oidc.audiences)) {
+    throw new PipelineRefusal('GATE_AUDIENCE', `${named}, and its \`oidc: audiences\` is not a list; write the audiences as a list.`);
   }
-  return oidc;
+  if (oidc.audiences.includes(DEPLOYMENT_GATE_AUDIENCE)) return oidc;
+  return { ...oidc, audiences: [...oidc.audiences, DEPLOYMENT_GATE_AUDIENCE] };
 }
 
 function deploymentOf(value: Json | undefined): string | undefined {

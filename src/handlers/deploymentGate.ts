@@ -23,7 +23,7 @@ import {
   type PipelinesIdentity,
 } from '../core';
 import type { DeploymentState, Deps, PipelineFacts } from '../ports';
-import { workspaceOfInstallation } from './requests';
+import { installedWorkspace } from './requests';
 import { toFailure } from './result';
 
 /** What Forge hands a web trigger: header names as the caller sent them, each with its values. */
@@ -44,7 +44,6 @@ export interface WebTriggerResponse {
 /** The gate's request body is `{"commit":"<40 hex>"}`; anything much longer is not one. */
 const MAX_BODY = 1024;
 const GateBody = z.strictObject({ commit: FullCommitHash });
-const InvocationContext = z.looseObject({ installContext: z.string() });
 
 /**
  * A Pipelines deployment step asks "may this commit deploy to my environment?" with its OIDC token.
@@ -88,13 +87,6 @@ export async function gateDeployment(deps: Deps, request: WebTriggerRequest, con
   } catch (error) {
     return failure(error);
   }
-}
-
-function installedWorkspace(context: unknown): string {
-  const parsed = InvocationContext.safeParse(context);
-  const workspace = parsed.success ? workspaceOfInstallation(parsed.data.installContext) : undefined;
-  if (!workspace) throw new RequestError('NOT_AUTHENTICATED', 'Countersign is not installed in a Bitbucket workspace it recognises; reinstall the app.');
-  return workspace;
 }
 
 /** The one `Authorization: Bearer …` header, whatever the case of its name. */
@@ -226,7 +218,11 @@ function requestSummary(request: DeploymentRequest) {
   return { id, state, environment, environmentName, commit, pipeline, requestedAt, ...(allowedAt ? { allowedAt } : {}) };
 }
 
-/** Token problems are 401; bad input and a genuine step's refusals 403; anything Countersign could not find out is 503 (run the step again). */
+/**
+ * The web triggers' one error -> HTTP mapping: token problems are 401; bad input and a genuine step's
+ * refusals 403; anything else (storage, Bitbucket, an installation Countersign does not recognise) is
+ * 503 (run the step again).
+ */
 function failure(error: unknown): WebTriggerResponse {
   const { code, message } = toFailure(error);
   if (code === 'NOT_AUTHENTICATED') return answer(401, { allowed: false, code, message });

@@ -27,6 +27,20 @@ export function workspaceOfInstallation(installContext: string): string | undefi
   return match ? `{${match[1]}}` : undefined;
 }
 
+const InvocationContext = z.looseObject({ installContext: z.string() });
+
+/**
+ * The workspace of a call Forge makes on the platform's behalf (a web trigger, the dynamic pipelines
+ * provider): the installation's, from the invocation context. An installation Countersign does not
+ * recognise is its own problem, not the caller's, so it is INTERNAL (a web trigger answers 503).
+ */
+export function installedWorkspace(context: unknown): string {
+  const parsed = InvocationContext.safeParse(context);
+  const workspace = parsed.success ? workspaceOfInstallation(parsed.data.installContext) : undefined;
+  if (!workspace) throw new RequestError('INTERNAL', 'Countersign is not installed in a Bitbucket workspace it recognises; reinstall the app.');
+  return workspace;
+}
+
 export interface Caller {
   accountId: string;
   workspace: string;

@@ -1,9 +1,10 @@
 import { isCountersignError, type ErrorCode } from '../core';
 
 /**
- * The one place errors are turned into answers: a bridge `Result` for the Custom UI apps, a message
- * for Bitbucket's merge check, and an HTTP answer for web triggers. Countersign's own errors keep their
- * code and sentence; anything else is logged and becomes INTERNAL, never a stack trace.
+ * The one place errors are turned into answers: a bridge `Result` for the Custom UI apps and a message
+ * for Bitbucket's merge check; the web triggers' HTTP answers are made from `toFailure` in
+ * deploymentGate.ts. Countersign's own errors keep their code and sentence; anything else is logged
+ * and becomes INTERNAL, never a stack trace.
  */
 export type Result<T> = { ok: true; data: T } | { ok: false; code: ErrorCode; message: string };
 export type Failure = Extract<Result<never>, { ok: false }>;
@@ -34,23 +35,4 @@ export function toFailure(error: unknown): Failure {
 /** The merge check's answer when it could not judge: blocked, saying why. */
 export function blockedMerge(error: unknown): { success: false; message: string } {
   return { success: false, message: `Countersign could not verify approvals, so merging is blocked: ${toFailure(error).message}` };
-}
-
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  INVALID_INPUT: 400,
-  INVALID_POLICY: 400,
-  NOT_AUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  LIMIT_REACHED: 413,
-  BITBUCKET_ERROR: 502,
-  STORAGE_ERROR: 503,
-  INTERNAL: 500,
-};
-
-/** A web trigger's answer: verification and policy refusals are 422, request problems by kind. */
-export function httpAnswer(error: unknown): { statusCode: number; headers: Record<string, string[]>; body: string } {
-  const { code, message } = toFailure(error);
-  return { statusCode: HTTP_STATUS[code] ?? 422, headers: { 'Content-Type': ['application/json'] }, body: JSON.stringify({ code, message }) };
 }

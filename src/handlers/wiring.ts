@@ -1,3 +1,4 @@
+import { webTrigger } from '@forge/api';
 import { randomToken } from '../core';
 import { BitbucketRest, type RetryOptions } from '../adapters/bitbucketRest';
 import { ForgeQueue } from '../adapters/forgeQueue';
@@ -22,6 +23,7 @@ export function productionDeps(overrides: Partial<Pick<Deps, 'now' | 'randomToke
     queue: new ForgeQueue(),
     bitbucket,
     pipelines: bitbucket,
+    gateUrl: () => webTrigger.getUrl('countersign-deployment-gate'),
     now: () => new Date(),
     randomToken: () => randomToken(),
     ...rest,

@@ -3,13 +3,16 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { DEPLOYMENT_GATE_AUDIENCE, gateCommand, gateDeployments, GATE_COMMAND_MARK, PipelineRefusal, type GatedEnvironment } from '../../src/core';
+import { bitbucketDefaultAudience, DEPLOYMENT_GATE_AUDIENCE, gateCommand, gateDeployments, GATE_COMMAND_MARK, PipelineRefusal, type GatedEnvironment } from '../../src/core';
 
 const URL = 'https://0a1b2c3d.hello.atlassian-dev.net/x1/gate-token';
 const PRODUCTION: GatedEnvironment = { uuid: '{5b2c7c1e-1f0a-4a55-9d3e-6a7b8c9d0e1f}', name: 'Production' };
 const GATED = [PRODUCTION];
 const GATE = gateCommand(URL);
-const OIDC = { audiences: [DEPLOYMENT_GATE_AUDIENCE] };
+const WORKSPACE = '{308ce669-576d-4fa7-b4d4-15e8171f0c8c}';
+/** Bitbucket's audience for a step of this workspace that names none. */
+const DEFAULT_AUDIENCE = 'ari:cloud:bitbucket::workspace/308ce669-576d-4fa7-b4d4-15e8171f0c8c';
+const OIDC = { audiences: [DEFAULT_AUDIENCE, DEPLOYMENT_GATE_AUDIENCE] };
 
 type Step = { name?: string; deployment?: string; script?: unknown[]; oidc?: unknown; [key: string]: unknown };
 const deploy = (overrides: Partial<Step> = {}): Step => ({ name: 'Deploy', deployment: 'production', script: ['./deploy.sh'], ...overrides });
@@ -17,7 +20,7 @@ const build: Step = { name: 'Build', script: ['npm ci', 'npm test'] };
 const gated = (overrides: Partial<Step> = {}): Step => ({ ...deploy(overrides), oidc: OIDC, script: [GATE, ...(overrides.script ?? ['./deploy.sh'])] });
 
 function rewrite(configuration: unknown, environments = GATED): any {
-  return gateDeployments(configuration, environments, URL);
+  return gateDeployments(configuration, environments, { gateUrl: URL, workspace: WORKSPACE });
 }
 
 function refusal(configuration: unknown): PipelineRefusal {
@@ -64,8 +67,20 @@ describe('gateDeployments', () => {
       expect(rewrite({ pipelines: { default: [{ step: deploy({ oidc }) }] } }).pipelines.default[0].step.oidc).toEqual(oidc);
     });
 
-    it('turns `oidc: true` into OIDC with the gate audience', () => {
+    it("turns `oidc: true` into OIDC with Bitbucket's default audience kept and the gate's added", () => {
+      expect(bitbucketDefaultAudience(WORKSPACE)).toBe(DEFAULT_AUDIENCE);
       expect(rewrite({ pipelines: { default: [{ step: deploy({ oidc: true }) }] } }).pipelines.default[0].step.oidc).toEqual(OIDC);
+    });
+
+    it("appends the gate's audience to a step's own audiences, keeping them and the rest of its OIDC setting", () => {
+      const oidc = { audiences: ['sts.amazonaws.com'], other: 'kept' };
+      expect(rewrite({ pipelines: { default: [{ step: deploy({ oidc }) }] } }).pipelines.default[0].step.oidc).toEqual({ audiences: ['sts.amazonaws.com', DEPLOYMENT_GATE_AUDIENCE], other: 'kept' });
+    });
+
+    it("gives a map without audiences, or with an empty list, Bitbucket's default audience and the gate's", () => {
+      for (const oidc of [{}, { audiences: [] }]) {
+        expect(rewrite({ pipelines: { default: [{ step: deploy({ oidc }) }] } }).pipelines.default[0].step.oidc).toEqual(OIDC);
+      }
     });
 
     it('in every place a YAML anchor is used, each once', () => {
@@ -134,7 +149,6 @@ pipelines:
   describe('refuses a gated deployment that would skip the gate', () => {
     it.each([
       ['GATE_OIDC_OFF', 'turns OIDC off', { step: deploy({ oidc: false }) }],
-      ['GATE_AUDIENCE', 'asks for another audience only', { step: deploy({ oidc: { audiences: ['sts.amazonaws.com'] } }) }],
       ['GATE_AUDIENCE', 'gives audiences that are not a list', { step: deploy({ oidc: { audiences: DEPLOYMENT_GATE_AUDIENCE } }) }],
       ['GATE_UNREADABLE', 'has an oidc setting that is neither true nor a map', { step: deploy({ oidc: 'yes' }) }],
       ['GATE_NO_SCRIPT', 'has no script', { step: deploy({ script: undefined }) }],
@@ -201,7 +215,7 @@ pipelines:
         name: fc.string({ maxLength: 8 }),
         deployment: environment,
         script: fc.array(fc.constantFrom('./deploy.sh', 'npm test', GATE, { pipe: 'atlassian/slack-notify:2.2.0' }), { minLength: 1, maxLength: 3 }),
-        oidc: fc.constantFrom(undefined, true, { audiences: [DEPLOYMENT_GATE_AUDIENCE] }, { audiences: ['sts.amazonaws.com', DEPLOYMENT_GATE_AUDIENCE] }),
+        oidc: fc.constantFrom(undefined, true, { audiences: [DEPLOYMENT_GATE_AUDIENCE] }, { audiences: ['sts.amazonaws.com', DEPLOYMENT_GATE_AUDIENCE] }, { audiences: ['sts.amazonaws.com'] }),
         trigger: fc.constantFrom(undefined, 'manual'),
       },
       { requiredKeys: ['script'] },
@@ -241,6 +255,10 @@ pipelines:
               expect(step.script[0]).toBe(GATE);
               expect(step.script.filter((c: unknown) => c === GATE).length).toBeLessThanOrEqual(before[index]!.step.script.filter((c: unknown) => c === GATE).length + 1);
               expect(step.oidc.audiences).toContain(DEPLOYMENT_GATE_AUDIENCE);
+              // What the step could already do with its token, it still can.
+              const had = before[index]!.step.oidc;
+              const kept = had === undefined || had === true ? [DEFAULT_AUDIENCE] : had.audiences;
+              expect(step.oidc.audiences).toEqual(expect.arrayContaining(kept));
             } else {
               expect(step).toEqual(before[index]!.step);
             }

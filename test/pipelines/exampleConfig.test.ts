@@ -35,7 +35,7 @@ describe('docs/pipelines/bitbucket-pipelines.example.yml', () => {
 
   it('is accepted as it is by the dynamic pipelines provider, which only adds its own gate in front', () => {
     const url = 'https://example.hello.atlassian-dev.net/x1/gate';
-    const output = gateDeployments(example, [{ uuid: '{00000000-0000-4000-8000-000000000001}', name: 'production' }], url) as typeof example;
+    const output = gateDeployments(example, [{ uuid: '{00000000-0000-4000-8000-000000000001}', name: 'production' }], { gateUrl: url, workspace: '{00000000-0000-4000-8000-0000000000aa}' }) as typeof example;
     const step = deploymentsIn(output.pipelines.tags['v*'])[0]!;
     expect(step.script).toEqual([gateCommand(url), ...deploymentsIn(example.pipelines.tags['v*'])[0]!.script]);
     expect(output.pipelines.branches.main).toEqual(example.pipelines.branches.main);

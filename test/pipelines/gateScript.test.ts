@@ -19,7 +19,7 @@ interface Seen {
   body: string;
 }
 
-/** A gate on loopback that gives `answers` in turn (the last one again once they run out). */
+/** A gate on loopback that gives `answers` in turn (the last one again once they run out); a string body is sent as it is. */
 async function gate(answers: Answer[]): Promise<{ url: string; seen: Seen[]; close: () => Promise<void> }> {
   const seen: Seen[] = [];
   const server: Server = createServer((req: IncomingMessage, res) => {
@@ -29,7 +29,7 @@ async function gate(answers: Answer[]): Promise<{ url: string; seen: Seen[]; clo
       seen.push({ method: req.method ?? '', authorization: req.headers.authorization, contentType: req.headers['content-type'], body });
       const answer = answers[Math.min(seen.length - 1, answers.length - 1)]!;
       res.writeHead(answer.status, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(answer.body));
+      res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -57,7 +57,7 @@ function run(args: string[], env: Record<string, string | undefined>): Promise<R
 }
 
 const allowed = { status: 200, body: { allowed: true, message: 'Production: 2 of 2 Release managers signed (Riley Park, Sam Ortiz).', approvedBy: [{ accountId: 'a1', name: 'Riley Park' }], request: 'req-1' } };
-const refused = { status: 403, body: { allowed: false, code: 'QUORUM_NOT_MET', message: 'Production: 1 of 2 Release managers signed (Riley Park).', missing: ['Release managers'], request: 'req-2' } };
+const refused = { status: 403, body: { allowed: false, code: 'APPROVALS_MISSING', message: 'Production: 1 of 2 Release managers signed (Riley Park).', missing: ['Release managers'], request: 'req-2' } };
 
 describe('countersign-gate.sh', () => {
   describe.each([
@@ -104,6 +104,47 @@ describe('countersign-gate.sh', () => {
       expect(result.code).toBe(1);
       expect(server.seen).toHaveLength(3);
       expect(result.output).toContain('still refused after waiting 2s');
+    });
+
+    it('asks again on a rejection, which a new approval from the same person can withdraw', async () => {
+      const rejected = { status: 403, body: { allowed: false, code: 'DEPLOYMENT_REJECTED', message: 'Production: Riley Park rejected this deployment.', missing: [], request: null } };
+      const server = await gate([rejected, allowed]);
+      const result = await run(['--wait', '10', '--interval', '1'], { COUNTERSIGN_GATE_URL: server.url });
+      await server.close();
+      expect(result.code).toBe(0);
+      expect(server.seen).toHaveLength(2);
+      expect(result.output).toContain('not yet, asking again in 1s: Production: Riley Park rejected');
+    });
+
+    it.each(['INVALID_INPUT', 'WRONG_COMMIT', 'REF_NOT_ALLOWED', 'MERGE_REQUIRED', 'NOT_A_DEPLOYMENT_STEP', 'NOT_FOUND', 'SOMETHING_NEW'])(
+      'exits 1 at once on a %s refusal, which waiting cannot change',
+      async (code) => {
+        const final = { status: 403, body: { allowed: false, code, message: `Refused: ${code}.`, missing: [`Refused: ${code}.`], request: null } };
+        const server = await gate([final, allowed]);
+        const result = await run(['--wait', '30', '--interval', '1'], { COUNTERSIGN_GATE_URL: server.url });
+        await server.close();
+        expect(result.code).toBe(1);
+        expect(server.seen).toHaveLength(1);
+        expect(result.output).toContain(`refused: Refused: ${code}.`);
+        expect(result.output).not.toContain('asking again');
+      },
+    );
+
+    it('exits 1 at once on a 403 without a code it can read', async () => {
+      const server = await gate([{ status: 403, body: { allowed: false, message: 'No code here.' } }, allowed]);
+      const result = await run(['--wait', '30', '--interval', '1'], { COUNTERSIGN_GATE_URL: server.url });
+      await server.close();
+      expect(result.code).toBe(1);
+      expect(server.seen).toHaveLength(1);
+    });
+
+    it('reads the code wherever it sits in the answer and however it is spaced', async () => {
+      const spaced = { status: 403, body: '{ "message" : "Production: 1 of 2.",\n  "code" :  "APPROVALS_MISSING", "allowed": false }' };
+      const server = await gate([spaced, allowed]);
+      const result = await run(['--wait', '10', '--interval', '1'], { COUNTERSIGN_GATE_URL: server.url });
+      await server.close();
+      expect(result.code).toBe(0);
+      expect(server.seen).toHaveLength(2);
     });
 
     it('does not wait on a 401 or a server error', async () => {
