@@ -109,8 +109,10 @@ export interface DeploymentStore {
   recordDeploymentDecision(args: DeploymentDecisionWrite): Promise<ChallengeOutcome>;
   /** Records the gate's yes for one pipeline (once per pipeline, with its ledger entry) and marks the request allowed. */
   recordDeploymentAllowed(repository: string, deployment: string, pipeline: string, at: string, event: LedgerEventOf): Promise<boolean>;
-  /** Whether the gate said yes to this environment and commit, for any pipeline. */
-  wasAllowed(repository: string, deployment: string): Promise<boolean>;
+  /** Whether the gate said yes to this pipeline for this environment and commit (another pipeline's yes does not count). */
+  wasAllowed(repository: string, deployment: string, pipeline: string): Promise<boolean>;
+  /** An allowed request the gate now refuses, back to pending (sealed, its listing copy moved) so people can sign again; the request as it now is, undefined if none. */
+  reopenDeploymentRequest(repository: string, deployment: string): Promise<DeploymentRequest | undefined>;
   /** The repository's deployment requests in one state, newest first (at most `limit`, up to one query page of 20): one KVS query. */
   listDeploymentRequests(repository: string, state: DeploymentRequest['state'], limit: number): Promise<DeploymentRequest[]>;
   /** Appends a deployment event Bitbucket reported, once per (deployment, state) however often it is delivered; false if already there. */

@@ -175,6 +175,10 @@ function listingOrder(at: string): string {
   return String(9_999_999_999_999 - Date.parse(at)).padStart(13, '0');
 }
 
+function requestTampered(): RequestError {
+  return new RequestError('STORAGE_ERROR', "This deployment's stored request was changed outside Countersign; contact your administrator.");
+}
+
 /** The index entry for a revocation of `accountId`'s key, everywhere (`repository` undefined) or in one repository. */
 function revocationEntry(id: string, repository?: string): string {
   return layoutHash(`${id} ${repository ? bareUuid(repository) : '*'}`);
@@ -441,7 +445,11 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
   }
 
 
-  /** Once per pipeline: the allowance's ledger entry, its marker, and the request (with its listing copy) marked allowed. */
+  /**
+   * Once per pipeline: the allowance's ledger entry, its marker, and the request (with its listing copy)
+   * marked allowed. A pipeline already allowed once asks again only when its request was reopened (it
+   * lost its quorum since): then the new yes is recorded again and the request moves back to allowed.
+   */
   async recordDeploymentAllowed(repository: string, deployment: string, pipeline: string, at: string, event: LedgerEventOf): Promise<boolean> {
     const markerKey = storageKeys.deploymentAllowed(repository, deployment, pipeline);
     const requestKey = storageKeys.deploymentRequest(repository, deployment);
@@ -449,17 +457,20 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     let recorded = false;
     await this.commit(repository, at, event, [markerKey, requestKey], async (found) => {
       recorded = false;
-      if (found(markerKey) !== undefined) return 'done';
-      recorded = true;
-      const writes: Write[] = [{ key: markerKey, value: { version: 1, document: { at } }, entityName: DOCUMENT_ENTITY, conditions: versionIs(0) }];
       const current = found(requestKey) as VersionedDocument<DeploymentRequest> | undefined;
+      if (current && !(await openSealed(seal, requestKey, current)).intact) throw requestTampered();
+      const marked = found(markerKey) !== undefined;
+      if (marked && (!current || current.document.state === 'allowed')) return 'done';
+      recorded = true;
+      // Sealed: the deployment events read it to tell an allowed deployment from one that ran without the gate's yes.
+      const writes: Write[] = marked ? [] : [await sealedWrite(seal, markerKey, undefined, { at })];
       if (current && current.document.state !== 'allowed') {
         const request: DeploymentRequest = { ...current.document, state: 'allowed', allowedAt: at };
-        const order = listingOrder(request.requestedAt);
         writes.push(
           await sealedWrite(seal, requestKey, current, request),
-          { key: storageKeys.deploymentListing(repository, 'pending', order, request.id), value: undefined, remove: true },
-          { key: storageKeys.deploymentListing(repository, 'allowed', order, request.id), value: request },
+          { key: storageKeys.deploymentListing(repository, 'pending', listingOrder(request.requestedAt), request.id), value: undefined, remove: true },
+          // Keyed by when it was allowed: the page's "recently allowed" lists the latest allowances first.
+          { key: storageKeys.deploymentListing(repository, 'allowed', listingOrder(at), request.id), value: request },
         );
       }
       return writes;
@@ -467,14 +478,51 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
     return recorded;
   }
 
-  async wasAllowed(repository: string, deployment: string): Promise<boolean> {
-    const key = storageKeys.deploymentRequest(repository, deployment);
-    const found = await batchRead([{ key, entityName: DOCUMENT_ENTITY }]);
-    const doc = found(key) as VersionedDocument<DeploymentRequest> | undefined;
-    if (!doc) return false;
+  /**
+   * An allowed request that the gate now refuses (a key revoked, a stricter policy) back to pending,
+   * with its listing copy moved from the allowed to the pending listing, in one conditional write of
+   * the sealed request: people can sign it again. No ledger entry: the gate's refusals are not ledger
+   * events, and what took the quorum away (the revocation, the policy) already is one.
+   */
+  async reopenDeploymentRequest(repository: string, deployment: string): Promise<DeploymentRequest | undefined> {
+    const requestKey = storageKeys.deploymentRequest(repository, deployment);
     const { seal } = await this.appSecrets();
-    if (!(await openSealed(seal, key, doc)).intact) throw new RequestError('STORAGE_ERROR', "This deployment's stored request was changed outside Countersign; contact your administrator.");
-    return doc.document.state === 'allowed';
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const found = await batchRead([{ key: requestKey, entityName: DOCUMENT_ENTITY }]);
+      const current = found(requestKey) as VersionedDocument<DeploymentRequest> | undefined;
+      if (!current) return undefined;
+      if (!(await openSealed(seal, requestKey, current)).intact) throw requestTampered();
+      if (current.document.state !== 'allowed') return current.document;
+      const { allowedAt, ...rest } = current.document;
+      const request: DeploymentRequest = { ...rest, state: 'pending' };
+      // Where its allowed copy is: by when it was allowed (and, as versions before that kept it, by when it was requested).
+      const allowedCopies = [...new Set([allowedAt, current.document.requestedAt].filter((t): t is string => t !== undefined).map((t) => listingOrder(t)))];
+      try {
+        await transact([
+          await sealedWrite(seal, requestKey, current, request),
+          ...allowedCopies.map((order): Write => ({ key: storageKeys.deploymentListing(repository, 'allowed', order, request.id), value: undefined, remove: true })),
+          { key: storageKeys.deploymentListing(repository, 'pending', listingOrder(request.requestedAt), request.id), value: request },
+        ]);
+        return request;
+      } catch (error) {
+        if (!isConflict(error)) throw toStorageError(error);
+        await backOff(attempt);
+      }
+    }
+    throw new RequestError('CONFLICT', 'Too many changes are being saved in this repository at the same moment; try again in a few seconds.');
+  }
+
+  /** Whether the gate said yes to this very pipeline for the deployment (not merely to another pipeline of the same commit). */
+  async wasAllowed(repository: string, deployment: string, pipeline: string): Promise<boolean> {
+    const key = storageKeys.deploymentAllowed(repository, deployment, pipeline);
+    const found = await batchRead([{ key, entityName: DOCUMENT_ENTITY }]);
+    const marker = found(key);
+    if (marker === undefined) return false;
+    const { seal } = await this.appSecrets();
+    if (!(await openSealed(seal, key, marker)).intact) {
+      throw new RequestError('STORAGE_ERROR', "This deployment's record of the gate's yes was changed outside Countersign; contact your administrator.");
+    }
+    return true;
   }
 
   async listDeploymentRequests(repository: string, state: DeploymentRequest['state'], limit: number): Promise<DeploymentRequest[]> {

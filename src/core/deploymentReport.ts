@@ -9,7 +9,8 @@ const NOTHING_DEPLOYED = new Set(['FAILED', 'STOPPED']);
 
 /**
  * Whether a reported deployment is one that ran without Countersign's approval: its environment has a
- * policy, the gate never said yes to this commit there, and the step completed as if it had deployed.
+ * policy, the gate never said yes to this pipeline for this commit
+ * there (a yes to another pipeline of the same commit does not count: `allowed` is per pipeline), and the step completed as if it had deployed.
  * Only `completed` can be judged: the gate runs as the first command of the deployment step itself
  * (only that step's OIDC token names the environment), so `started` always comes before its answer.
  * A step that failed or was stopped is what a refusing or still-waiting gate leaves; any other outcome,

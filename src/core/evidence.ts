@@ -17,7 +17,7 @@ import { evaluateDeployment, type CheckedDeploymentApproval, type DeploymentFact
 import { deploymentFlagged } from './deploymentReport';
 import type { DeploymentDecisionFacts } from './deploymentStatement';
 import { environmentPolicyFor } from './environmentPolicy';
-import { deploymentId, shortCommit } from './subject';
+import { bareUuid, deploymentId, shortCommit } from './subject';
 import type { Envelope } from './dsse';
 
 /**
@@ -495,7 +495,7 @@ export class EvidenceVerifier {
    */
   private readonly deploymentDecisions = new Map<string, Map<string, StoredDeploymentDecision>>();
   private readonly mergedCommits = new Map<string, MergedCommitState>();
-  /** `deploymentId`s the gate allowed, for the reports that follow. */
+  /** The pipelines the gate allowed, by `allowedKey` (deployment and pipeline), for the reports that follow: a yes to one pipeline is no yes to another. */
   private readonly allowedDeployments = new Set<string>();
   private readonly deploymentOutcomes: DeploymentOutcome[] = [];
   private readonly findings: EvidenceFinding[] = [];
@@ -1026,7 +1026,7 @@ export class EvidenceVerifier {
     const { subject, verdict } = event;
     this.counts.deployments++;
     const id = deploymentId(subject);
-    this.allowedDeployments.add(id);
+    this.allowedDeployments.add(allowedKey(id, event.pipeline));
     const outcome: Extract<DeploymentOutcome, { type: 'deployment.allowed' }> = { seq, type: 'deployment.allowed', environment: subject.environment, commit: subject.commit, reproduced: false, chain: 'not-required' };
     if (this.deploymentOutcomes.length < this.maxProblems) this.deploymentOutcomes.push(outcome);
     const where = `Entry ${seq} (deployment.allowed, ${shortCommit(subject.commit)} to ${verdict.facts.environment.name ?? subject.environment})`;
@@ -1121,14 +1121,15 @@ export class EvidenceVerifier {
       });
     }
     const where = `Entry ${seq} (deployment.reported, ${shortCommit(subject.commit)} to ${name} ${event.state})`;
-    const allowedBefore = this.allowedDeployments.has(deploymentId(subject));
+    // A report names no pipeline only if it was made before reports did; then no allowance can be its own.
+    const allowedBefore = event.pipeline !== undefined && this.allowedDeployments.has(allowedKey(deploymentId(subject), event.pipeline));
     if (event.allowed && !allowedBefore) {
-      fail('DEPLOY_REPORT', `${where} says the gate had allowed this deployment, but no earlier deployment.allowed entry of this ledger allows ${shortCommit(subject.commit)} to ${name}.`);
+      fail('DEPLOY_REPORT', `${where} says the gate had allowed this deployment, but no earlier deployment.allowed entry of this ledger allows ${event.pipeline ? `pipeline ${event.pipeline}` : 'its pipeline'} to deploy ${shortCommit(subject.commit)} to ${name}.`);
     } else if (event.flagged && event.allowed) {
       fail('DEPLOY_REPORT', `${where} is flagged as running without the gate's yes, yet says the gate had allowed it.`);
     } else if (!event.allowed && allowedBefore && event.state === 'completed') {
       // Only `completed` is held to this: a `started` report may be read while the gate, inside that very step, is answering.
-      fail('DEPLOY_REPORT', `${where} says the gate had not allowed this deployment, but an earlier deployment.allowed entry of this ledger does.`);
+      fail('DEPLOY_REPORT', `${where} says the gate had not allowed this deployment, but an earlier deployment.allowed entry of this ledger allows its pipeline ${event.pipeline}.`);
     } else if (!event.flagged && deploymentFlagged({ policy: this.policy, environment: subject.environment, state: event.state, outcome: event.outcome, allowed: event.allowed })) {
       fail('DEPLOY_REPORT', `${where} completed${event.outcome ? ` (${event.outcome})` : ''} in an environment policy version ${this.policy?.version} gates, without the gate's yes, but is not flagged.`);
     }
@@ -1283,4 +1284,9 @@ export async function verifyEvidence(lines: AsyncIterable<string> | Iterable<str
   }
   if (!verifier) return { error: 'The bundle is empty; an evidence bundle starts with its header line.' };
   return await verifier.finish();
+}
+
+/** One pipeline's allowance for one deployment, however its UUID is written (with or without braces, in any case). */
+function allowedKey(deployment: string, pipeline: string): string {
+  return `${deployment} ${bareUuid(pipeline).toLowerCase()}`;
 }

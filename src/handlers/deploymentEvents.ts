@@ -27,8 +27,8 @@ export type DeploymentEventOutcome =
 /**
  * `avi:bitbucket:{pending,started,completed}:deployment`: records, once per deployment and state
  * however often Bitbucket delivers it, that the step reached that state, for which commit (read from the
- * pipeline, as the event does not carry it), whether the gate had allowed that commit to that
- * environment, and whether that makes it a deployment that ran without Countersign's approval.
+ * pipeline, as the event does not carry it), whether the gate had allowed this very pipeline to
+ * deploy that commit to that environment (a yes to another pipeline of the commit does not count), and whether that makes it a deployment that ran without Countersign's approval.
  */
 export async function onDeploymentEvent(deps: Deps, event: unknown): Promise<DeploymentEventOutcome> {
   const parsed = DeploymentEvent.safeParse(event);
@@ -52,7 +52,7 @@ export async function onDeploymentEvent(deps: Deps, event: unknown): Promise<Dep
       return { ignored: `Pipeline ${pipeline.uuid} was not found.` };
     }
     const subject: DeploymentSubject = { kind: 'deployment', workspace: workspace.uuid, repository: repository.uuid, environment: environment.uuid, commit };
-    const [policy, allowed] = await Promise.all([deps.gate.loadPolicy(repository.uuid), deps.deployments.wasAllowed(repository.uuid, deploymentId(subject))]);
+    const [policy, allowed] = await Promise.all([deps.gate.loadPolicy(repository.uuid), deps.deployments.wasAllowed(repository.uuid, deploymentId(subject), pipeline.uuid)]);
     const outcome = state === 'completed' ? deployment.status : undefined;
     const flagged = deploymentFlagged({ policy, environment: environment.uuid, state, outcome, allowed });
     const recorded = await deps.deployments.recordDeploymentReport(repository.uuid, `${bareUuid(deployment.uuid)}:${state}`, deps.now().toISOString(), {

@@ -10,6 +10,7 @@ import {
   hasIntactHash,
   isCountersignError,
   RequestError,
+  requestFacts,
   shortCommit,
   VerificationError,
   verifyPipelinesToken,
@@ -65,10 +66,15 @@ export async function gateDeployment(deps: Deps, request: WebTriggerRequest, con
     if (!verdict.gated) return answer(200, { allowed: true, gated: false, message: verdict.message, approvedBy: [], request: null });
 
     const at = deps.now().toISOString();
-    const pending = state.request ?? (await openRequest(deps, subject, pipeline, facts, state.merge, at));
     if (!verdict.pass) {
-      return answer(403, { allowed: false, code: refusalCode(verdict), message: verdict.message, missing: verdict.missing, request: requestSummary(pending) });
+      // A request that was allowed and has lost its quorum since (a key revoked, a stricter policy) is pending again, so people can sign it again;
+      // not when only this pipeline is refused (its ref, who started it) while the request's own pipeline would still pass.
+      const reopened = state.request?.state === 'allowed' && !requestStillPasses(state.request, state) ? await deps.deployments.reopenDeploymentRequest(subject.repository, deploymentId(subject)) : state.request;
+      // A request is for signatures: none is opened for a ref the environment does not deploy from, or a merge it still needs.
+      const request = reopened ?? (signaturesCanFix(verdict) ? await openRequest(deps, subject, pipeline, facts, state.merge, at) : undefined);
+      return answer(403, { allowed: false, code: refusalCode(verdict), message: verdict.message, missing: verdict.missing, request: request ? requestSummary(request) : null });
     }
+    const pending = state.request ?? (await openRequest(deps, subject, pipeline, facts, state.merge, at));
     const allowed = allowance(verdict, state, facts);
     await deps.deployments.recordDeploymentAllowed(subject.repository, deploymentId(subject), pipeline.uuid, at, {
       type: 'deployment.allowed',
@@ -203,6 +209,18 @@ function allowance(verdict: DeploymentVerdict, state: DeploymentState, facts: De
       return { signer, keyId: record.keyId, decision: record.decision, seq: record.seq, entry: record.entry };
     }),
   };
+}
+
+/** The gate's verdict on the request as it recorded it (its pipeline's ref and starter), with the merge index and the decisions in force now, as the deployments page judges it. */
+function requestStillPasses(request: DeploymentRequest, state: DeploymentState): boolean {
+  const merge = state.merge ?? request.merge;
+  const approvals = state.approvals.map(({ signer, record }) => checkedDeploymentApproval(signer, record, state.revokedKeys));
+  return evaluateDeployment({ policy: state.policy, facts: { ...requestFacts(request), ...(merge ? { merge } : {}) }, approvals }).pass;
+}
+
+/** Whether signatures are all the verdict misses: the ref is one the environment deploys from, and its merge requirement is met or not asked. */
+function signaturesCanFix(verdict: DeploymentVerdict): boolean {
+  return verdict.refAllowed && (verdict.merge === 'met' || verdict.merge === 'not-required');
 }
 
 /** One code for the first thing the verdict says is missing, in the order a person would fix them. */

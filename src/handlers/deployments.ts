@@ -79,11 +79,13 @@ export async function getDeployments(deps: Deps, context: unknown): Promise<Depl
   ]);
   mayRead(permission);
   const shown = [...waiting.slice(0, SHOWN_PENDING), ...allowed];
-  const states = await Promise.all(shown.map((r) => deps.deployments.loadDeployment(caller.repository, r)));
+  const loaded = await Promise.all(shown.map((r) => deps.deployments.loadDeployment(caller.repository, r)));
+  // Only the sealed request is shown: a listing copy whose sealed request is missing is not rendered, nor given a challenge.
+  const states = loaded.filter((state): state is DeploymentState & { request: DeploymentRequest } => state.request !== undefined);
   const now = deps.now();
-  const views = await Promise.all(shown.map((request, i) => viewOf(deps, caller, request, states[i]!, now)));
-  const policy = states[0]?.policy ?? (await deps.gate.loadPolicy(caller.repository));
-  const revoked = states[0]?.revokedKeys;
+  const views = await Promise.all(states.map((state) => viewOf(deps, caller, state.request, state, now)));
+  const policy = loaded[0]?.policy ?? (await deps.gate.loadPolicy(caller.repository));
+  const revoked = loaded[0]?.revokedKeys;
   return {
     workspace: caller.workspace,
     repository: caller.repository,
@@ -96,9 +98,8 @@ export async function getDeployments(deps: Deps, context: unknown): Promise<Depl
   };
 }
 
-async function viewOf(deps: Deps, caller: Caller, request: DeploymentRequest, state: DeploymentState, now: Date): Promise<DeploymentView> {
-  // The sealed request, when storage still has it, wins over its listing copy.
-  const current = state.request ?? request;
+/** `current` is the sealed request (never its listing copy, which is only where the page finds it). */
+async function viewOf(deps: Deps, caller: Caller, current: DeploymentRequest, state: DeploymentState, now: Date): Promise<DeploymentView> {
   const verdict = judgeDeployment(current, state);
   const eligibility = deploymentEligibilityOf(state.policy, current, caller.accountId);
   const mine = state.approvals.find((a) => a.signer === caller.accountId);

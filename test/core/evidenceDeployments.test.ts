@@ -182,6 +182,23 @@ describe('deployments in an evidence bundle', () => {
       expectProblem(report, reported, 'DEPLOY_REPORT');
     });
 
+    it("a report of another pipeline claiming the gate's yes given to one pipeline only", async () => {
+      const seq = find('deployment.reported', (e) => e.subject.environment === PRODUCTION && e.state === 'completed').seq;
+      const report = await forged((list) => {
+        (list[at(seq)]!.event as Event).pipeline = '{12121212-1212-4212-8212-121212121212}';
+      });
+      expectProblem(report, seq, 'DEPLOY_REPORT', /no earlier deployment.allowed entry .*pipeline \{12121212/);
+    });
+
+    it('a flagged report of another pipeline after an allowance for one pipeline only is a finding, not a contradiction', async () => {
+      const seq = find('deployment.reported', (e) => e.subject.environment === PRODUCTION && e.state === 'completed').seq;
+      const report = await forged((list) => {
+        Object.assign(list[at(seq)]!.event as Event, { pipeline: '{12121212-1212-4212-8212-121212121212}', allowed: false, flagged: true });
+      });
+      expect(report.problems).toEqual([]);
+      expect(report.findings).toEqual([expect.objectContaining({ seq, code: 'DEPLOYMENT_FLAGGED' })]);
+    });
+
     it('a completed deployment without the yes, not flagged, is caught', async () => {
       const seq = find('deployment.reported', (e) => e.subject.environment === PRODUCTION && e.state === 'completed').seq;
       const allowed = allowedFor(PRODUCTION).seq;

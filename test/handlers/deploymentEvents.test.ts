@@ -72,6 +72,23 @@ describe('deployment events', () => {
     expect(outcome).toMatchObject({ recorded: true, allowed: true, flagged: false });
   });
 
+  it('flags another pipeline of a commit the gate allowed for one pipeline only (no gate step, or a shimmed curl)', async () => {
+    const carol = await world.enrolledSigner(PEOPLE.carol);
+    const gated = aPipeline(world, MERGE_COMMIT);
+    await deploy(world, { environment: STAGING, name: 'Staging', commit: MERGE_COMMIT, approvers: [carol], pipeline: gated });
+    const other = aPipeline(world, MERGE_COMMIT);
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const outcome = await onDeploymentEvent(world.deps, deploymentEvent('completed', { pipeline: other, deployment: DEPLOYMENT, environment: STAGING, status: 'SUCCESSFUL' }));
+    warn.mockRestore();
+    expect(outcome).toMatchObject({ recorded: true, allowed: false, flagged: true, commit: MERGE_COMMIT });
+    const second = '{abababab-abab-4bab-8bab-000000000003}';
+    expect(await onDeploymentEvent(world.deps, deploymentEvent('completed', { pipeline: gated, deployment: second, environment: STAGING, status: 'SUCCESSFUL' }))).toMatchObject({ allowed: true, flagged: false });
+    expect((await reports(world)).map((r) => [r.pipeline, r.allowed, r.flagged])).toEqual([
+      [other, false, true],
+      [gated, true, false],
+    ]);
+  });
+
   it('does not flag a step the gate refused (FAILED) or stopped while it waited', async () => {
     for (const status of ['FAILED', 'STOPPED']) {
       const pipeline = aPipeline(world, commitHash(status));

@@ -1,9 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { readEntry } from '../../src/core';
+import { deploymentId, readEntry } from '../../src/core';
 import { BitbucketRest } from '../../src/adapters/bitbucketRest';
 import type { FakePipeline } from '../../dev/fakeBitbucket';
 import { aRule, commitHash, PEOPLE, REPOSITORY, World } from '../fixtures/world';
+import { signPending } from '../fixtures/deploymentRequests';
 import { anEnvironment, approvers, callGate, PRODUCTION, saveEnvironments, seedDeploymentDecision, seedEnvironments, STAGING, stepToken } from '../fixtures/deployments';
 
 /** The deployment gate web trigger, against the fake Bitbucket (with its Pipelines OIDC issuer) and the fake KVS. */
@@ -61,7 +62,7 @@ describe('deployment gate', () => {
       }
       expect(allowed.verdict.counted.map((c: any) => c.signer)).toEqual([PEOPLE.alice, PEOPLE.bob].sort());
       expect(events[2].request).toMatchObject({ environment: PRODUCTION, commit: RELEASE, pipeline: pipeline.uuid, buildNumber: 42, ref: { type: 'tag', name: 'v1.2.0' }, pipelineStarter: PEOPLE.dave, commitAuthor: PEOPLE.author });
-      expect(await world.deps.deployments.wasAllowed(REPOSITORY, `${PRODUCTION.slice(1, -1)}:${RELEASE}`)).toBe(true);
+      expect(await world.deps.deployments.wasAllowed(REPOSITORY, `${PRODUCTION.slice(1, -1)}:${RELEASE}`, pipeline.uuid)).toBe(true);
     });
 
     it('records the allowance once per pipeline, however often its step asks', async () => {
@@ -69,6 +70,40 @@ describe('deployment gate', () => {
       expect((await gate()).status).toBe(200);
       expect((await gate()).status).toBe(200);
       expect((await deploymentEvents(world)).filter((e) => e.type === 'deployment.allowed')).toHaveLength(1);
+    });
+  });
+
+  describe('when an allowed deployment loses its quorum', () => {
+    it('answers 403 with what is missing, reopens the request, and lets people sign it again', async () => {
+      const [alice, bob, carol] = [await world.enrolledSigner(PEOPLE.alice), await world.enrolledSigner(PEOPLE.bob), await world.enrolledSigner(PEOPLE.carol)];
+      for (const signer of [alice, bob]) await seedDeploymentDecision(world, signer, { environment: PRODUCTION, commit: RELEASE, policy: policyHash });
+      expect((await gate()).status).toBe(200);
+      expect(await world.deps.deployments.listDeploymentRequests(REPOSITORY, 'allowed', 10)).toHaveLength(1);
+
+      expect(await world.call('revokeKey', PEOPLE.bob, { keyId: bob.keyId })).toMatchObject({ ok: true });
+      const refused = await gate();
+      expect(refused).toMatchObject({ status: 403, body: { allowed: false, code: 'APPROVALS_MISSING', missing: ['Release managers: 1 of 2 signed.'], request: { state: 'pending', commit: RELEASE } } });
+      expect(refused.body.request.allowedAt).toBeUndefined();
+      const id = deploymentId({ environment: PRODUCTION, commit: RELEASE });
+      expect((await world.deps.deployments.loadDeployment(REPOSITORY, { environment: PRODUCTION, commit: RELEASE })).request).toMatchObject({ id, state: 'pending' });
+      expect((await world.deps.deployments.listDeploymentRequests(REPOSITORY, 'pending', 10)).map((r) => [r.id, r.state])).toEqual([[id, 'pending']]);
+      expect(await world.deps.deployments.listDeploymentRequests(REPOSITORY, 'allowed', 10)).toEqual([]);
+
+      // Carol signs on the page (it was refused DEPLOYMENT_NOT_PENDING while the request stayed allowed), and the same pipeline gets through again.
+      expect(await signPending(world, carol)).toMatchObject({ ok: true, data: { verdict: { pass: true } } });
+      const again = await gate();
+      expect(again).toMatchObject({ status: 200, body: { allowed: true, request: { state: 'allowed' } } });
+      expect((await world.deps.deployments.loadDeployment(REPOSITORY, { environment: PRODUCTION, commit: RELEASE })).request).toMatchObject({ state: 'allowed' });
+      const allowances = (await deploymentEvents(world)).filter((e) => e.type === 'deployment.allowed');
+      expect(allowances.map((e) => e.verdict.counted.map((c: any) => c.signer).sort())).toEqual([[PEOPLE.alice, PEOPLE.bob].sort(), [PEOPLE.alice, PEOPLE.carol].sort()]);
+    });
+
+    it('keeps the request allowed when only another pipeline is refused (its ref), as the request itself still passes', async () => {
+      await approve([PEOPLE.alice, PEOPLE.bob]);
+      expect((await gate()).status).toBe(200);
+      const nightly = world.host.bitbucket.seedPipeline(world.repo, { commit: RELEASE, ref: { type: 'tag', name: 'nightly-7' }, creator: PEOPLE.dave });
+      expect(await gate({ pipeline: nightly })).toMatchObject({ status: 403, body: { code: 'REF_NOT_ALLOWED', request: { state: 'allowed' } } });
+      expect((await world.deps.deployments.loadDeployment(REPOSITORY, { environment: PRODUCTION, commit: RELEASE })).request).toMatchObject({ state: 'allowed' });
     });
   });
 
@@ -98,8 +133,11 @@ describe('deployment gate', () => {
       await approve([PEOPLE.alice, PEOPLE.bob]);
       const nightly = world.host.bitbucket.seedPipeline(world.repo, { commit: RELEASE, ref: { type: 'tag', name: 'nightly-7' }, creator: PEOPLE.dave });
       const answer = await gate({ pipeline: nightly });
-      expect(answer).toMatchObject({ status: 403, body: { allowed: false, code: 'REF_NOT_ALLOWED' } });
+      expect(answer).toMatchObject({ status: 403, body: { allowed: false, code: 'REF_NOT_ALLOWED', request: null } });
       expect(answer.body.missing[0]).toBe('Production deploys only from tags v*; this pipeline runs for tag "nightly-7".');
+      // No signature can fix a ref, so no request is opened for people to sign.
+      expect((await deploymentEvents(world)).filter((e) => e.type === 'deployment.requested')).toEqual([]);
+      expect(await world.deps.deployments.listDeploymentRequests(REPOSITORY, 'pending', 10)).toEqual([]);
     });
 
     it('refuses a custom run on a bare commit when the environment names refs', async () => {
@@ -160,14 +198,16 @@ describe('deployment gate', () => {
     it('refuses a commit no pull request brought in when a merged pull request is required', async () => {
       await save({ requireMergedPullRequest: true });
       await approve([PEOPLE.alice, PEOPLE.bob], RELEASE, STAGING);
-      expect(await gate({ pipeline: onMain(RELEASE), environment: STAGING })).toMatchObject({ status: 403, body: { code: 'MERGE_REQUIRED', missing: [expect.stringContaining('did not reach its branch through a pull request')] } });
+      expect(await gate({ pipeline: onMain(RELEASE), environment: STAGING })).toMatchObject({ status: 403, body: { code: 'MERGE_REQUIRED', request: null, missing: [expect.stringContaining('did not reach its branch through a pull request')] } });
+      expect((await deploymentEvents(world)).filter((e) => e.type === 'deployment.requested')).toEqual([]);
     });
 
     it('refuses a commit merged without its merge quorum', async () => {
       const commit = await merge(false);
       await save({ requireMergedPullRequest: true });
       await approve([PEOPLE.alice, PEOPLE.bob], commit, STAGING);
-      expect(await gate({ pipeline: onMain(commit), environment: STAGING })).toMatchObject({ status: 403, body: { code: 'MERGE_REQUIRED', missing: [expect.stringContaining('without its merge quorum')] } });
+      expect(await gate({ pipeline: onMain(commit), environment: STAGING })).toMatchObject({ status: 403, body: { code: 'MERGE_REQUIRED', request: null, missing: [expect.stringContaining('without its merge quorum')] } });
+      expect(await world.deps.deployments.listDeploymentRequests(REPOSITORY, 'pending', 10)).toEqual([]);
     });
 
     it('lets a commit merged with its quorum through, and keeps the merge in the request', async () => {

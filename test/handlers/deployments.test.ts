@@ -1,3 +1,4 @@
+import { DOCUMENT_ENTITY, storageKeys } from '../../src/adapters/keys';
 import { deploymentId, readEntry, type DeploymentAllowance } from '../../src/core';
 import { SHOWN_PENDING, SHOWN_RECENT } from '../../src/handlers/deployments';
 import { PEOPLE, REPOSITORY, WORKSPACE, World, commitHash, type Signer } from '../fixtures/world';
@@ -97,6 +98,30 @@ describe('the deployments page', () => {
       expect(page.pending.map((v) => v.id)).toEqual([oldest.id]);
       expect(page.truncated).toBe(false);
       expect(page.recent[0]!.commit).toBe(commitHash('n24'));
+    });
+
+    it('lists the most recently allowed first, whenever they were requested', async () => {
+      const early = await openRequest(world, { commit: commitHash('requested-first') });
+      world.clock = new Date(world.clock.getTime() + 60_000);
+      const late = await openRequest(world, { commit: commitHash('requested-second') });
+      world.clock = new Date(world.clock.getTime() + 60_000);
+      await allow(world, late.id, late.commit);
+      world.clock = new Date(world.clock.getTime() + 60_000);
+      await allow(world, early.id, early.commit);
+      const page = await deploymentsPage(world, PEOPLE.alice);
+      expect(page.recent.map((v) => v.commit)).toEqual([early.commit, late.commit]);
+      expect(Date.parse(page.recent[0]!.allowedAt!)).toBeGreaterThan(Date.parse(page.recent[1]!.allowedAt!));
+    });
+
+    it('skips a listed request whose sealed request is missing: nothing rendered from the unsealed copy, no challenge issued', async () => {
+      const kept = await openRequest(world, { commit: commitHash('kept') });
+      const lost = await openRequest(world, { commit: commitHash('lost') });
+      world.host.kvs.drop(storageKeys.deploymentRequest(REPOSITORY, lost.id), DOCUMENT_ENTITY);
+      world.host.resetCalls();
+      const page = await deploymentsPage(world, PEOPLE.alice);
+      expect(page.pending.map((v) => v.id)).toEqual([kept.id]);
+      // One challenge, for the request still sealed.
+      expect(world.host.calls.kvs.filter((c) => c.endsWith('/entity/set'))).toHaveLength(1);
     });
 
     it(`shows at most ${SHOWN_PENDING} pending and ${SHOWN_RECENT} allowed requests, at a storage cost that does not grow with history`, async () => {
