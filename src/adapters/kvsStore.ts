@@ -495,12 +495,11 @@ export class KvsStore implements GateStore, KeyStore, ChallengeStore, LedgerStor
       if (current.document.state !== 'allowed') return current.document;
       const { allowedAt, ...rest } = current.document;
       const request: DeploymentRequest = { ...rest, state: 'pending' };
-      // Where its allowed copy is: by when it was allowed (and, as versions before that kept it, by when it was requested).
-      const allowedCopies = [...new Set([allowedAt, current.document.requestedAt].filter((t): t is string => t !== undefined).map((t) => listingOrder(t)))];
       try {
         await transact([
           await sealedWrite(seal, requestKey, current, request),
-          ...allowedCopies.map((order): Write => ({ key: storageKeys.deploymentListing(repository, 'allowed', order, request.id), value: undefined, remove: true })),
+          // Its allowed copy is kept by when it was allowed, which every allowed request records.
+          ...(allowedAt ? [{ key: storageKeys.deploymentListing(repository, 'allowed', listingOrder(allowedAt), request.id), value: undefined, remove: true } satisfies Write] : []),
           { key: storageKeys.deploymentListing(repository, 'pending', listingOrder(request.requestedAt), request.id), value: request },
         ]);
         return request;
