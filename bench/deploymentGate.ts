@@ -10,7 +10,8 @@ const LATENCY = { kvs: 30, bitbucket: 150 };
  * first call (the workspace's OIDC keys fetched, the request opened), a call while signatures are
  * still missing (nothing written), and the call that is allowed (its allowance written). Its reads
  * are one round: the pipeline, the commit's author and the environment from Bitbucket beside one KVS
- * batch, so a waiting call should cost about one Bitbucket round trip.
+ * batch, and the ref the pipeline names read once the pipeline has named it, so a waiting call should
+ * cost about two Bitbucket round trips.
  */
 export async function deploymentGateFigures(budget: Budget): Promise<void> {
   const world = new World();
@@ -18,6 +19,7 @@ export async function deploymentGateFigures(budget: Budget): Promise<void> {
     seedEnvironments(world);
     const release = commitHash('bench-release');
     world.host.bitbucket.seedCommit(world.repo, { hash: release, author: PEOPLE.author, message: 'Release' });
+    world.host.bitbucket.addTag(world.repo, 'v9.0.0', release);
     const pipeline = world.host.bitbucket.seedPipeline(world.repo, { commit: release, ref: { type: 'tag', name: 'v9.0.0' }, creator: PEOPLE.dave });
     const policy = await saveEnvironments(world, [anEnvironment()]);
     const call = async () => {
@@ -43,7 +45,7 @@ export async function deploymentGateFigures(budget: Budget): Promise<void> {
     for (const [label, r] of [['first (keys read, request opened)', first], ['waiting (median of 5)', median], ['allowed (allowance written)', allowed]] as const) {
       console.log(`${label.padEnd(33)} ${String(r.status).padStart(3)}  ${r.ms.toFixed(0).padStart(5)}  ${(r.ms / LATENCY.bitbucket).toFixed(2).padStart(5)}  ${String(r.bitbucket).padStart(15)}  ${String(r.batches).padStart(11)}  ${String(r.writes).padStart(16)}  ${String(r.kvs).padStart(9)}`);
     }
-    budget('deployment gate: a waiting call reads in one round (<= 1.25x one Bitbucket round trip, 3 Bitbucket reads, 1 KVS batch, no write)', median.status === 403 && median.ms <= 1.25 * LATENCY.bitbucket && median.bitbucket === 3 && median.batches === 1 && median.writes === 0, `${(median.ms / LATENCY.bitbucket).toFixed(2)}x, ${median.bitbucket} Bitbucket, ${median.batches} batch, ${median.writes} writes`);
+    budget('deployment gate: a waiting call reads in one round and the ref after the pipeline (<= 2.25x one Bitbucket round trip, 4 Bitbucket reads, 1 KVS batch, no write)', median.status === 403 && median.ms <= 2.25 * LATENCY.bitbucket && median.bitbucket === 4 && median.batches === 1 && median.writes === 0, `${(median.ms / LATENCY.bitbucket).toFixed(2)}x, ${median.bitbucket} Bitbucket, ${median.batches} batch, ${median.writes} writes`);
     budget('deployment gate: the allowed call writes its allowance once (200, 1 KVS transaction)', allowed.status === 200 && allowed.writes === 1, `${allowed.status}, ${allowed.writes} transactions`);
   } finally {
     world.dispose();

@@ -412,6 +412,9 @@ export class FakeBitbucket {
     if (method === 'GET' && rest[0] === 'refs' && rest[1] === 'branches' && rest.length === 2) {
       return { status: 200, json: this.branchesPage(repo, url.searchParams) };
     }
+    if (method === 'GET' && rest[0] === 'refs' && (rest[1] === 'tags' || rest[1] === 'branches') && rest.length === 3) {
+      return { status: 200, json: this.refJson(repo, rest[1] === 'tags' ? 'tag' : 'branch', rest[2]!) };
+    }
     if (method === 'GET' && rest[0] === 'environments' && rest.length === 1) {
       return { status: 200, json: this.environmentsPage(repo, url.searchParams) };
     }
@@ -744,6 +747,21 @@ export class FakeBitbucket {
       build_seconds_used: 0,
       links: { self: { href: `${self}/pipelines/${encodeURIComponent(pipeline.uuid)}` } },
     };
+  }
+
+  /**
+   * `GET …/refs/tags/{name}` (`tag`) and `…/refs/branches/{name}` (`branch`): a tag from `tags`, a branch
+   * from `heads` (the fake knows a branch's head only once something set it); 404 for any other name.
+   */
+  private refJson(repo: FakeRepository, type: 'tag' | 'branch', name: string) {
+    const hash = type === 'tag' ? repo.tags?.find((t) => t.name === name)?.commit : Object.prototype.hasOwnProperty.call(repo.heads ?? {}, name) ? repo.heads![name] : undefined;
+    if (!hash) throw new BitbucketHttpError(404, type === 'tag' ? `Tag "${name}" not found` : `Branch "${name}" not found`);
+    const self = `${API}/repositories/${repo.workspace.slug}/${repo.slug}`;
+    const target = { type: 'commit', hash, links: { self: { href: `${self}/commit/${hash}` } } };
+    const links = { self: { href: `${self}/refs/${type === 'tag' ? 'tags' : 'branches'}/${encodeURIComponent(name)}` }, commits: { href: `${self}/commits/${encodeURIComponent(name)}` } };
+    return type === 'tag'
+      ? { type: 'tag', name, target, links, message: null, date: null, tagger: null }
+      : { type: 'branch', name, target, links, merge_strategies: ['merge_commit', 'squash', 'fast_forward'], default_merge_strategy: 'merge_commit' };
   }
 
   /** `GET …/environments/{uuid}` (`deployment_environment`). */

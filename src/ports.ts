@@ -142,6 +142,11 @@ export interface PipelinesPort {
   getCommitAuthor(workspace: string, repository: string, commit: string): Promise<string | undefined>;
   /** A deployment environment by UUID; undefined if the repository has no such environment. */
   getEnvironment(workspace: string, repository: string, environment: string): Promise<{ uuid: string; name: string } | undefined>;
+  /**
+   * The commit a tag points at, or a branch's head, read as the app; undefined when the repository has
+   * no such ref. Whoever starts a pipeline names its ref and commit freely, so the gate checks the ref.
+   */
+  getRefTarget(workspace: string, repository: string, ref: DeploymentRef): Promise<string | undefined>;
 }
 
 /** What re-evaluation keeps per pull request, read in one KVS batch. */

@@ -55,6 +55,8 @@ describe('Bitbucket scopes', () => {
       'get /repositories/${workspace}/${repository}/pipelines/${pipeline}',
       'get /repositories/${workspace}/${repository}/commit/${commit}',
       'get /repositories/${workspace}/${repository}/environments/${environment}',
+      'get /repositories/${workspace}/${repository}/refs/tags/${name}',
+      'get /repositories/${workspace}/${repository}/refs/branches/${name}',
       'get /repositories/${workspace}/${repository}/commit/${commit}',
       'get /repositories/${workspace}/${repository}/pullrequests',
       'get /repositories/${workspace}/${repository}/environments',
@@ -65,6 +67,12 @@ describe('Bitbucket scopes', () => {
       'post /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge',
       'get /repositories/${workspace}/${repository}/pullrequests/${pullRequest}/merge/task-status/${taskId}',
     ]);
+  });
+
+  it('reads tags and branches (the gate checks a pipeline\'s ref) with read:repository', () => {
+    const refs = routes.filter((r) => r.path.includes('/refs/'));
+    expect(refs).toHaveLength(2);
+    expect(requiredScopes(refs)).toEqual(new Set(['read:repository:bitbucket']));
   });
 
   it("finds every read the settings page makes", () => {

@@ -193,6 +193,27 @@ export class BitbucketRest implements BitbucketPort, PipelinesPort {
     }
   }
 
+  /** `GET …/refs/tags/{name}` or `…/refs/branches/{name}` as the app: `target.hash`, the tagged commit or the branch's head; undefined on 404. */
+  async getRefTarget(workspace: string, repository: string, ref: DeploymentRef): Promise<string | undefined> {
+    // A ref's name may hold `/` (`release/1.0`), which `route` refuses raw: it goes as one encoded segment.
+    const name = encodeURIComponent(ref.name);
+    const path =
+      ref.type === 'tag'
+        ? route`/2.0/repositories/${workspace}/${repository}/refs/tags/${name}`
+        : route`/2.0/repositories/${workspace}/${repository}/refs/branches/${name}`;
+    try {
+      const found = await getJson<{ target?: { hash?: unknown } }>(asApp().requestBitbucket, path, this.retry);
+      const hash = found.target?.hash;
+      if (typeof hash !== 'string' || !/^[0-9a-f]{40}$/.test(hash)) {
+        throw new RequestError('BITBUCKET_ERROR', `Bitbucket did not say which commit ${ref.type} ${ref.name} points at; run the step again.`);
+      }
+      return hash;
+    } catch (error) {
+      if (error instanceof RequestError && error.code === 'NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
   /** `GET …/commit/{commit}` as the app: the full hash of an abbreviated one (Bitbucket accepts a prefix there). */
   async resolveCommit(workspace: string, repository: string, commit: string): Promise<string> {
     if (/^[0-9a-f]{40}$/.test(commit)) return commit;

@@ -42,6 +42,7 @@ import {
   DeploymentApprovalRecord,
   DeploymentRequest,
   MergedCommit,
+  mergeToKeep,
 } from '../core';
 import type {
   AuditHit,
@@ -163,11 +164,29 @@ function mergedCommitKey(repository: string, event: LedgerEventOf): string | und
   return (event.type === 'merge.recorded' || event.type === 'merge.bypassed') && event.mergeCommit ? storageKeys.mergedCommit(repository, event.mergeCommit) : undefined;
 }
 
-/** The index record of the merge that wrote a commit (the first one, should a commit be merged twice), sealed: it lets a deployment through. */
+/**
+ * The index record of the merge that wrote a commit, sealed: it lets a deployment through. Of several
+ * merges that wrote one commit (a fast-forward writes the head's hash again), `mergeToKeep` picks the
+ * one that stands, as the evidence verifier does; a stored record whose seal fails is not replaced.
+ */
 async function mergedCommitWrites(seal: CryptoKey, key: string | undefined, found: (key: string) => unknown, event: LedgerEventOf, entry: number): Promise<Write[]> {
-  if (!key || found(key) !== undefined || (event.type !== 'merge.recorded' && event.type !== 'merge.bypassed')) return [];
-  const merged: MergedCommit = { pullRequest: event.subject.pullRequest, gated: event.verdict.gated, pass: event.verdict.pass, ...(event.merger ? { merger: event.merger } : {}), entry };
-  return [await sealedWrite(seal, key, undefined, merged)];
+  if (!key || (event.type !== 'merge.recorded' && event.type !== 'merge.bypassed')) return [];
+  const merged: MergedCommit = {
+    pullRequest: event.subject.pullRequest,
+    gated: event.verdict.gated,
+    pass: event.verdict.pass,
+    ...(event.merger ? { merger: event.merger } : {}),
+    author: event.facts.author,
+    commitAuthors: [...event.facts.commitAuthors].sort(),
+    targetBranch: event.facts.targetBranch,
+    entry,
+  };
+  const current = found(key) as VersionedDocument<MergedCommit> | undefined;
+  if (current === undefined) return [await sealedWrite(seal, key, undefined, merged)];
+  const stored = await openSealed<MergedCommit>(seal, key, current);
+  const parsed = stored.intact && stored.document !== undefined ? MergedCommit.safeParse(stored.document) : undefined;
+  if (!parsed?.success || mergeToKeep(parsed.data, merged) !== merged) return [];
+  return [await sealedWrite(seal, key, current, merged)];
 }
 
 /** Sorts newer requests first under a key prefix: milliseconds left until the year 2286, zero-padded. */

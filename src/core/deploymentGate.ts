@@ -1,4 +1,5 @@
 import { environmentPolicyFor, refAllowed, type DeploymentRef, type EnvironmentPolicy } from './environmentPolicy';
+import { matchesBranchPattern } from './patterns';
 import { displayName, signedCount } from './names';
 import type { Policy } from './policy';
 import type { Decision } from './statement';
@@ -13,14 +14,35 @@ import { shortCommit } from './subject';
 export interface DeploymentFacts {
   environment: { uuid: string; name?: string };
   commit: string;
-  /** The ref the pipeline runs for, as Bitbucket names it; absent for a pipeline run on a bare commit. */
+  /**
+   * The ref the pipeline runs for, as Bitbucket names it, and only when the ref itself (read as the app)
+   * points at this commit; absent for a pipeline run on a bare commit.
+   */
   ref?: DeploymentRef;
+  /**
+   * The ref the pipeline says it runs for when that tag does not point at this commit, or that branch's
+   * head is another commit (or the ref does not exist): whoever starts a pipeline picks its ref and
+   * commit freely, so such a deployment has no ref.
+   */
+  unverifiedRef?: DeploymentRef;
   /** The commit's author, where Bitbucket maps them to an account. */
   commitAuthor?: string;
   /** Who started the pipeline, where Bitbucket names an account. */
   pipelineStarter?: string;
-  /** The merge the ledger recorded that put this commit on its branch, if one did. */
-  merge?: { pullRequest: number; gated: boolean; pass: boolean; merger?: string };
+  /** The merge the ledger recorded that put this commit on its branch, if one did (`mergeToKeep` picks one of several). */
+  merge?: {
+    pullRequest: number;
+    gated: boolean;
+    pass: boolean;
+    merger?: string;
+    /** The pull request's author and its commits' authors (absent from merges recorded before they were kept). */
+    author?: string;
+    commitAuthors?: string[];
+    /** The branch it merged into (absent from merges recorded before it was kept). */
+    targetBranch?: string;
+    /** The ledger entry of the merge record. */
+    entry?: number;
+  };
 }
 
 /** A deployment decision in force, as the gate and the deployments page judge it. */
@@ -55,8 +77,11 @@ export interface DeploymentVerdict {
   commit: string;
   policy?: { version: number; hash: string };
   refAllowed: boolean;
-  /** Whether the policy asks for a merged pull request, and if so whether the ledger shows one with its quorum. */
-  merge: 'not-required' | 'met' | 'missing' | 'unmet';
+  /**
+   * Whether the policy asks for a merged pull request, and if so whether the ledger shows one with its
+   * quorum (`other-branch`: it did, into a branch the environment's `branches` patterns do not name).
+   */
+  merge: 'not-required' | 'met' | 'missing' | 'unmet' | 'other-branch';
   requirements: DeploymentRequirementResult[];
   rejectedBy: string[];
   /** Everyone whose approval counted, once each. */
@@ -116,9 +141,20 @@ export function evaluateDeployment({ policy, facts, approvals, names: known = {}
   const merge = mergeStanding(environmentPolicy, facts);
 
   const missing: string[] = [];
-  if (!allowedRef) missing.push(refSentence(environmentPolicy, facts.ref));
+  if (!allowedRef) missing.push(refSentence(environmentPolicy, facts));
   if (merge === 'missing') missing.push(`Commit ${commit} did not reach its branch through a pull request merged with Countersign's quorum.`);
   if (merge === 'unmet') missing.push(`Commit ${commit} was merged in pull request #${facts.merge!.pullRequest} without its merge quorum.`);
+  if (merge === 'other-branch') {
+    const into = facts.merge!.targetBranch;
+    missing.push(
+      `Commit ${commit} was merged in pull request #${facts.merge!.pullRequest} into ${into ? `branch "${into}"` : 'a branch the ledger does not name'}, but ${environmentPolicy.name} takes merges only into branches ${environmentPolicy.branches.join(', ')}.`,
+    );
+  }
+  if (environmentPolicy.excludeCommitAuthor && !facts.commitAuthor && !facts.merge?.author) {
+    missing.push(
+      `Bitbucket maps the author of commit ${commit} to no account, so Countersign cannot keep them from approving its deployment; link the author's email address to their Bitbucket account, or turn off excluding the commit's author for ${environmentPolicy.name}.`,
+    );
+  }
   if (blocking.length) missing.push(`Rejected by ${blocking.map((id) => displayName(id, names)).join(', ')}.`);
   for (const r of requirements) if (!r.met) missing.push(`${r.group}: ${signedCount(r.counted.length, r.required)}.`);
 
@@ -149,25 +185,47 @@ export function evaluateDeployment({ policy, facts, approvals, names: known = {}
 export function findingOf(approval: CheckedDeploymentApproval, policy: EnvironmentPolicy, facts: DeploymentFacts): DeploymentFinding | undefined {
   if (approval.problem) return approval.problem;
   if (approval.commit !== facts.commit || approval.environment !== facts.environment.uuid) return 'other-deployment';
-  if (policy.excludeCommitAuthor && approval.signer === facts.commitAuthor) return 'commit-author';
+  if (policy.excludeCommitAuthor && isCommitAuthor(approval.signer, facts)) return 'commit-author';
   if (policy.excludeMerger && approval.signer === facts.merge?.merger) return 'merger';
   if (policy.excludePipelineStarter && approval.signer === facts.pipelineStarter) return 'pipeline-starter';
   return undefined;
 }
 
+/**
+ * The commit's author, and, since the deployed commit is usually a merge or squash commit whose git
+ * author is whoever merged, the author of the pull request that merged it and its commits' authors.
+ */
+function isCommitAuthor(signer: string, facts: DeploymentFacts): boolean {
+  return signer === facts.commitAuthor || signer === facts.merge?.author || (facts.merge?.commitAuthors?.includes(signer) ?? false);
+}
+
+/**
+ * A gated, passing merge meets the requirement; where the environment lists `branches` patterns, only
+ * one into a branch they match (with none listed, any such merge counts, whatever its branch).
+ */
 function mergeStanding(policy: EnvironmentPolicy, facts: DeploymentFacts): DeploymentVerdict['merge'] {
   if (!policy.requireMergedPullRequest) return 'not-required';
   if (!facts.merge) return 'missing';
-  return facts.merge.gated && facts.merge.pass ? 'met' : 'unmet';
+  if (!(facts.merge.gated && facts.merge.pass)) return 'unmet';
+  const into = facts.merge.targetBranch;
+  if (policy.branches.length && !(into !== undefined && policy.branches.some((pattern) => matchesBranchPattern(pattern, into)))) return 'other-branch';
+  return 'met';
 }
 
-function refSentence(policy: EnvironmentPolicy, ref: DeploymentRef | undefined): string {
+function refSentence(policy: EnvironmentPolicy, facts: DeploymentFacts): string {
+  const { ref, unverifiedRef: claimed } = facts;
   const allowed = [
     policy.branches.length ? `branches ${policy.branches.join(', ')}` : '',
     policy.tags.length ? `tags ${policy.tags.join(', ')}` : '',
   ].filter(Boolean);
+  const only = `${policy.name} deploys only from ${allowed.join(' or ')}`;
+  const commit = shortCommit(facts.commit);
+  if (!ref && claimed?.type === 'tag') return `${only}; this pipeline runs for tag "${claimed.name}", but that tag does not point at commit ${commit}, so it counts as no tag.`;
+  if (!ref && claimed?.type === 'branch') {
+    return `${only}; this pipeline runs for branch "${claimed.name}", but that branch does not point at commit ${commit}: the branch has moved on (or is gone), so deploy its head.`;
+  }
   const from = ref ? `${ref.type} "${ref.name}"` : 'no branch or tag';
-  return `${policy.name} deploys only from ${allowed.join(' or ')}; this pipeline runs for ${from}.`;
+  return `${only}; this pipeline runs for ${from}.`;
 }
 
 function latestPerSigner(approvals: CheckedDeploymentApproval[]): Map<string, CheckedDeploymentApproval> {

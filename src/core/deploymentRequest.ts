@@ -13,10 +13,25 @@ export const MergedCommit = z.strictObject({
   gated: z.boolean(),
   pass: z.boolean(),
   merger: z.optional(AccountId),
+  /** The pull request's author and its commits' authors, as the merge record judged them (absent from records written before they were kept). */
+  author: z.optional(AccountId),
+  commitAuthors: z.optional(z.array(AccountId)),
+  /** The branch the pull request merged into (absent from records written before it was kept). */
+  targetBranch: z.optional(z.string().check(z.minLength(1), z.maxLength(255))),
   /** The ledger entry of the merge record. */
   entry: z.int().check(z.positive()),
 });
 export type MergedCommit = z.infer<typeof MergedCommit>;
+
+/**
+ * Which of two merges that wrote the same commit stands for it (a fast-forward writes the head's hash
+ * again; a commit can be merged twice): the first, unless it was not gated and passing and the later
+ * one is. The store's index and the evidence verifier both keep a commit's merge by this one rule.
+ */
+export function mergeToKeep<T extends { gated: boolean; pass: boolean }>(current: T | undefined, candidate: T): T {
+  if (!current) return candidate;
+  return !(current.gated && current.pass) && candidate.gated && candidate.pass ? candidate : current;
+}
 
 /**
  * A deployment someone asked the gate about: one per environment and commit (`deploymentId`), opened

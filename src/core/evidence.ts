@@ -12,7 +12,7 @@ import { evaluateQuorum } from './quorum';
 import { revocationId } from './records';
 import { readDeploymentFacts, readFacts } from './statementSchema';
 import type { DecisionFacts } from './statement';
-import { checkedDeploymentApproval, type DeploymentApprovalRecord } from './deploymentRequest';
+import { checkedDeploymentApproval, mergeToKeep, type DeploymentApprovalRecord } from './deploymentRequest';
 import { evaluateDeployment, type CheckedDeploymentApproval, type DeploymentFacts } from './deploymentGate';
 import { deploymentFlagged } from './deploymentReport';
 import type { DeploymentDecisionFacts } from './deploymentStatement';
@@ -307,6 +307,7 @@ const MergeEvent = z.object({
   ),
   // Kept since merge records name the commit the merge wrote; older records have none.
   mergeCommit: z.optional(FullCommitHash),
+  merger: z.optional(AccountId),
 });
 const AutoMerge = z.object({ type: z.enum(['automerge.attempted', 'automerge.failed']), subject: Subject, strategy: z.optional(z.string()) });
 
@@ -329,9 +330,21 @@ const DeploymentFactsSchema = z.object({
   environment: z.object({ uuid: BitbucketUuid, name: z.optional(z.string()) }),
   commit: FullCommitHash,
   ref: z.optional(z.object({ type: z.enum(['branch', 'tag']), name: z.string() })),
+  unverifiedRef: z.optional(z.object({ type: z.enum(['branch', 'tag']), name: z.string() })),
   commitAuthor: z.optional(AccountId),
   pipelineStarter: z.optional(AccountId),
-  merge: z.optional(z.object({ pullRequest: z.int(), gated: z.boolean(), pass: z.boolean(), merger: z.optional(AccountId), entry: z.optional(z.int()) })),
+  merge: z.optional(
+    z.object({
+      pullRequest: z.int(),
+      gated: z.boolean(),
+      pass: z.boolean(),
+      merger: z.optional(AccountId),
+      author: z.optional(AccountId),
+      commitAuthors: z.optional(z.array(AccountId)),
+      targetBranch: z.optional(z.string()),
+      entry: z.optional(z.int()),
+    }),
+  ),
 });
 const DeploymentAllowed = z.object({
   type: z.literal('deployment.allowed'),
@@ -459,8 +472,35 @@ interface MergedCommitState {
   pullRequest: number;
   gated: boolean;
   pass: boolean;
+  merger?: string;
+  author: string;
+  commitAuthors: string[];
+  targetBranch: string;
   /** A `merge.recorded`, gated, passing and reproduced: a merge that counts. */
   counted: boolean;
+}
+
+/** A ledger merge as `evaluateDeployment` reads it. */
+function deploymentMergeFacts(merged: MergedCommitState): NonNullable<DeploymentFacts['merge']> {
+  return {
+    pullRequest: merged.pullRequest,
+    gated: merged.gated,
+    pass: merged.pass,
+    ...(merged.merger ? { merger: merged.merger } : {}),
+    author: merged.author,
+    commitAuthors: merged.commitAuthors,
+    targetBranch: merged.targetBranch,
+    entry: merged.seq,
+  };
+}
+
+/** Whether what a deployment's facts say of its merge (what they say: older records say less) agrees with the ledger's merge. */
+function sameMergeFacts(claimed: NonNullable<DeploymentFacts['merge']>, merged: MergedCommitState): boolean {
+  if (claimed.merger !== undefined && claimed.merger !== merged.merger) return false;
+  if (claimed.author !== undefined && claimed.author !== merged.author) return false;
+  if (claimed.targetBranch !== undefined && claimed.targetBranch !== merged.targetBranch) return false;
+  if (claimed.commitAuthors !== undefined && [...claimed.commitAuthors].sort().join(' ') !== merged.commitAuthors.join(' ')) return false;
+  return true;
 }
 
 const DEFAULT_MAX_PROBLEMS = 1000;
@@ -1051,12 +1091,14 @@ export class EvidenceVerifier {
         : !merged
           ? `it relies on pull request #${claimed.pullRequest} having merged ${shortCommit(subject.commit)}, but no earlier merge in this ledger wrote that commit`
           : merged.pullRequest !== claimed.pullRequest || (claimed.entry !== undefined && claimed.entry !== merged.seq)
-            ? `it relies on pull request #${claimed.pullRequest}${claimed.entry !== undefined ? ` (entry ${claimed.entry})` : ''}, but the merge that wrote ${shortCommit(subject.commit)} is pull request #${merged.pullRequest} at entry ${merged.seq}`
+            ? `it relies on pull request #${claimed.pullRequest}${claimed.entry !== undefined ? ` (entry ${claimed.entry})` : ''}, but the merge that stands for ${shortCommit(subject.commit)} is pull request #${merged.pullRequest} at entry ${merged.seq}`
             : environmentPolicy?.requireMergedPullRequest && !merged.counted
               ? `the merge that wrote ${shortCommit(subject.commit)} (entry ${merged.seq}, pull request #${merged.pullRequest}) was bypassed, not gated or not reproduced, so it does not meet the requirement`
               : claimed.gated !== merged.gated || claimed.pass !== merged.pass
                 ? `it records the merge of pull request #${claimed.pullRequest} as ${claimed.pass ? 'meeting' : 'not meeting'} its quorum, but the ledger's merge at entry ${merged.seq} says otherwise`
-                : undefined;
+                : !sameMergeFacts(claimed, merged)
+                  ? `it records pull request #${claimed.pullRequest}'s target branch, authors or merger otherwise than the ledger's merge at entry ${merged.seq}`
+                  : undefined;
       if (problem) {
         outcome.chain = 'broken';
         fail('DEPLOY_CHAIN', `${where}: the merge -> deploy chain is broken: ${problem}.`);
@@ -1065,6 +1107,10 @@ export class EvidenceVerifier {
       if (environmentPolicy?.requireMergedPullRequest) outcome.chain = 'met';
     }
 
+    // Judged on the merge the ledger says stands for the commit (the store's index holds the same one), not on the facts' word for it.
+    const ledgerMerge = this.mergedCommits.get(subject.commit);
+    const { merge: _claimedMerge, ...rest } = facts as DeploymentFacts;
+    const judged: DeploymentFacts = { ...rest, ...(ledgerMerge ? { merge: deploymentMergeFacts(ledgerMerge) } : {}) };
     const decided = this.deploymentDecisions.get(id) ?? new Map<string, StoredDeploymentDecision>();
     const at = Date.parse(entry.at);
     const rerun = (margin: number) => {
@@ -1076,7 +1122,7 @@ export class EvidenceVerifier {
         },
       };
       const approvals: CheckedDeploymentApproval[] = [...decided].map(([signer, d]) => checkedDeploymentApproval(signer, d.record, revoked));
-      return evaluateDeployment({ policy, facts: facts as DeploymentFacts, approvals });
+      return evaluateDeployment({ policy, facts: judged, approvals });
     };
     // A revocation elsewhere within the skew of this entry may or may not have counted then: it is given the benefit of the doubt.
     const gate = rerun(CROSS_LEDGER_SKEW_MS);
@@ -1163,8 +1209,21 @@ export class EvidenceVerifier {
     this.decisions.delete(pullRequest);
     this.claims.delete(pullRequest);
     // Counted only once its verdict is reproduced, below.
-    const merged: MergedCommitState | undefined = event.mergeCommit ? { seq, pullRequest, gated: event.verdict.gated, pass: event.verdict.pass, counted: false } : undefined;
-    if (merged) this.mergedCommits.set(event.mergeCommit!, merged);
+    const merged: MergedCommitState | undefined = event.mergeCommit
+      ? {
+          seq,
+          pullRequest,
+          gated: event.verdict.gated,
+          pass: event.verdict.pass,
+          ...(event.merger ? { merger: event.merger } : {}),
+          author: event.facts.author,
+          commitAuthors: [...event.facts.commitAuthors].sort(),
+          targetBranch: event.facts.targetBranch,
+          counted: false,
+        }
+      : undefined;
+    // The merge that stands for the commit, by the store's own rule (a later one may not displace it).
+    if (merged) this.mergedCommits.set(event.mergeCommit!, mergeToKeep(this.mergedCommits.get(event.mergeCommit!), merged));
 
     if (event.bypassed !== (event.verdict.gated && !event.verdict.pass) || (event.type === 'merge.bypassed') !== event.bypassed) {
       fail('MERGE_VERDICT', `Entry ${seq} is a ${event.type} whose verdict (gated ${event.verdict.gated}, pass ${event.verdict.pass}, bypassed ${event.bypassed}) contradicts itself.`);

@@ -135,14 +135,19 @@ function parseJson(text: string): unknown {
 }
 
 /**
- * One round of I/O: the pipeline, the commit's author, the environment and the stored deployment.
- * The pipeline's commit is checked first, so a step naming another commit hears that, not what
- * Bitbucket said of the commit it named.
+ * One round of I/O: the pipeline (then the ref it names, as the app), the commit's author, the
+ * environment and the stored deployment. The ref's own read waits only for the pipeline's, beside the
+ * others. The pipeline's commit is checked first, so a step naming another commit hears that, not what
+ * Bitbucket said of the commit it named. A ref that does not point at the commit is no ref: whoever
+ * starts a pipeline chooses its ref and its commit freely.
  */
 async function readDeployment(deps: Deps, subject: DeploymentSubject, pipelineUuid: string): Promise<{ pipeline: PipelineFacts; facts: DeploymentFacts; state: DeploymentState }> {
   const { workspace, repository, environment, commit } = subject;
-  const [pipeline, author, found, state] = await Promise.allSettled([
-    deps.pipelines.getPipeline(workspace, repository, pipelineUuid),
+  const pipelineRead = deps.pipelines.getPipeline(workspace, repository, pipelineUuid);
+  const refRead = pipelineRead.then((p) => (p.ref && p.commit === commit ? deps.pipelines.getRefTarget(workspace, repository, p.ref) : undefined));
+  const [pipeline, refTarget, author, found, state] = await Promise.allSettled([
+    pipelineRead,
+    refRead,
     deps.pipelines.getCommitAuthor(workspace, repository, commit),
     deps.pipelines.getEnvironment(workspace, repository, environment),
     deps.deployments.loadDeployment(repository, { environment, commit }),
@@ -163,17 +168,33 @@ async function readDeployment(deps: Deps, subject: DeploymentSubject, pipelineUu
   if (!env) throw new RequestError('NOT_FOUND', `The repository has no deployment environment ${environment}; it may have been deleted.`);
   const commitAuthor = read(author);
   const merge = stored.merge;
+  const refHolds = facts.ref !== undefined && read(refTarget) === commit;
   return {
     pipeline: facts,
     state: stored,
     facts: {
       environment: { uuid: env.uuid, name: env.name },
       commit,
-      ...(facts.ref ? { ref: facts.ref } : {}),
+      ...(facts.ref && refHolds ? { ref: facts.ref } : {}),
+      ...(facts.ref && !refHolds ? { unverifiedRef: facts.ref } : {}),
       ...(commitAuthor ? { commitAuthor } : {}),
       ...(facts.creator ? { pipelineStarter: facts.creator } : {}),
-      ...(merge ? { merge: { pullRequest: merge.pullRequest, gated: merge.gated, pass: merge.pass, ...(merge.merger ? { merger: merge.merger } : {}) } } : {}),
+      ...(merge ? { merge: mergeFacts(merge) } : {}),
     },
+  };
+}
+
+/** What the verdict and the `deployment.allowed` entry keep of the stored merge, its ledger entry with it. */
+function mergeFacts(merge: MergedCommit): NonNullable<DeploymentFacts['merge']> {
+  return {
+    pullRequest: merge.pullRequest,
+    gated: merge.gated,
+    pass: merge.pass,
+    ...(merge.merger ? { merger: merge.merger } : {}),
+    ...(merge.author ? { author: merge.author } : {}),
+    ...(merge.commitAuthors ? { commitAuthors: merge.commitAuthors } : {}),
+    ...(merge.targetBranch ? { targetBranch: merge.targetBranch } : {}),
+    entry: merge.entry,
   };
 }
 
@@ -226,7 +247,7 @@ function signaturesCanFix(verdict: DeploymentVerdict): boolean {
 /** One code for the first thing the verdict says is missing, in the order a person would fix them. */
 function refusalCode(verdict: DeploymentVerdict): DeploymentCode {
   if (!verdict.refAllowed) return 'REF_NOT_ALLOWED';
-  if (verdict.merge === 'missing' || verdict.merge === 'unmet') return 'MERGE_REQUIRED';
+  if (verdict.merge === 'missing' || verdict.merge === 'unmet' || verdict.merge === 'other-branch') return 'MERGE_REQUIRED';
   if (verdict.rejectedBy.length) return 'DEPLOYMENT_REJECTED';
   return 'APPROVALS_MISSING';
 }

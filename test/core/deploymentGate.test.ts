@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { buildPolicy, evaluateDeployment, type CheckedDeploymentApproval, type DeploymentFacts, type EnvironmentPolicyInput, EnvironmentPolicy, type Policy } from '../../src/core';
+import { buildPolicy, evaluateDeployment, mergeToKeep, type CheckedDeploymentApproval, type DeploymentFacts, type EnvironmentPolicyInput, EnvironmentPolicy, type Policy } from '../../src/core';
 import { aRule, commitHash, PEOPLE } from '../fixtures/world';
 
 const PRODUCTION = '{7e1d0c3a-2b4f-4c5d-8e9f-0a1b2c3d4e5f}';
@@ -71,6 +71,67 @@ describe('evaluateDeployment', () => {
       expect(verdict.pass).toBe(false);
       expect(verdict.requirements[0]!.notCounted.map((n) => n.reason)).toEqual([reason]);
     }
+  });
+
+  it("does not count the merged pull request's author or its commits' authors: the deployed commit's git author is usually whoever merged", async () => {
+    const policy = await policyWith(production({ excludeMerger: false, excludePipelineStarter: false }));
+    const merge = { pullRequest: 7, gated: true, pass: true, merger: PEOPLE.carol, author: PEOPLE.alice, commitAuthors: [PEOPLE.bob, PEOPLE.dave], targetBranch: 'main' };
+    const verdict = evaluateDeployment({ policy, facts: facts({ commitAuthor: PEOPLE.carol, merge }), approvals: [approval(PEOPLE.alice), approval(PEOPLE.bob), approval(PEOPLE.carol)] });
+    expect(verdict.pass).toBe(false);
+    expect(verdict.requirements[0]!.notCounted).toEqual([
+      { accountId: PEOPLE.alice, reason: 'commit-author' },
+      { accountId: PEOPLE.bob, reason: 'commit-author' },
+      { accountId: PEOPLE.carol, reason: 'commit-author' },
+    ]);
+  });
+
+  it("fails closed when Bitbucket maps the commit's author to no account and no merge record names the authors", async () => {
+    const policy = await policyWith(production());
+    const signed = [approval(PEOPLE.alice), approval(PEOPLE.bob)];
+    const { commitAuthor: _none, ...unmapped } = facts();
+    const verdict = evaluateDeployment({ policy, facts: unmapped, approvals: signed });
+    expect(verdict.pass).toBe(false);
+    expect(verdict.missing).toEqual([
+      `Bitbucket maps the author of commit ${COMMIT.slice(0, 7)} to no account, so Countersign cannot keep them from approving its deployment; link the author's email address to their Bitbucket account, or turn off excluding the commit's author for Production.`,
+    ]);
+    expect(evaluateDeployment({ policy: await policyWith(production({ excludeCommitAuthor: false })), facts: unmapped, approvals: signed }).pass).toBe(true);
+    const merge = { pullRequest: 7, gated: true, pass: true, author: PEOPLE.carol, commitAuthors: [PEOPLE.carol], targetBranch: 'main' };
+    expect(evaluateDeployment({ policy, facts: { ...unmapped, merge }, approvals: signed }).pass).toBe(true);
+  });
+
+  it('says a tag or branch that does not point at the commit is no ref', async () => {
+    const policy = await policyWith(production({ branches: ['main'] }));
+    const signed = [approval(PEOPLE.alice), approval(PEOPLE.bob)];
+    const { ref: _ref, ...bare } = facts();
+    const tag = evaluateDeployment({ policy, facts: { ...bare, unverifiedRef: { type: 'tag', name: 'v9.9.9' } }, approvals: signed });
+    expect(tag).toMatchObject({ pass: false, refAllowed: false });
+    expect(tag.missing[0]).toContain('tag "v9.9.9", but that tag does not point at commit');
+    const branch = evaluateDeployment({ policy, facts: { ...bare, unverifiedRef: { type: 'branch', name: 'main' } }, approvals: signed });
+    expect(branch.missing[0]).toContain('the branch has moved on (or is gone), so deploy its head');
+  });
+
+  it("takes a merge only into a branch the environment's branch patterns match; with none, any gated passing merge", async () => {
+    const signed = [approval(PEOPLE.alice), approval(PEOPLE.bob)];
+    const merge = (targetBranch?: string) => ({ pullRequest: 7, gated: true, pass: true, author: PEOPLE.carol, commitAuthors: [], ...(targetBranch ? { targetBranch } : {}) });
+    const anyBranch = await policyWith(production({ requireMergedPullRequest: true }));
+    expect(evaluateDeployment({ policy: anyBranch, facts: facts({ merge: merge('feature/x') }), approvals: signed })).toMatchObject({ pass: true, merge: 'met' });
+    const onMain = await policyWith(production({ requireMergedPullRequest: true, branches: ['main'] }));
+    const elsewhere = evaluateDeployment({ policy: onMain, facts: facts({ merge: merge('feature/x') }), approvals: signed });
+    expect(elsewhere).toMatchObject({ pass: false, merge: 'other-branch' });
+    expect(elsewhere.missing).toEqual([`Commit ${COMMIT.slice(0, 7)} was merged in pull request #7 into branch "feature/x", but Production takes merges only into branches main.`]);
+    expect(evaluateDeployment({ policy: onMain, facts: facts({ merge: merge() }), approvals: signed })).toMatchObject({ pass: false, merge: 'other-branch' });
+    expect(evaluateDeployment({ policy: onMain, facts: facts({ merge: merge('main') }), approvals: signed })).toMatchObject({ pass: true, merge: 'met' });
+  });
+
+  it('keeps the first merge of a commit unless a later gated, passing one replaces one that was not', () => {
+    const bypassed = { gated: true, pass: false, n: 1 };
+    const passing = { gated: true, pass: true, n: 2 };
+    const later = { gated: true, pass: true, n: 3 };
+    expect(mergeToKeep(undefined, bypassed)).toBe(bypassed);
+    expect(mergeToKeep(bypassed, passing)).toBe(passing);
+    expect(mergeToKeep(passing, bypassed)).toBe(passing);
+    expect(mergeToKeep(passing, later)).toBe(passing);
+    expect(mergeToKeep({ gated: false, pass: true, n: 0 }, passing)).toBe(passing);
   });
 
   it('counts them when the policy lets it', async () => {

@@ -157,6 +157,42 @@ describe('deployments in an evidence bundle', () => {
       expectProblem(report, seq, 'DEPLOY_CHAIN', /no earlier merge in this ledger wrote that commit/);
     });
 
+    it('the merge -> deploy chain broken: the allowance names another ledger entry for the merge', async () => {
+      const merge = find('merge.recorded');
+      const seq = allowedFor(PRODUCTION).seq;
+      expect((allowedFor(PRODUCTION).event as Event).verdict.facts.merge.entry).toBe(merge.seq);
+      const report = await forged((list) => {
+        (list[at(seq)]!.event as Event).verdict.facts.merge.entry = merge.seq + 1;
+      });
+      expectProblem(report, seq, 'DEPLOY_CHAIN', new RegExp(`\\(entry ${merge.seq + 1}\\), but the merge that stands for`));
+    });
+
+    it('the merge -> deploy chain broken: the allowance records another target branch for the merge', async () => {
+      const seq = allowedFor(PRODUCTION).seq;
+      const report = await forged((list) => {
+        (list[at(seq)]!.event as Event).verdict.facts.merge.targetBranch = 'release/1';
+      });
+      expectProblem(report, seq, 'DEPLOY_CHAIN', /target branch, authors or merger/);
+    });
+
+    it('a later bypassed merge writing the same commit does not displace the passing one (as in the store)', async () => {
+      const merge = find('merge.recorded');
+      const report = await forged((list) => {
+        const bypass = structuredClone(list[at(merge.seq)]!);
+        const event = bypass.event as Event;
+        event.type = 'merge.bypassed';
+        event.bypassed = true;
+        event.verdict.pass = false;
+        event.subject.pullRequest = 2;
+        event.counted = [];
+        list.splice(at(merge.seq) + 1, 0, bypass);
+        // Every later entry moved one on: the allowances' counted decisions with them.
+        for (const e of list) if (e.event.type === 'deployment.allowed') for (const c of (e.event as Event).verdict.counted) c.entry += 1;
+      });
+      expect(report.problems).toEqual([]);
+      expect(report.deployments.filter((d) => d.type === 'deployment.allowed').map((d) => d.type === 'deployment.allowed' && d.chain)).toEqual(['not-required', 'met']);
+    });
+
     it('the merge -> deploy chain broken: the merge was a bypass', async () => {
       const merge = find('merge.recorded');
       const seq = allowedFor(PRODUCTION).seq;

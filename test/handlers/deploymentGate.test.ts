@@ -21,6 +21,7 @@ describe('deployment gate', () => {
     world = new World();
     seedEnvironments(world);
     world.host.bitbucket.seedCommit(world.repo, { hash: RELEASE, author: PEOPLE.author, message: 'Release 1.2.0' });
+    world.host.bitbucket.addTag(world.repo, 'v1.2.0', RELEASE);
     pipeline = world.host.bitbucket.seedPipeline(world.repo, { commit: RELEASE, ref: { type: 'tag', name: 'v1.2.0' }, creator: PEOPLE.dave, buildNumber: 42 });
     policyHash = (await saveEnvironments(world, [anEnvironment()])).hash;
   });
@@ -131,6 +132,7 @@ describe('deployment gate', () => {
   describe('refs', () => {
     it('refuses a tag outside the allowed patterns, naming the patterns', async () => {
       await approve([PEOPLE.alice, PEOPLE.bob]);
+      world.host.bitbucket.addTag(world.repo, 'nightly-7', RELEASE);
       const nightly = world.host.bitbucket.seedPipeline(world.repo, { commit: RELEASE, ref: { type: 'tag', name: 'nightly-7' }, creator: PEOPLE.dave });
       const answer = await gate({ pipeline: nightly });
       expect(answer).toMatchObject({ status: 403, body: { allowed: false, code: 'REF_NOT_ALLOWED', request: null } });
@@ -149,10 +151,50 @@ describe('deployment gate', () => {
     it('lets an allowed branch through and refuses another branch', async () => {
       policyHash = (await saveEnvironments(world, [anEnvironment({ environment: STAGING, name: 'Staging', tags: [], branches: ['main'] })])).hash;
       await approve([PEOPLE.alice, PEOPLE.bob], RELEASE, STAGING);
+      world.repo.heads = { main: RELEASE, 'feature/x': RELEASE };
       const main = world.host.bitbucket.seedPipeline(world.repo, { commit: RELEASE, ref: { type: 'branch', name: 'main' } });
       expect(await gate({ pipeline: main, environment: STAGING })).toMatchObject({ status: 200, body: { allowed: true, gated: true } });
       const feature = world.host.bitbucket.seedPipeline(world.repo, { commit: RELEASE, ref: { type: 'branch', name: 'feature/x' } });
       expect(await gate({ pipeline: feature, environment: STAGING })).toMatchObject({ status: 403, body: { code: 'REF_NOT_ALLOWED' } });
+    });
+
+    it('refuses a pipeline started "for tag v9.9.9" on a commit that tag does not point at, or for a tag that does not exist', async () => {
+      await approve([PEOPLE.alice, PEOPLE.bob]);
+      const other = commitHash('the real v9.9.9');
+      world.host.bitbucket.seedCommit(world.repo, { hash: other, author: PEOPLE.author, message: 'Release 9.9.9' });
+      world.host.bitbucket.addTag(world.repo, 'v9.9.9', other);
+      const forged = world.host.bitbucket.seedPipeline(world.repo, { commit: RELEASE, ref: { type: 'tag', name: 'v9.9.9' }, creator: PEOPLE.dave });
+      const answer = await gate({ pipeline: forged });
+      expect(answer).toMatchObject({ status: 403, body: { allowed: false, code: 'REF_NOT_ALLOWED' } });
+      expect(answer.body.missing).toEqual([`Production deploys only from tags v*; this pipeline runs for tag "v9.9.9", but that tag does not point at commit ${RELEASE.slice(0, 7)}, so it counts as no tag.`]);
+      const missingTag = world.host.bitbucket.seedPipeline(world.repo, { commit: RELEASE, ref: { type: 'tag', name: 'v7.0.0' }, creator: PEOPLE.dave });
+      expect(await gate({ pipeline: missingTag })).toMatchObject({ status: 403, body: { code: 'REF_NOT_ALLOWED', missing: [expect.stringContaining('that tag does not point at commit')] } });
+      expect((await deploymentEvents(world)).filter((e) => e.type === 'deployment.allowed')).toHaveLength(0);
+      // The request the refusals opened names no ref: the pipeline's word for it was not borne out.
+      expect((await deploymentEvents(world)).find((e) => e.type === 'deployment.requested').request.ref).toBeUndefined();
+    });
+
+    it('refuses a pipeline started "for branch main" on a commit that is not main\'s head, telling them to deploy the head', async () => {
+      policyHash = (await saveEnvironments(world, [anEnvironment({ environment: STAGING, name: 'Staging', tags: [], branches: ['main'] })])).hash;
+      await approve([PEOPLE.alice, PEOPLE.bob], RELEASE, STAGING);
+      world.repo.heads = { main: commitHash('main moved on') };
+      const stale = world.host.bitbucket.seedPipeline(world.repo, { commit: RELEASE, ref: { type: 'branch', name: 'main' } });
+      const answer = await gate({ pipeline: stale, environment: STAGING });
+      expect(answer).toMatchObject({ status: 403, body: { code: 'REF_NOT_ALLOWED' } });
+      expect(answer.body.missing).toEqual([`Staging deploys only from branches main; this pipeline runs for branch "main", but that branch does not point at commit ${RELEASE.slice(0, 7)}: the branch has moved on (or is gone), so deploy its head.`]);
+      world.repo.heads = { main: RELEASE };
+      expect(await gate({ pipeline: stale, environment: STAGING })).toMatchObject({ status: 200, body: { allowed: true } });
+    });
+
+    it('lets a pipeline whose ref does not hold through where the environment names no refs (there is no ref to check)', async () => {
+      policyHash = (await saveEnvironments(world, [anEnvironment({ tags: [] })])).hash;
+      await approve([PEOPLE.alice, PEOPLE.bob]);
+      const stray = world.host.bitbucket.seedPipeline(world.repo, { commit: RELEASE, ref: { type: 'tag', name: 'nowhere' }, creator: PEOPLE.dave });
+      const answer = await gate({ pipeline: stray });
+      expect(answer.status).toBe(200);
+      const allowed = (await deploymentEvents(world)).find((e) => e.type === 'deployment.allowed');
+      expect(allowed.verdict.facts).toMatchObject({ unverifiedRef: { type: 'tag', name: 'nowhere' } });
+      expect(allowed.verdict.facts.ref).toBeUndefined();
     });
   });
 
@@ -188,7 +230,11 @@ describe('deployment gate', () => {
       expect(record).toMatchObject({ merger, mergeCommit: expect.stringMatching(/^[0-9a-f]{40}$/) });
       return record.mergeCommit;
     };
-    const onMain = (commit: string) => world.host.bitbucket.seedPipeline(world.repo, { commit, ref: { type: 'branch', name: 'main' } });
+    /** A pipeline for branch main at `commit`, main's head (the fake learns a head only when something moves it). */
+    const onMain = (commit: string) => {
+      (world.repo.heads ??= {}).main = commit;
+      return world.host.bitbucket.seedPipeline(world.repo, { commit, ref: { type: 'branch', name: 'main' } });
+    };
     const staging = (overrides: Parameters<typeof anEnvironment>[0] = {}) => anEnvironment({ environment: STAGING, name: 'Staging', tags: [], branches: ['main'], ...overrides });
     const save = async (overrides: Parameters<typeof anEnvironment>[0] = {}) => {
       const current = await world.deps.gate.loadPolicy(REPOSITORY);
@@ -226,6 +272,62 @@ describe('deployment gate', () => {
       expect(await gate({ pipeline: onMain(commit), environment: STAGING })).toMatchObject({ status: 403, body: { missing: ['Release managers: 1 of 2 signed.'] } });
       await save({ excludeMerger: false });
       expect((await gate({ pipeline: onMain(commit), environment: STAGING })).status).toBe(200);
+    });
+
+    it("does not count the merged pull request's author or its commits' authors, though the merge commit's git author is the merger", async () => {
+      world.push('a fix by dave', PEOPLE.dave);
+      const commit = await merge(true, PEOPLE.carol);
+      // A merge commit's git author is whoever merged it.
+      world.host.bitbucket.seedCommit(world.repo, { hash: commit, author: PEOPLE.carol, message: 'Merged in feature (pull request #1)' });
+      const managers = [PEOPLE.alice, PEOPLE.author, PEOPLE.dave];
+      await save({ requirements: [{ group: 'Release managers', members: managers, count: 2 }], excludeMerger: false });
+      await approve(managers, commit, STAGING);
+      const answer = await gate({ pipeline: onMain(commit), environment: STAGING });
+      expect(answer).toMatchObject({ status: 403, body: { missing: ['Release managers: 1 of 2 signed.'] } });
+      const requested = (await deploymentEvents(world)).find((e) => e.type === 'deployment.requested');
+      expect(requested.request).toMatchObject({ commitAuthor: PEOPLE.carol, merge: { pullRequest: 1, author: PEOPLE.author, commitAuthors: [PEOPLE.author, PEOPLE.dave].sort(), targetBranch: 'main' } });
+      await save({ requirements: [{ group: 'Release managers', members: managers, count: 2 }], excludeMerger: false, excludeCommitAuthor: false });
+      await approve(managers, commit, STAGING);
+      expect((await gate({ pipeline: onMain(commit), environment: STAGING })).status).toBe(200);
+    });
+
+    it('takes a merge only into a branch the environment names, when it names branches', async () => {
+      const commit = await merge(true);
+      await save({ requireMergedPullRequest: true, branches: ['release/*'] });
+      await approve([PEOPLE.alice, PEOPLE.bob], commit, STAGING);
+      (world.repo.heads ??= {})['release/1.0'] = commit;
+      const release = world.host.bitbucket.seedPipeline(world.repo, { commit, ref: { type: 'branch', name: 'release/1.0' } });
+      const answer = await gate({ pipeline: release, environment: STAGING });
+      expect(answer).toMatchObject({ status: 403, body: { code: 'MERGE_REQUIRED' } });
+      expect(answer.body.missing).toEqual([`Commit ${commit.slice(0, 7)} was merged in pull request #1 into branch "main", but Staging takes merges only into branches release/*.`]);
+      await save({ requireMergedPullRequest: true, branches: ['release/*', 'main'] });
+      await approve([PEOPLE.alice, PEOPLE.bob], commit, STAGING);
+      expect(await gate({ pipeline: release, environment: STAGING })).toMatchObject({ status: 200 });
+    });
+
+    it("keeps a commit's best merge in the index: a gated, passing merge replaces one that was not, and nothing displaces it", async () => {
+      const commit = await merge(false);
+      const bypass = (await world.deps.ledger.readLedger(REPOSITORY)).map((e) => readEntry(e)!.event as any).find((e) => e.type === 'merge.bypassed');
+      const stored = async () => (await world.deps.deployments.loadDeployment(REPOSITORY, { environment: STAGING, commit })).merge;
+      expect(await stored()).toMatchObject({ pullRequest: 1, gated: true, pass: false });
+      // A second pull request fast-forwards the same commit with its quorum, then a third is bypassed.
+      const at = world.clock.toISOString();
+      const passing = { ...structuredClone(bypass), type: 'merge.recorded', bypassed: false, verdict: { ...bypass.verdict, pass: true }, subject: { ...bypass.subject, pullRequest: 2 } };
+      expect(await world.deps.reevaluation.recordMerge(REPOSITORY, 2, at, passing)).toBe(true);
+      expect(await stored()).toMatchObject({ pullRequest: 2, gated: true, pass: true, targetBranch: 'main', author: PEOPLE.author });
+      expect(await world.deps.reevaluation.recordMerge(REPOSITORY, 3, at, { ...structuredClone(bypass), subject: { ...bypass.subject, pullRequest: 3 } })).toBe(true);
+      expect(await stored()).toMatchObject({ pullRequest: 2, pass: true });
+    });
+
+    it('records the merge it relied on with its ledger entry, for the verifier to check', async () => {
+      const commit = await merge(true);
+      await save({ requireMergedPullRequest: true });
+      await approve([PEOPLE.alice, PEOPLE.bob], commit, STAGING);
+      expect((await gate({ pipeline: onMain(commit), environment: STAGING })).status).toBe(200);
+      const ledger = (await world.deps.ledger.readLedger(REPOSITORY)).map((e) => readEntry(e)!);
+      const mergeEntry = ledger.find((e) => (e.event as any).type === 'merge.recorded')!;
+      const allowed = (await deploymentEvents(world)).find((e) => e.type === 'deployment.allowed');
+      expect(allowed.verdict.facts.merge).toMatchObject({ pullRequest: 1, entry: mergeEntry.seq, targetBranch: 'main', author: PEOPLE.author });
     });
   });
 
