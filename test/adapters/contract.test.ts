@@ -108,6 +108,7 @@ describe('production wiring over __forge_fetch__', () => {
     const release = commitHash('release');
     seedEnvironments(world);
     world.host.bitbucket.seedCommit(world.repo, { hash: release, author: PEOPLE.author, message: 'Release' });
+    world.host.bitbucket.addTag(world.repo, 'v1.0.0', release);
     const pipeline = world.host.bitbucket.seedPipeline(world.repo, { commit: release, ref: { type: 'tag', name: 'v1.0.0' }, creator: PEOPLE.dave });
     await saveEnvironments(world, [anEnvironment()]);
     // src/index.ts reads the real clock.
@@ -133,6 +134,8 @@ describe('production wiring over __forge_fetch__', () => {
       ['fpp', 'app', 'GET', `${repo}/pipelines/${pipeline.uuid}`],
       ['fpp', 'app', 'GET', `${repo}/commit/${release}`],
       ['fpp', 'app', 'GET', `${repo}/environments/${PRODUCTION}`],
+      // The tag the pipeline says it runs for, once the pipeline has named it: it must point at the commit.
+      ['fpp', 'app', 'GET', `${repo}/refs/tags/v1.0.0`],
     ]);
     const kvs = wire.filter((c) => c.descriptor.type === 'kvs');
     expect(kvs.filter((c) => c.path === '/api/v1/batch/get').length).toBeGreaterThanOrEqual(1);
