@@ -171,14 +171,14 @@ function mergedCommitKey(repository: string, event: LedgerEventOf): string | und
  */
 async function mergedCommitWrites(seal: CryptoKey, key: string | undefined, found: (key: string) => unknown, event: LedgerEventOf, entry: number): Promise<Write[]> {
   if (!key || (event.type !== 'merge.recorded' && event.type !== 'merge.bypassed')) return [];
+  // Events reach the store as their producers made them; one without facts (never made by this version) names no authors.
+  const facts = (event as Partial<typeof event>).facts;
   const merged: MergedCommit = {
     pullRequest: event.subject.pullRequest,
     gated: event.verdict.gated,
     pass: event.verdict.pass,
     ...(event.merger ? { merger: event.merger } : {}),
-    author: event.facts.author,
-    commitAuthors: [...event.facts.commitAuthors].sort(),
-    targetBranch: event.facts.targetBranch,
+    ...(facts ? { author: facts.author, commitAuthors: [...facts.commitAuthors].sort(), targetBranch: facts.targetBranch } : {}),
     entry,
   };
   const current = found(key) as VersionedDocument<MergedCommit> | undefined;
